@@ -1,0 +1,132 @@
+"""Analytic (and, when counted, fvcore-counted) cost of a model under a variant, layer by layer.
+
+Data flows one way: model spec -> build -> trace -> plan -> formulas -> :class:`AnalysisReport`.
+Nothing here prints; :mod:`hetcalc.render` turns reports into tables and JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hetcalc import formulas, models
+from hetcalc.errors import InvalidArgument
+from hetcalc.substitute import Decision, plan
+from hetcalc.trace import Trace, trace_model
+from hetcalc.variants import ConvShape, Kind, Variant, layer_cost
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    name: str
+    shape: ConvShape
+    substituted: bool
+    flops_standard: int
+    flops_analytic: int
+    flops_counted: int | None
+    params_standard: int
+    params_variant: int
+    note: str | None
+
+    @property
+    def reduction(self) -> float:
+        """Share of this layer's standard MACs that the variant removes."""
+        return 1 - self.flops_analytic / self.flops_standard
+
+
+@dataclass(frozen=True)
+class AnalysisReport:
+    model: str
+    input_shape: tuple[int, ...]
+    variant: Variant
+    baseline_flops: int
+    baseline_params: int
+    flops_analytic: int
+    flops_counted: int | None
+    params: int
+    layers: list[LayerReport]
+    uncounted_ops: dict[str, int]
+
+    @property
+    def reduction(self) -> float:
+        """Share of the baseline MACs removed (Table 1's "FLOPs Reduced")."""
+        return 1 - self.flops_analytic / self.baseline_flops if self.baseline_flops else 0.0
+
+    @property
+    def params_reduction(self) -> float:
+        return 1 - self.params / self.baseline_params if self.baseline_params else 0.0
+
+    @property
+    def speedup(self) -> float:
+        """Eq. 9 over the whole model: baseline MACs / variant MACs."""
+        return self.baseline_flops / self.flops_analytic if self.flops_analytic else 1.0
+
+    @property
+    def substituted(self) -> list[LayerReport]:
+        return [layer for layer in self.layers if layer.substituted]
+
+
+def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerReport]:
+    """Analytic cost of every planned layer; kept layers cost what they cost (Eq. 1 for groups=1)."""
+    reports = []
+    for d in decisions:
+        s = d.shape
+        standard = formulas.flops_standard(s.output_hw, s.in_channels // s.groups, s.out_channels,
+                                           s.kernel)
+        standard_params = formulas.params_standard(s.in_channels // s.groups, s.out_channels,
+                                                   s.kernel, s.bias)
+        cost = layer_cost(variant, s) if d.replace else None
+        reports.append(LayerReport(
+            name=d.name, shape=s, substituted=d.replace, flops_standard=standard,
+            flops_analytic=cost.flops if cost else standard, flops_counted=None,
+            params_standard=standard_params,
+            params_variant=cost.params if cost else standard_params,
+            note=d.reason,
+        ))
+    return reports
+
+
+def _require_some_fit(model: str, variant: Variant, decisions: list[Decision]) -> None:
+    eligible = [d for d in decisions if d.eligible]
+    if variant.is_baseline or not eligible or any(d.replace for d in decisions):
+        return
+    channels = sorted({d.shape.in_channels for d in eligible})
+    listing = ", ".join(map(str, channels))
+    if variant.kind is Kind.HETCONV:
+        raise InvalidArgument(
+            f"--P {variant.part} fits no eligible layer of {model}: P must divide both channel "
+            f"counts of a layer (input channels there: {listing})"
+        )
+    raise InvalidArgument(
+        f"variant {variant.spec} fits no eligible layer of {model} "
+        f"({eligible[0].reason}; input channels there: {listing})"
+    )
+
+
+def report_from_trace(model: str, trace: Trace, variant: Variant,
+                      include_first: bool = False) -> AnalysisReport:
+    """The analytic report of ``variant`` on a traced model."""
+    decisions = plan(trace.convs, variant, include_first)
+    _require_some_fit(model, variant, decisions)
+    layers = layer_reports(decisions, variant)
+    replaced = [layer for layer in layers if layer.substituted]
+    flops = trace.flops_total + sum(lr.flops_analytic - lr.flops_standard for lr in replaced)
+    params = trace.params + sum(lr.params_variant - lr.params_standard for lr in replaced)
+    return AnalysisReport(
+        model=model, input_shape=trace.input_shape, variant=variant,
+        baseline_flops=trace.flops_total, baseline_params=trace.params,
+        flops_analytic=flops, flops_counted=None, params=params, layers=layers,
+        uncounted_ops=trace.uncounted_ops,
+    )
+
+
+def trace_spec(spec: str, input_shape: tuple[int, ...] | None = None) -> Trace:
+    """Resolve, build (without weights) and trace the model a spec names."""
+    entry = models.resolve(spec)
+    shape = input_shape or entry.input_shape
+    return trace_model(models.build(entry), shape, name=spec)
+
+
+def analyze(spec: str, variant: Variant, input_shape: tuple[int, ...] | None = None,
+            include_first: bool = False) -> AnalysisReport:
+    """Analyse the model ``spec`` under ``variant``: one trace, then the paper's formulas."""
+    return report_from_trace(spec, trace_spec(spec, input_shape), variant, include_first)

@@ -1,0 +1,246 @@
+"""The HetConv paper's cost model (Singh et al., CVPR 2019, Section 3) as pure integer functions.
+
+Conventions, stated once here and in every table header:
+
+* **FLOPs are multiply-accumulates (MACs).** One fused multiply-add counts 1, as in the paper's
+  tables and in fvcore. Bias adds, BN, activations and pooling are not counted.
+* **Params** are counted per weight; ``bias=True`` adds the bias vector.
+* A layer has ``M`` input channels, ``N`` output channels, a ``kh x kw`` kernel (``K²`` is
+  ``kh * kw``) and an output of ``Do_h x Do_w``. The paper writes square shapes (``Do²``, ``K²``);
+  non-square kernels, stride, padding and dilation enter only through the output size, so every
+  function takes ``out_hw`` (the output height and width) rather than the input size.
+
+Every function takes and returns integers, except the reductions (Eqs. 5, 7, 11), which are exact
+``Fraction`` values, and the speedup (Eq. 9), its reciprocal. Arguments that the paper's formulas do
+not admit (a part ``P`` that does not divide ``M``, say) raise ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+__all__ = [
+    "conv_output_size",
+    "flops_standard",
+    "flops_hetconv_kxk",
+    "flops_hetconv_1x1",
+    "flops_hetconv",
+    "reduction_hetconv",
+    "flops_dwc_pwc",
+    "reduction_dwc_pwc",
+    "hetconv_beats_dwc_pwc",
+    "speedup",
+    "flops_gwc_pwc",
+    "reduction_gwc_pwc",
+    "hetconv_beats_gwc_pwc",
+    "fast_hetconv_overhead",
+    "flops_se",
+    "params_standard",
+    "params_hetconv",
+    "params_gwc_pwc",
+    "params_dwc_pwc",
+    "params_se",
+    "SE_REDUCTION",
+]
+
+SE_REDUCTION = 8
+"""Squeeze-and-excitation reduction ratio used throughout the paper (Section 4)."""
+
+
+def _positive(**values: int) -> None:
+    for name, value in values.items():
+        if value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value}")
+
+
+def _divides(part_name: str, part: int, whole_name: str, whole: int) -> None:
+    _positive(**{part_name: part})
+    if whole % part:
+        raise ValueError(f"{part_name}={part} does not divide {whole_name}={whole}")
+
+
+def _area(hw: tuple[int, int]) -> int:
+    h, w = hw
+    _positive(height=h, width=w)
+    return h * w
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
+                     dilation: int = 1) -> int:
+    """Output length of a convolution along one axis: ``floor((size + 2p - d(k-1) - 1)/s) + 1``.
+
+    This is how ``Do`` follows from the input size ``Di`` for any stride, padding and dilation.
+    """
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    if out < 1:
+        raise ValueError(
+            f"kernel {kernel} (dilation {dilation}) does not fit an input of {size} "
+            f"with padding {padding}"
+        )
+    return out
+
+
+def flops_standard(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, int]) -> int:
+    """Eq. 1: ``FL_S = Do·Do·M·N·K·K``, a standard convolution (groups = 1).
+
+    ``[B=1, N, Do_h, Do_w] = conv2d([1, M, Di_h, Di_w], weight [N, M, kh, kw])``; bias adds
+    are not counted.
+    """
+    _positive(M=m, N=n)
+    return _area(out_hw) * m * n * _area(kernel)
+
+
+def flops_hetconv_kxk(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, int],
+                      p: int) -> int:
+    """Eq. 2: ``FL_K = FL_S / P``, the K×K kernels of a HetConv layer with part ``P``.
+
+    Each of the ``N`` filters has ``M/P`` kernels of size K×K. Requires ``P | M``.
+    """
+    _divides("P", p, "M", m)
+    return _area(out_hw) * (m // p) * n * _area(kernel)
+
+
+def flops_hetconv_1x1(out_hw: tuple[int, int], m: int, n: int, p: int) -> int:
+    """Eq. 3: ``FL_1 = Do·Do·N·(M − M/P)``, the 1×1 kernels of a HetConv layer with part ``P``.
+
+    Each filter has ``M − M/P`` kernels of size 1×1. Requires ``P | M``.
+    """
+    _divides("P", p, "M", m)
+    _positive(N=n)
+    return _area(out_hw) * n * (m - m // p)
+
+
+def flops_hetconv(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, int],
+                  p: int) -> int:
+    """Eq. 4: ``FL_HC = FL_K + FL_1``, a whole HetConv layer with part ``P``.
+
+    At ``P = 1`` this is Eq. 1 (every kernel is K×K).
+    """
+    return flops_hetconv_kxk(out_hw, m, n, kernel, p) + flops_hetconv_1x1(out_hw, m, n, p)
+
+
+def reduction_hetconv(p: int, kernel: tuple[int, int]) -> Fraction:
+    """Eq. 5: ``R = FL_HC / FL_S = 1/P + (1 − 1/P)/K²``. At ``P = 1``, ``R = 1``."""
+    _positive(P=p)
+    k2 = _area(kernel)
+    return Fraction(1, p) + (1 - Fraction(1, p)) / k2
+
+
+def flops_dwc_pwc(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, int]) -> int:
+    """Eq. 6: ``FL_MobNet = Do·Do·M·K·K + M·N·Do·Do``, depthwise K×K (M→M) then pointwise (M→N).
+
+    The depthwise conv keeps the original layer's stride, so both terms use the output size.
+    """
+    _positive(M=m, N=n)
+    area = _area(out_hw)
+    return area * m * _area(kernel) + m * n * area
+
+
+def reduction_dwc_pwc(n: int, kernel: tuple[int, int]) -> Fraction:
+    """Eq. 7: ``R = FL_MobNet / FL_S = 1/N + 1/K²``."""
+    _positive(N=n)
+    return Fraction(1, n) + Fraction(1, _area(kernel))
+
+
+def hetconv_beats_dwc_pwc(m: int, kernel: tuple[int, int]) -> bool:
+    """Eq. 8: with ``P = M`` and ``N = M``, ``1/M + (1 − 1/M)/K² < 1/M + 1/K²``.
+
+    True whenever ``K² > 1``: the extreme HetConv costs less than DWC+PWC.
+    """
+    return reduction_hetconv(m, kernel) < reduction_dwc_pwc(m, kernel)
+
+
+def speedup(reduction: Fraction) -> Fraction:
+    """Eq. 9: ``speedup = 1 / reduction``."""
+    if reduction <= 0:
+        raise ValueError(f"reduction must be positive, got {reduction}")
+    return 1 / Fraction(reduction)
+
+
+def flops_gwc_pwc(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, int],
+                  g: int) -> int:
+    """Eq. 10: groupwise K×K conv (M→M, ``G`` groups) then pointwise conv (M→N).
+
+    ``FL_G = Do·Do·M·(M/G)·K·K + M·N·Do·Do``. The paper prints the first term as
+    ``Do·Do·M·N·K·K/G``, which is the same number when ``M = N``; the groupwise conv maps M
+    channels to M, which is the reading that reproduces Table 1 ("GWC4 PWC", 107.67M) for the
+    layers of VGG-16 where N = 2M. Requires ``G | M``.
+    """
+    _divides("G", g, "M", m)
+    _positive(N=n)
+    area = _area(out_hw)
+    return area * m * (m // g) * _area(kernel) + m * n * area
+
+
+def reduction_gwc_pwc(g: int, kernel: tuple[int, int]) -> Fraction:
+    """Eq. 11: ``R = FL_G / FL_S = 1/G + 1/K²`` (exact for M = N)."""
+    _positive(G=g)
+    return Fraction(1, g) + Fraction(1, _area(kernel))
+
+
+def hetconv_beats_gwc_pwc(p: int, kernel: tuple[int, int]) -> bool:
+    """Eq. 12: with ``P = G``, ``1/P + (1 − 1/P)/K² < 1/P + 1/K²``; true whenever ``K² > 1``."""
+    return reduction_hetconv(p, kernel) < reduction_gwc_pwc(p, kernel)
+
+
+def fast_hetconv_overhead(out_hw: tuple[int, int], m: int, n: int, p: int) -> int:
+    """MACs that a "grouped K×K + dense 1×1" HetConv runs beyond Eq. 4: ``Do·Do·N·M/P``.
+
+    The dense 1×1 conv also multiplies the M/P channels that already have a K×K kernel (their
+    1×1 weights are held at zero), so it costs ``Do·Do·N·M`` instead of Eq. 3's
+    ``Do·Do·N·(M − M/P)``.
+    """
+    _divides("P", p, "M", m)
+    _positive(N=n)
+    return _area(out_hw) * n * (m // p)
+
+
+def flops_se(channels: int, reduction: int = SE_REDUCTION) -> int:
+    """Squeeze-and-excitation on ``C`` channels: two fully connected layers, ``2·C·(C/r)`` MACs.
+
+    ``[1, C/r] = linear([1, C], [C/r, C])`` and ``[1, C] = linear([1, C/r], [C, C/r])``. Left out:
+    the global average pool (``Do·Do·C`` adds) and the channel scaling (``Do·Do·C``
+    multiplications), which fvcore does not count either; the paper's Table 1 "SE" rows add
+    exactly ``C²/4`` per layer at r = 8, i.e. the same two products.
+    """
+    _positive(C=channels, r=reduction)
+    return 2 * channels * max(channels // reduction, 1)
+
+
+def params_standard(m: int, n: int, kernel: tuple[int, int], bias: bool = False) -> int:
+    """Weights of a standard conv: ``N·M·K·K`` (+ ``N`` with bias)."""
+    _positive(M=m, N=n)
+    return n * m * _area(kernel) + (n if bias else 0)
+
+
+def params_hetconv(m: int, n: int, kernel: tuple[int, int], p: int, bias: bool = False) -> int:
+    """Weights of a HetConv layer: ``N·(M/P·K·K + M − M/P)`` (+ ``N`` with bias).
+
+    Each filter keeps ``M/P`` K×K kernels and ``M − M/P`` 1×1 kernels. Requires ``P | M``.
+    """
+    _divides("P", p, "M", m)
+    _positive(N=n)
+    return n * ((m // p) * _area(kernel) + m - m // p) + (n if bias else 0)
+
+
+def params_gwc_pwc(m: int, n: int, kernel: tuple[int, int], g: int, bias: bool = False) -> int:
+    """Weights of GWC (M→M, ``G`` groups, K×K) + PWC (M→N): ``M·(M/G)·K·K + M·N``.
+
+    With ``bias`` the replaced layer's bias sits on the pointwise conv (+ ``N``).
+    """
+    _divides("G", g, "M", m)
+    _positive(N=n)
+    return m * (m // g) * _area(kernel) + m * n + (n if bias else 0)
+
+
+def params_dwc_pwc(m: int, n: int, kernel: tuple[int, int], bias: bool = False) -> int:
+    """Weights of DWC (M→M, K×K) + PWC (M→N): ``M·K·K + M·N`` (+ ``N`` with bias)."""
+    _positive(M=m, N=n)
+    return m * _area(kernel) + m * n + (n if bias else 0)
+
+
+def params_se(channels: int, reduction: int = SE_REDUCTION) -> int:
+    """Weights of squeeze-and-excitation on ``C`` channels: ``2·C·(C/r) + C/r + C`` (with biases)."""
+    _positive(C=channels, r=reduction)
+    hidden = max(channels // reduction, 1)
+    return 2 * channels * hidden + hidden + channels

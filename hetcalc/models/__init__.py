@@ -1,0 +1,254 @@
+"""Model registry: one dict from name to builder and default input shape.
+
+A model spec is one of
+* a registered name: every torchvision classification model (``resnet50``, ``vgg16``, ...) and the
+  paper's CIFAR-10 models (``vgg16_cifar``, ``resnet56_cifar``, ``mobilenet_cifar``);
+* ``timm:NAME`` when timm is installed (``pip install 'hetcalc[timm]'``);
+* ``path/to/file.py:build_fn`` or ``package.module:build_fn``, a function that takes no
+  arguments and returns an ``nn.Module``.
+
+:func:`build` makes the model without spending time or memory on weights nobody reads: the
+modules are created on the ``meta`` device and each parameter and buffer then becomes a CPU
+tensor of the right shape backed by a single zero (a stride-0 view). The forward pass is real, so
+fvcore can trace it, but a 632M-parameter ViT-H/14 costs no more memory than its activations.
+Pass ``weights="random"`` for an ordinary build with initialised weights (for timing or training).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import nn
+
+from hetcalc.errors import InvalidArgument, ModelLoadError, UnknownModel
+from hetcalc.models import cifar
+
+InputShape = tuple[int, ...]
+
+IMAGENET_SHAPE: InputShape = (1, 3, 224, 224)
+CIFAR_SHAPE: InputShape = (1, 3, 32, 32)
+INCEPTION_SHAPE: InputShape = (1, 3, 299, 299)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model hetcalc can build: its name, builder, default input shape and where it comes from."""
+
+    name: str
+    builder: Callable[[], nn.Module]
+    input_shape: InputShape
+    source: str
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(name: str, input_shape: InputShape, source: str = "hetcalc"):
+    """Decorator registering a zero-argument builder under ``name``; refuses duplicates."""
+
+    def wrap(builder: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is already registered")
+        _REGISTRY[name] = ModelEntry(name, builder, input_shape, source)
+        return builder
+
+    return wrap
+
+
+register_model("vgg16_cifar", CIFAR_SHAPE, "paper (CIFAR-10)")(cifar.vgg16_cifar)
+register_model("resnet56_cifar", CIFAR_SHAPE, "paper (CIFAR-10)")(cifar.resnet56_cifar)
+register_model("mobilenet_cifar", CIFAR_SHAPE, "paper (CIFAR-10)")(cifar.mobilenet_cifar)
+
+
+def _register_torchvision() -> None:
+    import torchvision
+
+    for name in torchvision.models.list_models(module=torchvision.models):
+        shape = INCEPTION_SHAPE if name == "inception_v3" else IMAGENET_SHAPE
+        builder = partial(torchvision.models.get_model, name, weights=None)
+        register_model(name, shape, "torchvision")(builder)
+
+
+_register_torchvision()
+
+
+def list_models(pattern: str | None = None) -> list[ModelEntry]:
+    """Registered models whose name matches the fnmatch ``pattern``, sorted by name."""
+    names = sorted(_REGISTRY)
+    if pattern:
+        names = [n for n in names if fnmatch.fnmatch(n, pattern)]
+    return [_REGISTRY[n] for n in names]
+
+
+def parse_input_shape(text: str) -> InputShape:
+    """Parse ``1,3,H,W`` (also ``1x3xHxW``) into a 4-tuple of positive integers."""
+    parts = [p.strip() for p in text.replace("x", ",").split(",")]
+    if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise InvalidArgument(
+            f"--input-shape must be four positive integers N,C,H,W (e.g. 1,3,224,224), got {text!r}"
+        )
+    return tuple(int(p) for p in parts)
+
+
+def resolve(spec: str) -> ModelEntry:
+    """Find the model a spec names, without building it."""
+    if spec in _REGISTRY:
+        return _REGISTRY[spec]
+    if spec.startswith("timm:"):
+        return _timm_entry(spec)
+    if ":" in spec:
+        return _user_entry(spec)
+    close = difflib.get_close_matches(spec, list(_REGISTRY), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise UnknownModel(
+        f"unknown model {spec!r}; {hint}see 'hetcalc models' for registered names, or give "
+        "timm:NAME, path/to/file.py:fn or package.module:fn"
+    )
+
+
+def _timm_entry(spec: str) -> ModelEntry:
+    name = spec.removeprefix("timm:")
+    try:
+        import timm
+    except ImportError:
+        raise ModelLoadError(
+            f"{spec}: timm is not installed; install it with pip install 'hetcalc[timm]'"
+        ) from None
+    if name not in timm.list_models():
+        close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join('timm:' + c for c in close)}?" if close else ""
+        raise UnknownModel(f"unknown timm model {name!r}{hint}")
+    try:
+        cfg = timm.models.get_pretrained_cfg(name)
+        size = tuple(cfg.input_size) if cfg is not None else (3, 224, 224)
+    except Exception:  # older timm: no pretrained cfg for this name
+        size = (3, 224, 224)
+    return ModelEntry(spec, partial(timm.create_model, name, pretrained=False),
+                      (1, *size), "timm")
+
+
+def _user_entry(spec: str) -> ModelEntry:
+    target, _, fn_name = spec.rpartition(":")
+    if not target or not fn_name.isidentifier():
+        raise InvalidArgument(
+            f"model {spec!r}: expected path/to/file.py:fn or package.module:fn"
+        )
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        path = Path(target)
+        if not path.is_file():
+            raise UnknownModel(f"model {spec!r}: file {target} does not exist")
+        module = _load_file(path, spec)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ModuleNotFoundError as error:
+            raise UnknownModel(f"model {spec!r}: no module named {error.name!r}") from None
+        except Exception as error:
+            raise ModelLoadError(f"model {spec!r}: importing {target} failed: {error}") from error
+    builder = getattr(module, fn_name, None)
+    if not callable(builder):
+        found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+                       and getattr(v, "__module__", None) == module.__name__)
+        listing = f"; callables there: {', '.join(found)}" if found else ""
+        raise UnknownModel(f"model {spec!r}: {target} has no function {fn_name!r}{listing}")
+    shape = tuple(getattr(builder, "input_shape", IMAGENET_SHAPE))
+    return ModelEntry(spec, builder, shape, "user")
+
+
+def _load_file(path: Path, spec: str):
+    name = f"hetcalc_user_{abs(hash(path.resolve()))}"
+    if name in sys.modules:
+        return sys.modules[name]
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise ModelLoadError(f"model {spec!r}: cannot import {path}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[name]
+        raise ModelLoadError(f"model {spec!r}: importing {path} failed: {error}") from error
+    return module
+
+
+Weights = Literal["none", "random"]
+
+
+def build(entry: ModelEntry, weights: Weights = "none") -> nn.Module:
+    """Build the model in eval mode.
+
+    ``weights="none"`` (for counting) skips weight initialisation and allocation as described in
+    the module docstring; ``weights="random"`` builds it the ordinary way.
+    """
+    if weights == "random":
+        model = _call(entry)
+    else:
+        try:
+            with torch.device("meta"):
+                model = _call(entry)
+        except ModelLoadError:
+            # A builder that needs real tensors while constructing (one that reads weights,
+            # say) is built the ordinary way.
+            model = _call(entry)
+        materialize_zero(model)
+    return model.eval()
+
+
+def _call(entry: ModelEntry) -> nn.Module:
+    try:
+        model = entry.builder()
+    except Exception as error:
+        raise ModelLoadError(f"model {entry.name!r}: building it failed: {error}") from error
+    if not isinstance(model, nn.Module):
+        raise ModelLoadError(
+            f"model {entry.name!r}: the builder returned {type(model).__name__}, not an nn.Module"
+        )
+    return model
+
+
+def zero_tensor(shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """A CPU tensor of ``shape`` that holds one element: every entry is the same zero."""
+    return torch.zeros((), dtype=dtype).expand(shape)
+
+
+def materialize_zero(model: nn.Module) -> nn.Module:
+    """Give every parameter and buffer a real, storage-free value (see :func:`zero_tensor`).
+
+    Parameters keep ``requires_grad``. Used only for counting: the values are all zero.
+    """
+    for module in model.modules():
+        for key, param in module._parameters.items():
+            if param is not None:
+                module._parameters[key] = nn.Parameter(
+                    zero_tensor(param.shape, param.dtype), requires_grad=param.requires_grad
+                )
+        for key, buffer in module._buffers.items():
+            if buffer is not None:
+                module._buffers[key] = zero_tensor(buffer.shape, buffer.dtype)
+    return model
+
+
+__all__ = [
+    "ModelEntry",
+    "register_model",
+    "list_models",
+    "resolve",
+    "build",
+    "parse_input_shape",
+    "materialize_zero",
+    "zero_tensor",
+    "IMAGENET_SHAPE",
+    "CIFAR_SHAPE",
+    "INCEPTION_SHAPE",
+]

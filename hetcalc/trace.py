@@ -1,0 +1,154 @@
+"""One traced forward pass: the shape of every ``nn.Conv2d`` call and fvcore's count per module.
+
+fvcore's ``FlopCountAnalysis`` traces the model with ``torch.jit``; forward hooks registered on
+the convolutions fire during that same trace, so one pass gives both the layer shapes (for the
+paper's formulas) and the counted MACs (for the cross-check). Operators fvcore has no handle for
+are returned in :attr:`Trace.uncounted_ops`, never silently taken as zero.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+
+import torch
+from fvcore.nn import FlopCountAnalysis
+from torch import nn
+
+from hetcalc.errors import TraceError
+from hetcalc.variants import ConvShape
+
+
+@dataclass(frozen=True)
+class ConvCall:
+    """One ``nn.Conv2d`` of the model, as it was called in the traced forward."""
+
+    name: str
+    shape: ConvShape
+    calls: int = 1
+    order: int = 0
+
+
+@dataclass(frozen=True)
+class Trace:
+    """What one traced forward pass tells about a model."""
+
+    input_shape: tuple[int, ...]
+    convs: list[ConvCall]
+    flops_total: int
+    params: int
+    by_module: dict[str, int] = field(repr=False)
+    uncounted_ops: dict[str, int]
+
+    def flops_of(self, name: str) -> int:
+        """fvcore's MACs for the module ``name`` (0 for a module that ran no counted operator)."""
+        return self.by_module.get(name, 0)
+
+
+def _pair(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+
+
+def conv_shape(conv: nn.Conv2d, input_hw: tuple[int, int], output_hw: tuple[int, int]) -> ConvShape:
+    """The :class:`ConvShape` of ``conv`` called on an input of ``input_hw``."""
+    kernel, dilation = _pair(conv.kernel_size), _pair(conv.dilation)
+    if conv.padding == "valid":
+        padding = (0, 0)
+    elif conv.padding == "same":  # stride 1; an even kernel pads one more on the far side
+        padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True))
+    else:
+        padding = _pair(conv.padding)
+    return ConvShape(
+        in_channels=conv.in_channels,
+        out_channels=conv.out_channels,
+        kernel=kernel,
+        stride=_pair(conv.stride),
+        padding=padding,
+        dilation=dilation,
+        groups=conv.groups,
+        bias=conv.bias is not None,
+        input_hw=input_hw,
+        output_hw=output_hw,
+    )
+
+
+def count_params(model: nn.Module) -> int:
+    """All parameters of the model, BN included, each shared tensor once (as the paper counts)."""
+    return sum(p.numel() for p in model.parameters())
+
+
+@contextlib.contextmanager
+def _counting_mode():
+    """Grad off (no autograd graph is kept) but ``nn.MultiheadAttention``'s fused inference
+    path off too, so attention is traced as the linear and matmul ops fvcore counts, exactly as
+    an ordinary grad-enabled ``FlopCountAnalysis`` sees it. Both settings are restored."""
+    fastpath = getattr(torch.backends, "mha", None)
+    previous = fastpath.get_fastpath_enabled() if fastpath else None
+    try:
+        if fastpath:
+            fastpath.set_fastpath_enabled(False)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        if fastpath:
+            fastpath.set_fastpath_enabled(previous)
+
+
+def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "model") -> Trace:
+    """Trace ``model`` once on a zero input of ``input_shape`` (on the model's device)."""
+    first = next(iter(model.parameters()), None)
+    device = first.device if first is not None else torch.device("cpu")
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+    inputs = torch.zeros(input_shape, device=device, dtype=dtype)
+
+    calls: dict[str, ConvCall] = {}
+    handles = []
+
+    def hook(module_name: str):
+        def record(conv: nn.Conv2d, args, output) -> None:
+            seen = calls.get(module_name)
+            if seen is not None:
+                calls[module_name] = ConvCall(seen.name, seen.shape, seen.calls + 1, seen.order)
+                return
+            in_hw = tuple(int(v) for v in args[0].shape[-2:])
+            out_hw = tuple(int(v) for v in output.shape[-2:])
+            calls[module_name] = ConvCall(module_name, conv_shape(conv, in_hw, out_hw),
+                                          order=len(calls))
+        return record
+
+    for module_name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            handles.append(module.register_forward_hook(hook(module_name)))
+
+    analysis = (
+        FlopCountAnalysis(model, inputs)
+        .unsupported_ops_warnings(False)
+        .uncalled_modules_warnings(False)
+        .tracer_warnings("none")
+    )
+    try:
+        with _counting_mode():
+            total = int(analysis.total())
+            by_module = {k: int(v) for k, v in analysis.by_module().items()}
+            uncounted = dict(sorted(Counter(analysis.unsupported_ops()).items()))
+    except Exception as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise TraceError(
+            f"model {name!r} failed to trace with input shape "
+            f"{','.join(map(str, input_shape))}: {message}"
+        ) from error
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    return Trace(
+        input_shape=tuple(input_shape),
+        convs=sorted(calls.values(), key=lambda c: c.order),
+        flops_total=total,
+        params=count_params(model),
+        by_module=by_module,
+        uncounted_ops=uncounted,
+    )

@@ -1,0 +1,48 @@
+"""``hetcalc analyze MODEL --P 4`` (or ``--variant SPEC``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hetcalc import analysis, models
+from hetcalc.cli import app
+from hetcalc.cli.options import (
+    DebugOption,
+    FormatOption,
+    IncludeFirstOption,
+    InputShapeOption,
+    OutputOption,
+    emit,
+)
+from hetcalc.errors import InvalidArgument
+from hetcalc.render import OutputFormat
+from hetcalc.render.analysis import render_analysis
+from hetcalc.variants import VALID_FORMS, parse_variant, part_variant
+
+
+@app.command("analyze")
+def analyze_command(
+    model: Annotated[str, typer.Argument(help="Model: a registered name (see 'hetcalc models'), "
+                                              "timm:NAME, path/to/file.py:fn or package.module:fn.")],
+    part: Annotated[str | None, typer.Option("--P", "--part", help="HetConv part P (1, 2, 4, ...).",
+                                             metavar="P")] = None,
+    variant: Annotated[str | None, typer.Option("--variant", "-v",
+                                                help=f"Any variant: {VALID_FORMS}.")] = None,
+    input_shape: InputShapeOption = None,
+    include_first: IncludeFirstOption = False,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Per-layer cost of a variant: the paper's formulas beside fvcore's count of the model."""
+    # Validate every argument before any model is built.
+    if part is not None and variant is not None:
+        raise InvalidArgument("give either --P or --variant, not both")
+    chosen = part_variant(part) if part is not None else parse_variant(variant or "p4")
+    shape = models.parse_input_shape(input_shape) if input_shape else None
+    entry_check = models.resolve(model)  # unknown names fail here, in milliseconds
+    del entry_check
+    report = analysis.analyze(model, chosen, shape, include_first)
+    emit(render_analysis(report), fmt, output)

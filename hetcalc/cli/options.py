@@ -1,0 +1,50 @@
+"""Options shared by several commands, as ``Annotated`` aliases, and the output step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hetcalc.render import OutputFormat, Rendered, render_text, to_string
+
+FormatOption = Annotated[
+    OutputFormat,
+    typer.Option("--format", "-f", help="table for people; json, csv or markdown for machines.",
+                 case_sensitive=False),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file instead of standard output.",
+                 dir_okay=False),
+]
+InputShapeOption = Annotated[
+    str | None,
+    typer.Option("--input-shape", help="Input shape N,C,H,W (default: the model's own).",
+                 metavar="1,3,H,W"),
+]
+IncludeFirstOption = Annotated[
+    bool,
+    typer.Option("--include-first", help="Also replace the model's first convolution "
+                 "(the paper keeps it standard)."),
+]
+DebugOption = Annotated[
+    bool, typer.Option("--debug", help="Show the full traceback when something fails."),
+]
+
+
+def emit(rendered: Rendered, fmt: OutputFormat, output: Path | None) -> None:
+    """Print ``rendered`` in ``fmt`` to standard output or to ``output``."""
+    result = render_text(rendered, fmt)
+    if output is not None:
+        output.write_text(to_string(result), encoding="utf-8")
+        return
+    if isinstance(result, str):
+        typer.echo(result, nl=False)
+    else:
+        console = Console()
+        if not console.is_terminal:  # piped: keep rows on one line rather than folding at 80
+            console = Console(width=200)
+        console.print(result)

@@ -11,8 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hetcalc.trace import ConvCall
-from hetcalc.variants import ConvShape, Variant
+import torch
+from torch import nn
+
+from hetcalc.models import materialize_zero
+from hetcalc.trace import ConvCall, conv_calls
+from hetcalc.variants import ConvShape, Variant, parse_variant
+
+IMPLS = ("exact", "fast")
+DEFAULT_IMPL = "exact"
+"""HetConv realization used unless ``impl`` says otherwise (see docs/modules.md for why)."""
 
 
 @dataclass(frozen=True)
@@ -54,3 +62,53 @@ def plan(convs: list[ConvCall], variant: Variant, include_first: bool = False) -
                 call.shape)
         decisions.append(Decision(call.name, call.shape, reason is None, reason, eligible))
     return decisions
+
+
+def replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
+    """Put ``new`` where the submodule ``name`` (dotted path) was."""
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)
+
+
+def apply(model: nn.Module, decisions: list[Decision], variant: Variant,
+          impl: str = DEFAULT_IMPL) -> nn.Module:
+    """Replace, in place, every conv that ``decisions`` marks for replacement.
+
+    New layers are built on the device of the conv they replace. On a model whose weights are
+    storage-free zeros (:func:`hetcalc.models.build` for counting) the new layers get the same
+    kind of weights; otherwise they are initialised as their modules initialise themselves.
+    """
+    from hetcalc.nn import build_variant_layer
+
+    for decision in decisions:
+        if not decision.replace:
+            continue
+        conv = model.get_submodule(decision.name)
+        if not isinstance(conv, nn.Conv2d):
+            raise TypeError(f"{decision.name} is {type(conv).__name__}, not nn.Conv2d")
+        weight = conv.weight
+        zero = weight.numel() > 1 and weight.stride() == (0,) * weight.dim()
+        if zero:
+            with torch.device("meta"):
+                layer = build_variant_layer(conv, variant, impl)
+            materialize_zero(layer)
+        else:
+            with torch.device(weight.device):
+                layer = build_variant_layer(conv, variant, impl)
+            layer.to(dtype=weight.dtype)
+        replace_module(model, decision.name, layer.train(conv.training))
+    return model
+
+
+def substitute(model: nn.Module, variant: Variant | str, input_shape: tuple[int, ...],
+               include_first: bool = False, impl: str = DEFAULT_IMPL
+               ) -> tuple[nn.Module, list[Decision]]:
+    """Convert ``model`` (in place) to ``variant`` and return it with the per-layer plan.
+
+    One plain forward pass on a zero input of ``input_shape`` finds the conv layers and their
+    output sizes; :func:`plan` decides, :func:`apply` replaces.
+    """
+    chosen = parse_variant(variant) if isinstance(variant, str) else variant
+    decisions = plan(conv_calls(model, input_shape), chosen, include_first)
+    return apply(model, decisions, chosen, impl), decisions

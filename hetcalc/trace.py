@@ -100,32 +100,73 @@ def _counting_mode():
             fastpath.set_fastpath_enabled(previous)
 
 
-def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "model") -> Trace:
-    """Trace ``model`` once on a zero input of ``input_shape`` (on the model's device)."""
-    first = next(iter(model.parameters()), None)
-    device = first.device if first is not None else torch.device("cpu")
-    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
-    inputs = torch.zeros(input_shape, device=device, dtype=dtype)
+class ConvRecorder:
+    """Context manager that records every ``nn.Conv2d`` call of a model's forward passes."""
 
-    calls: dict[str, ConvCall] = {}
-    handles = []
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self._calls: dict[str, ConvCall] = {}
+        self._handles: list = []
 
-    def hook(module_name: str):
+    @property
+    def calls(self) -> list[ConvCall]:
+        """Recorded convs in the order of their first call."""
+        return sorted(self._calls.values(), key=lambda c: c.order)
+
+    def _hook(self, module_name: str):
         def record(conv: nn.Conv2d, args, output) -> None:
-            seen = calls.get(module_name)
+            seen = self._calls.get(module_name)
             if seen is not None:
-                calls[module_name] = ConvCall(seen.name, seen.shape, seen.calls + 1, seen.order)
+                self._calls[module_name] = ConvCall(seen.name, seen.shape, seen.calls + 1,
+                                                    seen.order)
                 return
             in_hw = tuple(int(v) for v in args[0].shape[-2:])
             out_hw = tuple(int(v) for v in output.shape[-2:])
-            calls[module_name] = ConvCall(module_name, conv_shape(conv, in_hw, out_hw),
-                                          order=len(calls))
+            self._calls[module_name] = ConvCall(module_name, conv_shape(conv, in_hw, out_hw),
+                                                order=len(self._calls))
         return record
 
-    for module_name, module in model.named_modules():
-        if isinstance(module, nn.Conv2d):
-            handles.append(module.register_forward_hook(hook(module_name)))
+    def __enter__(self) -> ConvRecorder:
+        for module_name, module in self.model.named_modules():
+            if isinstance(module, nn.Conv2d):
+                self._handles.append(module.register_forward_hook(self._hook(module_name)))
+        return self
 
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+
+def zero_input(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
+    """A zero input on the model's device and floating dtype."""
+    first = next(iter(model.parameters()), None)
+    device = first.device if first is not None else torch.device("cpu")
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+    return torch.zeros(input_shape, device=device, dtype=dtype)
+
+
+def conv_calls(model: nn.Module, input_shape: tuple[int, ...], name: str = "model"
+               ) -> list[ConvCall]:
+    """The conv calls of one plain forward pass (no counting), for planning a substitution."""
+    try:
+        with _counting_mode(), ConvRecorder(model) as recorder:
+            model(zero_input(model, input_shape))
+    except Exception as error:
+        raise TraceError(f"model {name!r} failed to run on input shape "
+                         f"{','.join(map(str, input_shape))}: {_first_line(error)}") from error
+    return recorder.calls
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "model") -> Trace:
+    """Trace ``model`` once on a zero input of ``input_shape`` (on the model's device)."""
+    inputs = zero_input(model, input_shape)
+    recorder = ConvRecorder(model)
     analysis = (
         FlopCountAnalysis(model, inputs)
         .unsupported_ops_warnings(False)
@@ -133,23 +174,19 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
         .tracer_warnings("none")
     )
     try:
-        with _counting_mode():
+        with _counting_mode(), recorder:
             total = int(analysis.total())
             by_module = {k: int(v) for k, v in analysis.by_module().items()}
             uncounted = dict(sorted(Counter(analysis.unsupported_ops()).items()))
     except Exception as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise TraceError(
             f"model {name!r} failed to trace with input shape "
-            f"{','.join(map(str, input_shape))}: {message}"
+            f"{','.join(map(str, input_shape))}: {_first_line(error)}"
         ) from error
-    finally:
-        for handle in handles:
-            handle.remove()
 
     return Trace(
         input_shape=tuple(input_shape),
-        convs=sorted(calls.values(), key=lambda c: c.order),
+        convs=recorder.calls,
         flops_total=total,
         params=count_params(model),
         by_module=by_module,

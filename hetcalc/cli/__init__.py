@@ -30,7 +30,7 @@ from hetcalc.cli import models as _models  # noqa: E402,F401
 
 def _usage_message(error: Exception) -> str:
     message = error.format_message() if hasattr(error, "format_message") else str(error)
-    return " ".join(message.split())
+    return " ".join(message.replace("Value error, ", "").split())
 
 
 def main(argv: list[str] | None = None) -> int:

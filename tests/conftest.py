@@ -1,0 +1,27 @@
+import pytest
+
+from hetcalc.analysis import trace_spec
+from hetcalc.cli import main
+
+
+@pytest.fixture(scope="session")
+def vgg_trace():
+    """One traced VGG-16-CIFAR, shared: tracing is the expensive step."""
+    return trace_spec("vgg16_cifar")
+
+
+@pytest.fixture(scope="session")
+def resnet50_trace():
+    return trace_spec("resnet50")
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run ``hetcalc ARGS...`` in-process; return (exit code, stdout, stderr)."""
+
+    def run(*args: str):
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

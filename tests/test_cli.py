@@ -1,0 +1,124 @@
+"""The command line end to end: exit codes, the exact error lines, every output format."""
+
+import csv
+import io
+import json
+
+import pytest
+
+from hetcalc.cli import app
+
+
+def test_analyze_table(cli):
+    code, out, err = cli("analyze", "vgg16_cifar", "--P", "4")
+    assert code == 0, err
+    assert "std MACs (Eq. 1)" in out and "p4 MACs (analytic)" in out
+    assert "features.3" in out and "314,017,792" in out
+    assert "first convolution: kept standard" in out
+    assert "aten::max_pool2d x5" in out
+
+
+def test_analyze_json_follows_design(cli):
+    code, out, _ = cli("analyze", "vgg16_cifar", "--P", "4", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"model", "input_shape", "unit", "variant", "baseline", "result", "layers"}
+    assert data["unit"] == "MAC" and data["variant"] == "p4" and data["input_shape"] == [1, 3, 32, 32]
+    assert set(data["result"]) == {"flops_analytic", "flops_counted", "params", "reduction",
+                                   "speedup"}
+    assert set(data["layers"][0]) == {
+        "name", "in_channels", "out_channels", "kernel", "stride", "output_hw", "substituted",
+        "flops_standard", "flops_analytic", "flops_counted", "params_standard",
+        "params_variant", "note"}
+    layers = data["layers"]
+    # Rows add up: baseline - replaced standard cost + their variant cost = the variant total.
+    delta = sum(r["flops_analytic"] - r["flops_standard"] for r in layers if r["substituted"])
+    assert data["baseline"]["flops"] + delta == data["result"]["flops_analytic"]
+    assert 0 < data["result"]["reduction"] < 1
+    assert data["result"]["speedup"] == pytest.approx(
+        data["baseline"]["flops"] / data["result"]["flops_analytic"])
+
+
+def test_analyze_csv_and_markdown(cli, tmp_path):
+    code, out, _ = cli("analyze", "vgg16_cifar", "--variant", "gwc4", "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out.split("\n\n")[0])))
+    assert len(rows) == 13 and rows[1]["flops_standard"] == str(32 * 32 * 64 * 64 * 9)
+    target = tmp_path / "report.md"
+    code, out, _ = cli("analyze", "vgg16_cifar", "--variant", "dwc", "--format", "markdown",
+                       "--output", str(target))
+    assert code == 0 and out == ""
+    text = target.read_text()
+    assert text.startswith("### vgg16_cifar") and "| features.3 |" in text
+
+
+def test_analyze_table_to_file(cli, tmp_path):
+    target = tmp_path / "report.txt"
+    code, _, _ = cli("analyze", "resnet56_cifar", "--P", "2", "-o", str(target))
+    assert code == 0 and "layer1.0.conv1" in target.read_text()
+
+
+def test_input_shape_override(cli):
+    code, out, _ = cli("analyze", "resnet56_cifar", "--P", "2", "--input-shape", "1,3,64,64",
+                       "-f", "json")
+    assert code == 0 and json.loads(out)["layers"][1]["output_hw"] == [64, 64]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["analyze", "resnet5", "--P", "4"],
+     "hetcalc: error: unknown model 'resnet5'; did you mean resnet50"),
+    (["analyze", "resnet50", "--P", "0"],
+     "hetcalc: error: --P must be a positive integer (1, 2, 4, ...), got '0'"),
+    (["analyze", "resnet50", "--P", "-1"],
+     "hetcalc: error: --P must be a positive integer (1, 2, 4, ...), got '-1'"),
+    (["analyze", "resnet50", "--P", "2.5"],
+     "hetcalc: error: --P must be a positive integer (1, 2, 4, ...), got '2.5'"),
+    (["analyze", "vgg16_cifar", "--P", "3"],
+     "hetcalc: error: --P 3 fits no eligible layer of vgg16_cifar"),
+    (["analyze", "resnet50", "--variant", "q4"],
+     "hetcalc: error: unknown variant 'q4'; valid forms: std, p1, p<P>"),
+    (["analyze", "resnet50", "--P", "4", "--variant", "p4"],
+     "hetcalc: error: give either --P or --variant, not both"),
+    (["analyze", "resnet50", "--input-shape", "1,3,224"],
+     "hetcalc: error: --input-shape must be four positive integers N,C,H,W"),
+    (["analyze", "missing/net.py:build"],
+     "hetcalc: error: model 'missing/net.py:build': file missing/net.py does not exist"),
+    (["analyze", "no_such_pkg.nets:build"],
+     "hetcalc: error: model 'no_such_pkg.nets:build': no module named 'no_such_pkg'"),
+    (["analyze", "hetcalc.models.cifar:nothing"],
+     "hetcalc: error: model 'hetcalc.models.cifar:nothing': hetcalc.models.cifar has no "
+     "function 'nothing'"),
+    (["analyze", "vgg16_cifar", "--input-shape", "1,3,1,1"],
+     "hetcalc: error: model 'vgg16_cifar' failed to trace with input shape 1,3,1,1:"),
+    (["analyze", "vgg16_cifar", "--format", "yaml"],
+     "hetcalc: error: Invalid value for '--format' / '-f': 'yaml' is not one of"),
+    (["analyze"], "hetcalc: error: Missing argument 'model'."),
+])
+def test_bad_input_is_one_line_and_exit_2(cli, args, message):
+    code, out, err = cli(*args)
+    assert code == 2
+    assert err.startswith(message), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert out == ""
+
+
+def test_debug_shows_the_traceback(cli):
+    code, _, err = cli("analyze", "resnet5", "--debug")
+    assert code == 2 and "Traceback" in err
+    assert err.splitlines()[-1].startswith("hetcalc: error: unknown model 'resnet5'")
+
+
+def test_models_lists_with_shapes(cli):
+    code, out, _ = cli("models", "resnet*", "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert {"name": "resnet50", "input_shape": [1, 3, 224, 224], "source": "torchvision"} in data
+    code, out, _ = cli("models", "vgg16_c*")
+    assert code == 0 and "vgg16_cifar" in out and "1,3,32,32" in out
+
+
+def test_every_command_has_help(cli):
+    for command in app.registered_commands:
+        name = command.name or command.callback.__name__
+        code, out, _ = cli(name, "--help")
+        assert code == 0 and "Usage" in out and len(out) > 200, name

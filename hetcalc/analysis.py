@@ -6,11 +6,11 @@ Nothing here prints; :mod:`hetcalc.render` turns reports into tables and JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hetcalc import formulas, models
 from hetcalc.errors import InvalidArgument
-from hetcalc.substitute import Decision, plan
+from hetcalc.substitute import DEFAULT_IMPL, IMPLS, Decision, apply, plan
 from hetcalc.trace import Trace, trace_model
 from hetcalc.variants import ConvShape, Kind, Variant, layer_cost
 
@@ -45,6 +45,7 @@ class AnalysisReport:
     params: int
     layers: list[LayerReport]
     uncounted_ops: dict[str, int]
+    impl: str | None = None
 
     @property
     def reduction(self) -> float:
@@ -105,7 +106,12 @@ def _require_some_fit(model: str, variant: Variant, decisions: list[Decision]) -
 def report_from_trace(model: str, trace: Trace, variant: Variant,
                       include_first: bool = False) -> AnalysisReport:
     """The analytic report of ``variant`` on a traced model."""
-    decisions = plan(trace.convs, variant, include_first)
+    return report_from_plan(model, trace, variant, plan(trace.convs, variant, include_first))
+
+
+def report_from_plan(model: str, trace: Trace, variant: Variant,
+                     decisions: list[Decision]) -> AnalysisReport:
+    """The analytic report of ``variant`` on a traced model, from its per-layer plan."""
     _require_some_fit(model, variant, decisions)
     layers = layer_reports(decisions, variant)
     replaced = [layer for layer in layers if layer.substituted]
@@ -126,7 +132,52 @@ def trace_spec(spec: str, input_shape: tuple[int, ...] | None = None) -> Trace:
     return trace_model(models.build(entry), shape, name=spec)
 
 
+def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str | None:
+    """Why fvcore's count of a replaced layer differs from the formulas, or ``None`` if it
+    does not. A difference with no known cause is reported as such: it would be a bug."""
+    assert layer.flops_counted is not None
+    difference = layer.flops_counted - layer.flops_analytic
+    if difference == 0:
+        return None
+    s = layer.shape
+    if impl == "fast" and variant.kind in (Kind.HETCONV, Kind.HETCONV_PC):
+        p = variant.part_for(s.in_channels)
+        overhead = formulas.fast_hetconv_overhead(s.output_hw, s.in_channels, s.out_channels, p)
+        if difference == overhead:
+            return (f"fast realization: its dense 1x1 conv also runs the M/P = "
+                    f"{s.in_channels // p} channels that have K x K kernels, "
+                    f"Do*Do*N*M/P = {overhead:,} MACs more than Eq. 4")
+    return f"counted differs from analytic by {difference:+,} MACs with no known cause"
+
+
+def cross_check(report: AnalysisReport, decisions: list[Decision], model, trace: Trace,
+                impl: str) -> AnalysisReport:
+    """Build the substituted model from ``model`` (in place) and let fvcore count it."""
+    if impl not in IMPLS:
+        raise InvalidArgument(f"--impl must be one of {', '.join(IMPLS)}, got {impl!r}")
+    apply(model, decisions, report.variant, impl)
+    counted = trace_model(model, report.input_shape, name=report.model)
+    layers = []
+    for layer in report.layers:
+        source = counted if layer.substituted else trace
+        checked = replace(layer, flops_counted=source.flops_of(layer.name))
+        if layer.substituted:
+            checked = replace(checked, note=explain_difference(checked, report.variant, impl))
+        layers.append(checked)
+    return replace(report, layers=layers, flops_counted=counted.flops_total, impl=impl,
+                   uncounted_ops=counted.uncounted_ops)
+
+
 def analyze(spec: str, variant: Variant, input_shape: tuple[int, ...] | None = None,
-            include_first: bool = False) -> AnalysisReport:
-    """Analyse the model ``spec`` under ``variant``: one trace, then the paper's formulas."""
-    return report_from_trace(spec, trace_spec(spec, input_shape), variant, include_first)
+            include_first: bool = False, impl: str | None = DEFAULT_IMPL) -> AnalysisReport:
+    """Analyse the model ``spec`` under ``variant``: one trace and the paper's formulas, then,
+    unless ``impl`` is ``None``, fvcore's count of the model substituted with that realization."""
+    entry = models.resolve(spec)
+    shape = input_shape or entry.input_shape
+    model = models.build(entry)
+    trace = trace_model(model, shape, name=spec)
+    decisions = plan(trace.convs, variant, include_first)
+    report = report_from_plan(spec, trace, variant, decisions)
+    if impl is None or variant.is_baseline:
+        return report
+    return cross_check(report, decisions, model, trace, impl)

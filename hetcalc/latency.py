@@ -15,9 +15,12 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.utils import benchmark
 
+from hetcalc import models
 from hetcalc.errors import InvalidArgument
+from hetcalc.substitute import DEFAULT_IMPL, apply, plan
+from hetcalc.trace import conv_calls
+from hetcalc.variants import Variant
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -86,6 +89,9 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     """Time every model in ``models`` on a random input of ``input_shape`` (batch replaced by
     ``settings.batch_size``), interleaved round by round. ``on_block(name)`` is called after each
     timed block (for a progress bar). Models are moved to the device and dtype in place."""
+    # Imported here: torch.utils.benchmark pulls in cpp_extension, which logs a CUDA_HOME warning.
+    from torch.utils import benchmark
+
     settings.validate()
     device = settings.resolved_device
     dtype = DTYPES[settings.dtype]
@@ -94,7 +100,7 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     x = torch.randn(shape, device=device).to(dtype=dtype, memory_format=memory_format)
     threads = settings.threads or torch.get_num_threads()
 
-    timers: dict[str, benchmark.Timer] = {}
+    timers = {}
     for name, model in models.items():
         model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
         timers[name] = benchmark.Timer("model(x)", globals={"model": model, "x": x},
@@ -122,3 +128,16 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
             blocks=len(values), iterations=numbers[name] * len(values), device=str(device),
         )
     return results
+
+
+def model_latency(spec: str, variant: Variant, input_shape: tuple[int, ...] | None,
+                  settings: LatencySettings, include_first: bool = False,
+                  impl: str = DEFAULT_IMPL) -> Latency:
+    """Measured latency of the model ``spec`` under one variant (built with random weights)."""
+    entry = models.resolve(spec)
+    shape = input_shape or entry.input_shape
+    model = models.build(entry, weights="random")
+    if not variant.is_baseline:
+        calls = conv_calls(model, shape, name=spec)
+        apply(model, plan(calls, variant, include_first), variant, impl)
+    return measure({variant.spec: model}, shape, settings)[variant.spec]

@@ -9,6 +9,7 @@ one-line reason.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 import torch
@@ -18,8 +19,16 @@ from hetcalc.models import materialize_zero
 from hetcalc.trace import ConvCall, conv_calls
 from hetcalc.variants import ConvShape, Variant, parse_variant
 
-IMPLS = ("exact", "fast")
-DEFAULT_IMPL = "exact"
+
+class Impl(enum.StrEnum):
+    """HetConv realizations (``hetcalc.nn.HetConv2d(impl=...)``)."""
+
+    EXACT = "exact"  # executes exactly Eq. 4's MACs
+    FAST = "fast"  # grouped K x K + dense 1x1: Do*Do*N*M/P MACs more
+
+
+IMPLS = tuple(impl.value for impl in Impl)
+DEFAULT_IMPL = Impl.EXACT
 """HetConv realization used unless ``impl`` says otherwise (see docs/modules.md for why)."""
 
 

@@ -11,6 +11,7 @@ from hetcalc.cli import app
 from hetcalc.cli.options import (
     DebugOption,
     FormatOption,
+    ImplOption,
     IncludeFirstOption,
     InputShapeOption,
     OutputOption,
@@ -19,6 +20,7 @@ from hetcalc.cli.options import (
 from hetcalc.errors import InvalidArgument
 from hetcalc.render import OutputFormat
 from hetcalc.render.analysis import render_analysis
+from hetcalc.substitute import DEFAULT_IMPL
 from hetcalc.variants import VALID_FORMS, parse_variant, part_variant
 
 
@@ -32,6 +34,10 @@ def analyze_command(
                                                 help=f"Any variant: {VALID_FORMS}.")] = None,
     input_shape: InputShapeOption = None,
     include_first: IncludeFirstOption = False,
+    impl: ImplOption = DEFAULT_IMPL,
+    count: Annotated[bool, typer.Option("--count/--no-count",
+                                        help="Build the substituted model and count it with "
+                                             "fvcore beside the formulas.")] = True,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     debug: DebugOption = False,
@@ -44,5 +50,6 @@ def analyze_command(
     shape = models.parse_input_shape(input_shape) if input_shape else None
     entry_check = models.resolve(model)  # unknown names fail here, in milliseconds
     del entry_check
-    report = analysis.analyze(model, chosen, shape, include_first)
+    report = analysis.analyze(model, chosen, shape, include_first,
+                              impl=impl.value if count else None)
     emit(render_analysis(report), fmt, output)

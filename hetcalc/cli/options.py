@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from hetcalc.render import OutputFormat, Rendered, render_text, to_string
+from hetcalc.substitute import Impl
 
 FormatOption = Annotated[
     OutputFormat,
@@ -29,6 +30,11 @@ IncludeFirstOption = Annotated[
     bool,
     typer.Option("--include-first", help="Also replace the model's first convolution "
                  "(the paper keeps it standard)."),
+]
+ImplOption = Annotated[
+    Impl,
+    typer.Option("--impl", help="HetConv realization: exact runs Eq. 4's MACs, fast runs a dense "
+                 "1x1 with Do*Do*N*M/P more.", case_sensitive=False),
 ]
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Show the full traceback when something fails."),

@@ -56,6 +56,12 @@ class Column:
     key: str
     fmt: Callable[[Any], str] = plain
     justify: str = "right"
+    raw: Callable[[Any], Any] | None = None
+    """What CSV writes for a value (default: the value itself)."""
+
+    def raw_value(self, row: dict[str, Any]) -> Any:
+        value = row.get(self.key)
+        return self.raw(value) if self.raw is not None else value
 
 
 @dataclass
@@ -108,8 +114,8 @@ def to_csv(grids: Sequence[Grid]) -> str:
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow([c.key for c in grid.columns])
         for row in grid.rows:
-            writer.writerow(["" if row.get(c.key) is None else row.get(c.key)
-                             for c in grid.columns])
+            values = [c.raw_value(row) for c in grid.columns]
+            writer.writerow(["" if v is None else v for v in values])
     return out.getvalue()
 
 

@@ -108,8 +108,11 @@ def render_analysis(report: AnalysisReport) -> Rendered:
     ]
     if counted:
         total_rows.append({"quantity": f"{report.variant.spec} FLOPs (MACs, fvcore count of the "
-                           "substituted model)", "value": report.flops_counted,
-                           "exact": report.flops_counted})
+                           f"substituted model, {report.impl} HetConv)",
+                           "value": report.flops_counted, "exact": report.flops_counted})
+        total_rows.append({"quantity": "counted - analytic", "value": _signed(
+            report.flops_counted - report.flops_analytic),
+            "exact": report.flops_counted - report.flops_analytic})
     total_rows += [
         {"quantity": "baseline params", "value": report.baseline_params,
          "exact": report.baseline_params},

@@ -1,0 +1,81 @@
+"""``hetcalc compare``: a baseline row and a row per variant, and the JSON of DESIGN.md."""
+
+from __future__ import annotations
+
+from hetcalc.compare import Comparison, VariantResult
+from hetcalc.latency import Latency
+from hetcalc.render import Column, Grid, Rendered, human, percent, plain, times
+
+
+def _latency(value: Latency | None) -> str:
+    return "-" if value is None else f"{value.median_ms:.3f} ± {value.iqr_ms:.3f}"
+
+
+def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
+    if r is None:  # the baseline
+        return {"variant": label, "flops_analytic": comparison.baseline_flops,
+                "flops_counted": comparison.baseline_flops, "params": comparison.baseline_params,
+                "reduction": 0.0, "params_reduction": 0.0, "speedup_theoretical": 1.0,
+                "sequential_depth": 0, "latency": comparison.baseline_latency,
+                "speedup_measured": 1.0 if comparison.baseline_latency else None,
+                "realized": None}
+    return {"variant": label, "flops_analytic": r.flops_analytic,
+            "flops_counted": r.flops_counted, "params": r.params, "reduction": r.reduction,
+            "params_reduction": r.params_reduction, "speedup_theoretical": r.speedup_theoretical,
+            "sequential_depth": r.sequential_depth, "latency": r.latency,
+            "speedup_measured": r.speedup_measured, "realized": r.realized}
+
+
+def comparison_json(c: Comparison) -> dict:
+    """The stable ``compare --format json`` object (DESIGN.md)."""
+    return {
+        "model": c.model,
+        "input_shape": list(c.input_shape),
+        "unit": "MAC",
+        "baseline": {"flops": c.baseline_flops, "params": c.baseline_params,
+                     "latency_ms": c.baseline_latency.median_ms if c.baseline_latency else None},
+        "variants": [{
+            "variant": r.label,
+            "flops_analytic": r.flops_analytic,
+            "flops_counted": r.flops_counted,
+            "params": r.params,
+            "reduction": r.reduction,
+            "speedup_theoretical": r.speedup_theoretical,
+            "sequential_depth": r.sequential_depth,
+            "latency_ms": r.latency.median_ms if r.latency else None,
+            "speedup_measured": r.speedup_measured,
+        } for r in c.variants],
+    }
+
+
+def render_comparison(c: Comparison) -> Rendered:
+    columns = [
+        Column("variant", "variant", justify="left"),
+        Column("FLOPs (MACs, analytic)", "flops_analytic", human),
+        Column("FLOPs (MACs, counted)", "flops_counted", human),
+        Column("params", "params", human),
+        Column("FLOPs red.", "reduction", percent),
+        Column("params red.", "params_reduction", percent),
+        Column("speedup (Eq. 9)", "speedup_theoretical", times),
+        Column("seq. depth", "sequential_depth", plain),
+    ]
+    if c.latency_settings is not None:
+        columns += [
+            Column("latency ms (median ± IQR)", "latency", _latency,
+                   raw=lambda v: None if v is None else v.median_ms),
+            Column("measured speedup", "speedup_measured", times),
+            Column("realized", "realized", percent),
+        ]
+    rows = [_row("baseline", None, c)] + [_row(r.label, r, c) for r in c.variants]
+    title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
+    notes = ["FLOPs are multiply-accumulates (MACs). counted = fvcore's count of the substituted "
+             f"model ({c.impl} HetConv). seq. depth = extra layers on the critical path "
+             "(the paper's latency, Section 3.3)."]
+    s = c.latency_settings
+    if s is not None and c.baseline_latency is not None:
+        notes.append(f"Measured on {c.baseline_latency.device}, batch {s.batch_size}, {s.dtype}"
+                     f"{', channels_last' if s.channels_last else ''}, eval + inference_mode, "
+                     f"baseline and variants interleaved over {s.rounds} rounds; realized = "
+                     "(measured speedup - 1) / (theoretical speedup - 1).")
+    grid = Grid(title, columns, rows)
+    return Rendered([grid], comparison_json(c), notes)

@@ -1,0 +1,103 @@
+"""Substituted models, really built: fvcore's count against the formulas, output shapes."""
+
+import pytest
+import torch
+
+from hetcalc import formulas, models
+from hetcalc.analysis import analyze
+from hetcalc.substitute import substitute
+from hetcalc.trace import trace_model
+from hetcalc.variants import parse_variant
+
+
+@pytest.fixture(scope="module")
+def resnet50_exact():
+    return analyze("resnet50", parse_variant("p4"), impl="exact")
+
+
+@pytest.fixture(scope="module")
+def resnet50_fast():
+    return analyze("resnet50", parse_variant("p4"), impl="fast")
+
+
+def test_exact_counted_equals_analytic_on_every_substituted_layer(resnet50_exact):
+    replaced = resnet50_exact.substituted
+    assert len(replaced) == 16
+    for layer in replaced:
+        assert layer.flops_counted == layer.flops_analytic, layer.name
+        assert layer.note is None
+    assert resnet50_exact.flops_counted == resnet50_exact.flops_analytic
+
+
+def test_fast_counted_exceeds_analytic_by_the_stated_overhead(resnet50_fast):
+    total_overhead = 0
+    for layer in resnet50_fast.substituted:
+        s = layer.shape
+        overhead = s.output_hw[0] * s.output_hw[1] * s.out_channels * (s.in_channels // 4)
+        assert layer.flops_counted - layer.flops_analytic == overhead, layer.name
+        assert layer.note.startswith("fast realization: its dense 1x1 conv also runs the M/P")
+        total_overhead += overhead
+    assert resnet50_fast.flops_counted - resnet50_fast.flops_analytic == total_overhead
+
+
+def test_kept_layers_are_counted_as_they_were(resnet50_exact):
+    for layer in resnet50_exact.layers:
+        if not layer.substituted:
+            assert layer.flops_counted == layer.flops_standard, layer.name
+
+
+@pytest.mark.parametrize("spec", ["p2", "p4", "p64", "pc", "gwc4", "dwc", "p4-se", "std-se"])
+def test_vgg_counted_equals_analytic_for_every_variant(spec):
+    report = analyze("vgg16_cifar", parse_variant(spec), impl="exact")
+    assert report.flops_counted == report.flops_analytic
+    assert all(layer.flops_counted == layer.flops_analytic for layer in report.layers)
+
+
+def test_substitute_returns_model_and_plan():
+    model = models.build(models.resolve("resnet56_cifar"), weights="random")
+    before = model(torch.randn(2, 3, 32, 32)).shape
+    model, decisions = substitute(model, "p4", (1, 3, 32, 32))
+    replaced = [d for d in decisions if d.replace]
+    # 27 blocks x 2 convs; conv1 stays; P=4 divides 16, 32 and 64.
+    assert len(decisions) == 1 + 27 * 2 and len(replaced) == 27 * 2
+    assert model(torch.randn(2, 3, 32, 32)).shape == before
+    assert sum(p.numel() for p in model.parameters()) == trace_model(
+        model, (1, 3, 32, 32)).params
+
+
+def test_substituted_model_trains():
+    model, _ = substitute(models.build(models.resolve("resnet56_cifar"), weights="random"),
+                          "p4", (1, 3, 32, 32))
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x, y = torch.randn(4, 3, 32, 32), torch.tensor([0, 1, 2, 3])
+    for _ in range(2):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+
+
+def test_fast_overhead_formula_matches_module_count():
+    report = analyze("vgg16_cifar", parse_variant("p8"), impl="fast")
+    expected = sum(formulas.fast_hetconv_overhead(layer.shape.output_hw, layer.shape.in_channels,
+                                                  layer.shape.out_channels, 8)
+                   for layer in report.substituted)
+    assert report.flops_counted - report.flops_analytic == expected
+
+
+VARIANTS = ["p4", "pc", "gwc4", "dwc", "p4-se"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [e.name for e in models.list_models()
+                                  if e.source == "torchvision"])
+def test_output_shape_unchanged_for_every_torchvision_model(name):
+    entry = models.resolve(name)
+    original = models.build(entry)
+    with torch.no_grad():
+        expected = original(torch.zeros(entry.input_shape)).shape
+    for spec in VARIANTS:
+        model, decisions = substitute(models.build(entry), spec, entry.input_shape)
+        with torch.no_grad():
+            assert model(torch.zeros(entry.input_shape)).shape == expected, (name, spec)
+        assert all(d.replace or d.reason for d in decisions)

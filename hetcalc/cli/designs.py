@@ -1,0 +1,64 @@
+"""``hetcalc designs``: the second paper's design-space reduction and efficiency analysis."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from hetcalc.cli import app
+from hetcalc.cli.options import DebugOption, FormatOption, OutputOption, emit
+from hetcalc.errors import InvalidArgument
+from hetcalc.infofield import KERNELS, efficiency_table, reduce_design_space
+from hetcalc.render import OutputFormat
+from hetcalc.render.designs import render_efficiency, render_reduction
+
+
+@app.command("designs")
+def designs_command(
+    max_length: Annotated[int, typer.Option("--max-length", help="Longest kernel sequence "
+                                            "to enumerate.")] = 6,
+    kernels: Annotated[str, typer.Option(help="Kernels to compose.")] = ",".join(KERNELS),
+    bottleneck_allowance: Annotated[bool, typer.Option(
+        "--bottleneck/--no-bottleneck", help="Allow a PW...PW bottleneck (Section 3.2).")] = True,
+    channels: Annotated[int | None, typer.Option(help="Input channels C: show the efficiency "
+                                                 "table of the four designs instead.")] = None,
+    out: Annotated[int | None, typer.Option(help="Output channels F (default: C).")] = None,
+    bottleneck_channels: Annotated[int | None, typer.Option(
+        "--bottleneck-channels", help="Intermediate channels of the bottleneck designs "
+        "(default F/4).")] = None,
+    budget_params: Annotated[str | None, typer.Option(
+        "--budget-params", help="Parameter budget: show the greatest width per design "
+        "(e.g. 100000, 1.5M).")] = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Information-field design-space reduction (Section 3.1), or with --channels the
+    parameters, FLOPs, best group numbers and widest budget of the four designs (Section 3.3)."""
+    if channels is None:
+        if out is not None or budget_params is not None or bottleneck_channels is not None:
+            raise InvalidArgument("--out, --bottleneck-channels and --budget-params need "
+                                  "--channels C")
+        emit(render_reduction(reduce_design_space(max_length, kernels,
+                                                  bottleneck=bottleneck_allowance)), fmt, output)
+        return
+    budget = _count(budget_params) if budget_params is not None else None
+    report = efficiency_table(channels, out if out is not None else channels,
+                              bottleneck=bottleneck_channels, budget=budget)
+    emit(render_efficiency(report), fmt, output)
+
+
+def _count(text: str) -> int:
+    scale = {"K": 10**3, "M": 10**6, "G": 10**9}
+    raw = text.strip().upper().replace("_", "")
+    factor = scale.get(raw[-1:], 1)
+    number = raw[:-1] if raw[-1:] in scale else raw
+    try:
+        value = float(number) * factor
+    except ValueError:
+        value = -1
+    if value < 1 or value != int(value):
+        raise InvalidArgument(f"--budget-params must be a positive count such as 100000 or "
+                              f"1.5M, got {text!r}")
+    return int(value)

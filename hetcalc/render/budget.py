@@ -78,6 +78,10 @@ def _growth_text(regression: Regression, change: Change) -> str:
             f"tolerance {percent(change.tolerance)})")
 
 
+def _plural(count: int, singular: str, plural: str) -> str:
+    return f"{count} {singular if count == 1 else plural}"
+
+
 def summary(run: CheckRun) -> list[str]:
     """The lines under the tables: the verdict, what failed and by how much, and the unit."""
     checks = sum(len(r.checks) for r in run.results)
@@ -87,12 +91,13 @@ def summary(run: CheckRun) -> list[str]:
         lines.append(f"FAIL: {len(failed)} of {checks} checks over budget.")
         lines += [f"- {_failure_text(result, check)}" for result, check in failed]
     else:
-        lines.append(f"PASS: all {checks} checks of {len(run.results)} entries within budget.")
+        lines.append(f"PASS: {_plural(checks, 'check', 'checks')} of "
+                     f"{_plural(len(run.results), 'entry', 'entries')}, all within budget.")
     if run.regressions is not None:
         grown = run.failed_changes
         if grown:
-            lines.append(f"FAIL: {len(grown)} regressions beyond the tolerance of "
-                         f"{percent(run.tolerance)} against {run.baseline}.")
+            lines.append(f"FAIL: {_plural(len(grown), 'regression', 'regressions')} beyond "
+                         f"the tolerance of {percent(run.tolerance)} against {run.baseline}.")
             lines += [f"- {_growth_text(regression, change)}" for regression, change in grown]
         else:
             lines.append(f"PASS: no entry grew beyond {percent(run.tolerance)} "

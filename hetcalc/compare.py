@@ -11,10 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from hetcalc import analysis, models
+from hetcalc.infofield import compare_fields, variant_info_field
 from hetcalc.latency import Latency, LatencySettings, measure
-from hetcalc.substitute import DEFAULT_IMPL, apply, plan
+from hetcalc.substitute import DEFAULT_IMPL, Decision, apply, plan
 from hetcalc.trace import trace_model
-from hetcalc.variants import Variant
+from hetcalc.variants import Kind, Variant
+
+STANDARD = Variant(Kind.STANDARD)
 
 BASELINE = "baseline"
 
@@ -33,6 +36,7 @@ class VariantResult:
     params_reduction: float
     speedup_theoretical: float
     sequential_depth: int
+    info_field: str
     latency: Latency | None = None
     speedup_measured: float | None = None
 
@@ -82,6 +86,7 @@ def compare(spec: str, variants: list[Variant], input_shape: tuple[int, ...] | N
             flops_counted=counted, params=report.params, reduction=report.reduction,
             params_reduction=report.params_reduction, speedup_theoretical=report.speedup,
             sequential_depth=variant.sequential_depth,
+            info_field=info_field_summary(variant, decisions),
         ))
 
     baseline_latency = None
@@ -98,6 +103,24 @@ def compare(spec: str, variants: list[Variant], input_shape: tuple[int, ...] | N
                    for r in results]
     return Comparison(spec, tuple(shape), trace.flops_total, trace.params, baseline_latency,
                       results, str(impl), latency)
+
+
+def info_field_summary(variant: Variant, decisions: list[Decision]) -> str:
+    """How the variant's information field compares with the standard conv's, over the layers
+    it replaces (second paper, Definition 1): ``same``, or e.g. ``smaller in 3 of 12 layers``."""
+    replaced = [d for d in decisions if d.replace]
+    if not replaced:
+        return "same (nothing replaced)"
+    counts: dict[str, int] = {}
+    for d in replaced:
+        field = variant_info_field(variant, d.shape)
+        reference = variant_info_field(STANDARD, d.shape)
+        relation = compare_fields(field, reference).name.lower()
+        counts[relation] = counts.get(relation, 0) + 1
+    if set(counts) == {"equal"}:
+        return f"same as standard ({len(replaced)} layers)"
+    return ", ".join(f"{relation} in {n} of {len(replaced)} layers"
+                     for relation, n in sorted(counts.items()))
 
 
 def _with_latency(result: VariantResult, measured: Latency, baseline: Latency) -> VariantResult:

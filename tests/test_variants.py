@@ -1,7 +1,15 @@
 import pytest
 
 from hetcalc.errors import InvalidArgument
-from hetcalc.variants import ConvShape, Kind, Variant, layer_cost, parse_variant, parse_variants, part_variant
+from hetcalc.variants import (
+    ConvShape,
+    Kind,
+    Variant,
+    layer_cost,
+    parse_variant,
+    parse_variants,
+    part_variant,
+)
 
 
 @pytest.mark.parametrize(("spec", "expected", "canonical"), [

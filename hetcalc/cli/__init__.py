@@ -25,6 +25,10 @@ app = typer.Typer(
 
 # Commands register themselves on ``app``.
 from hetcalc.cli import analyze as _analyze  # noqa: E402,F401
+from hetcalc.cli import check as _check  # noqa: E402,F401
+from hetcalc.cli import compare as _compare  # noqa: E402,F401
+from hetcalc.cli import curve as _curve  # noqa: E402,F401
+from hetcalc.cli import designs as _designs  # noqa: E402,F401
 from hetcalc.cli import models as _models  # noqa: E402,F401
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +21,8 @@ from hetcalc.cli.options import (
     emit,
 )
 from hetcalc.compare import TABLE1_VARIANTS, compare
+from hetcalc.curve import plot_comparison
+from hetcalc.errors import InvalidArgument
 from hetcalc.latency import DEVICES, DTYPES, LatencySettings
 from hetcalc.render import OutputFormat
 from hetcalc.render.compare import render_comparison
@@ -46,6 +49,8 @@ def compare_command(
     dtype: Annotated[str, typer.Option(help="|".join(DTYPES))] = "float32",
     channels_last: Annotated[bool, typer.Option("--channels-last",
                                                 help="Time in channels_last memory format.")] = False,
+    plot: Annotated[Path | None, typer.Option(help="Draw FLOPs against measured latency to this "
+                                              "PNG (needs hetcalc[plot]).")] = None,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
                                                "model, spread over interleaved rounds.")] = 2.0,
     fmt: FormatOption = OutputFormat.TABLE,
@@ -71,4 +76,14 @@ def compare_command(
             task = progress.add_task(model, total=timed * settings.rounds)
             result = compare(model, chosen, shape, include_first, impl.value, settings,
                              on_block=lambda name: progress.advance(task))
-    emit(render_comparison(result), fmt, output)
+    rendered = render_comparison(result)
+    if plot is not None:
+        if result.baseline_latency is None:
+            raise InvalidArgument("--plot draws measured latency; drop --no-latency")
+        rows = [("baseline", result.baseline_flops, result.baseline_latency.median_ms)]
+        rows += [(r.label, r.flops_analytic, r.latency.median_ms) for r in result.variants
+                 if r.latency is not None]
+        labels, flops, times = (list(column) for column in zip(*rows, strict=True))
+        plot_comparison(labels, flops, times, f"{model}: FLOPs against latency", str(plot))
+        rendered.notes.append(f"plot written to {plot}")
+    emit(rendered, fmt, output)

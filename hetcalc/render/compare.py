@@ -16,13 +16,15 @@ def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
         return {"variant": label, "flops_analytic": comparison.baseline_flops,
                 "flops_counted": comparison.baseline_flops, "params": comparison.baseline_params,
                 "reduction": 0.0, "params_reduction": 0.0, "speedup_theoretical": 1.0,
-                "sequential_depth": 0, "latency": comparison.baseline_latency,
+                "sequential_depth": 0, "info_field": "standard",
+                "latency": comparison.baseline_latency,
                 "speedup_measured": 1.0 if comparison.baseline_latency else None,
                 "realized": None}
     return {"variant": label, "flops_analytic": r.flops_analytic,
             "flops_counted": r.flops_counted, "params": r.params, "reduction": r.reduction,
             "params_reduction": r.params_reduction, "speedup_theoretical": r.speedup_theoretical,
-            "sequential_depth": r.sequential_depth, "latency": r.latency,
+            "sequential_depth": r.sequential_depth, "info_field": r.info_field,
+            "latency": r.latency,
             "speedup_measured": r.speedup_measured, "realized": r.realized}
 
 
@@ -42,6 +44,7 @@ def comparison_json(c: Comparison) -> dict:
             "reduction": r.reduction,
             "speedup_theoretical": r.speedup_theoretical,
             "sequential_depth": r.sequential_depth,
+            "info_field": r.info_field,
             "latency_ms": r.latency.median_ms if r.latency else None,
             "speedup_measured": r.speedup_measured,
         } for r in c.variants],
@@ -58,6 +61,7 @@ def render_comparison(c: Comparison) -> Rendered:
         Column("params red.", "params_reduction", percent),
         Column("speedup (Eq. 9)", "speedup_theoretical", times),
         Column("seq. depth", "sequential_depth", plain),
+        Column("info field vs std", "info_field", plain, justify="left"),
     ]
     if c.latency_settings is not None:
         columns += [
@@ -70,7 +74,8 @@ def render_comparison(c: Comparison) -> Rendered:
     title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
     notes = ["FLOPs are multiply-accumulates (MACs). counted = fvcore's count of the substituted "
              f"model ({c.impl} HetConv). seq. depth = extra layers on the critical path "
-             "(the paper's latency, Section 3.3)."]
+             "(the paper's latency, Section 3.3). info field: the input region one output sees, against "
+             "the standard conv's (Penetrating the Fog, Definition 1); SE sees the whole input."]
     s = c.latency_settings
     if s is not None and c.baseline_latency is not None:
         notes.append(f"Measured on {c.baseline_latency.device}, batch {s.batch_size}, {s.dtype}"

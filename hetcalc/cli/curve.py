@@ -1,0 +1,55 @@
+"""``hetcalc curve``: the paper's Fig. 5, theoretical speedup against P."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hetcalc.cli import app
+from hetcalc.cli.options import DebugOption, FormatOption, OutputOption, emit
+from hetcalc.curve import default_parts, plot_curve, speedup_curve
+from hetcalc.errors import InvalidArgument
+from hetcalc.render import Column, Grid, OutputFormat, Rendered, times
+
+
+def _kernel(text: str) -> tuple[int, int]:
+    parts = text.lower().split("x")
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise InvalidArgument(f"--kernel must be K or KHxKW with positive integers, got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+@app.command("curve")
+def curve_command(
+    kernel: Annotated[str, typer.Option(help="Kernel size K or KHxKW.")] = "3",
+    max_part: Annotated[int, typer.Option("--max-part", help="Largest P (rows are 1, 2, 4, "
+                                          "..., max).")] = 64,
+    channels: Annotated[int, typer.Option(help="Output channels N for the DWC+PWC reference "
+                                          "(Eq. 7).")] = 256,
+    plot: Annotated[Path | None, typer.Option(help="Draw the curve to this PNG "
+                                              "(needs hetcalc[plot]).")] = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """Theoretical speedup over the standard conv against the part P (paper Fig. 5)."""
+    size = _kernel(kernel)
+    if max_part < 1:
+        raise InvalidArgument(f"--max-part must be a positive integer, got {max_part}")
+    points = speedup_curve(size, default_parts(max_part), channels)
+    grid = Grid(f"theoretical speedup over a standard {size[0]}x{size[1]} conv (Eq. 9)", [
+        Column("P", "part"),
+        Column("HetConv (Eq. 5)", "hetconv", times),
+        Column("GWC(G=P)+PWC (Eq. 11)", "gwc_pwc", times),
+        Column(f"DWC+PWC, N={channels} (Eq. 7)", "dwc_pwc", times),
+    ], [vars(pt) for pt in points])
+    notes = ["HetConv has sequential depth 0; GWC+PWC and DWC+PWC add one layer (depth 1)."]
+    if plot is not None:
+        plot_curve(points, size, str(plot))
+        notes.append(f"plot written to {plot}")
+    data = {"kernel": list(size), "channels": channels, "points": [vars(pt) for pt in points]}
+    emit(Rendered([grid], data, notes), fmt, output)

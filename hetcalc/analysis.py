@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 
 from hetcalc import formulas, models
 from hetcalc.errors import InvalidArgument
+from hetcalc.latency import LatencySettings, layer_latencies
 from hetcalc.substitute import DEFAULT_IMPL, IMPLS, Decision, apply, plan
 from hetcalc.trace import Trace, trace_model
 from hetcalc.variants import ConvShape, Kind, Variant, layer_cost
@@ -26,6 +27,14 @@ class LayerReport:
     params_standard: int
     params_variant: int
     note: str | None
+    latency_standard_ms: float | None = None
+    latency_variant_ms: float | None = None
+
+    @property
+    def speedup_measured(self) -> float | None:
+        if self.latency_standard_ms is None or self.latency_variant_ms is None:
+            return None
+        return self.latency_standard_ms / self.latency_variant_ms
 
     @property
     def reduction(self) -> float:
@@ -46,6 +55,7 @@ class AnalysisReport:
     layers: list[LayerReport]
     uncounted_ops: dict[str, int]
     impl: str | None = None
+    latency_settings: LatencySettings | None = None
 
     @property
     def reduction(self) -> float:
@@ -181,3 +191,14 @@ def analyze(spec: str, variant: Variant, input_shape: tuple[int, ...] | None = N
     if impl is None or variant.is_baseline:
         return report
     return cross_check(report, decisions, model, trace, impl)
+
+
+def with_layer_latency(report: AnalysisReport, settings: LatencySettings, impl: str,
+                       on_block=None) -> AnalysisReport:
+    """Time every substituted layer alone against its standard conv (``analyze --latency``)."""
+    shapes = {layer.name: layer.shape for layer in report.substituted}
+    timed = layer_latencies(shapes, report.variant, settings, impl, on_block)
+    layers = [replace(layer, latency_standard_ms=timed[layer.name][0].median_ms,
+                      latency_variant_ms=timed[layer.name][1].median_ms)
+              if layer.name in timed else layer for layer in report.layers]
+    return replace(report, layers=layers, latency_settings=settings)

@@ -9,6 +9,7 @@ the interquartile range.
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from hetcalc import models
 from hetcalc.errors import InvalidArgument
 from hetcalc.substitute import DEFAULT_IMPL, apply, plan
 from hetcalc.trace import conv_calls
-from hetcalc.variants import Variant
+from hetcalc.variants import ConvShape, Variant
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -83,14 +84,27 @@ def _quartiles(values: list[float]) -> tuple[float, float]:
     return q[0], q[2]
 
 
+def _benchmark():
+    """``torch.utils.benchmark``, imported on first use: it pulls in ``cpp_extension``, whose
+    import logs a CUDA_HOME warning on machines without CUDA. That logger is quieted for the
+    import only and restored."""
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        from torch.utils import benchmark
+    finally:
+        logger.setLevel(level)
+    return benchmark
+
+
 def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
             settings: LatencySettings,
             on_block: Callable[[str], None] | None = None) -> dict[str, Latency]:
     """Time every model in ``models`` on a random input of ``input_shape`` (batch replaced by
     ``settings.batch_size``), interleaved round by round. ``on_block(name)`` is called after each
     timed block (for a progress bar). Models are moved to the device and dtype in place."""
-    # Imported here: torch.utils.benchmark pulls in cpp_extension, which logs a CUDA_HOME warning.
-    from torch.utils import benchmark
+    benchmark = _benchmark()
 
     settings.validate()
     device = settings.resolved_device
@@ -141,3 +155,21 @@ def model_latency(spec: str, variant: Variant, input_shape: tuple[int, ...] | No
         calls = conv_calls(model, shape, name=spec)
         apply(model, plan(calls, variant, include_first), variant, impl)
     return measure({variant.spec: model}, shape, settings)[variant.spec]
+
+
+def layer_latencies(shapes: Mapping[str, ConvShape], variant: Variant, settings: LatencySettings,
+                    impl: str = DEFAULT_IMPL,
+                    on_block: Callable[[str], None] | None = None) -> dict[str, tuple[Latency, Latency]]:
+    """Each layer alone on its real input shape: (standard conv, variant layer) latencies,
+    the two measured interleaved. Weights are random; ``settings.batch_size`` sets the batch."""
+    from hetcalc.nn import build_variant_layer
+
+    results = {}
+    for name, s in shapes.items():
+        conv = nn.Conv2d(s.in_channels, s.out_channels, s.kernel, s.stride, s.padding,
+                         s.dilation, bias=s.bias)
+        layer = build_variant_layer(conv, variant, impl)
+        timed = measure({"standard": conv, "variant": layer}, (1, s.in_channels, *s.input_hw),
+                        settings, on_block)
+        results[name] = (timed["standard"], timed["variant"])
+    return results

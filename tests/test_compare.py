@@ -116,3 +116,14 @@ def test_curve_cli(cli):
     data = json.loads(out)
     assert [p["part"] for p in data["points"]] == [1, 2, 4, 8]
     assert data["points"][3]["hetconv"] == pytest.approx(1 / (1 / 8 + (7 / 8) / 25))
+
+
+def test_analyze_latency_times_each_substituted_layer(cli):
+    code, out, err = cli("analyze", "vgg16_cifar", "--P", "4", "--latency", "--time-budget",
+                         "0.02", "-f", "json")
+    assert code == 0, err
+    layers = json.loads(out)["layers"]
+    timed = [layer for layer in layers if layer["substituted"]]
+    assert timed and all(layer["latency_standard_ms"] > 0 and layer["latency_variant_ms"] > 0
+                         for layer in timed)
+    assert all(layer["latency_variant_ms"] is None for layer in layers if not layer["substituted"])

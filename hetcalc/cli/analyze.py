@@ -18,6 +18,7 @@ from hetcalc.cli.options import (
     emit,
 )
 from hetcalc.errors import InvalidArgument
+from hetcalc.latency import LatencySettings
 from hetcalc.render import OutputFormat
 from hetcalc.render.analysis import render_analysis
 from hetcalc.substitute import DEFAULT_IMPL
@@ -38,6 +39,11 @@ def analyze_command(
     count: Annotated[bool, typer.Option("--count/--no-count",
                                         help="Build the substituted model and count it with "
                                              "fvcore beside the formulas.")] = True,
+    latency: Annotated[bool, typer.Option("--latency", help="Also time each substituted layer "
+                                          "alone on its input shape against its standard conv "
+                                          "(CPU, or CUDA when present).")] = False,
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
+                                               "layer pair.")] = 0.5,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     debug: DebugOption = False,
@@ -50,6 +56,9 @@ def analyze_command(
     shape = models.parse_input_shape(input_shape) if input_shape else None
     entry_check = models.resolve(model)  # unknown names fail here, in milliseconds
     del entry_check
+    settings = LatencySettings(min_run_time=time_budget).validate() if latency else None
     report = analysis.analyze(model, chosen, shape, include_first,
                               impl=impl.value if count else None)
+    if settings is not None:
+        report = analysis.with_layer_latency(report, settings, impl.value)
     emit(render_analysis(report), fmt, output)

@@ -28,7 +28,14 @@ def _layer_row(layer: LayerReport) -> dict:
         "params_standard": layer.params_standard,
         "params_variant": layer.params_variant,
         "note": layer.note,
+        "latency_standard_ms": layer.latency_standard_ms,
+        "latency_variant_ms": layer.latency_variant_ms,
+        "speedup_measured": layer.speedup_measured,
     }
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _signed(value: int | None) -> str:
@@ -37,9 +44,9 @@ def _signed(value: int | None) -> str:
     return "0" if value == 0 else f"{value:+,}"
 
 
-def layer_json(layer: LayerReport) -> dict:
+def layer_json(layer: LayerReport, timed: bool = False) -> dict:
     s = layer.shape
-    return {
+    data = {
         "name": layer.name,
         "in_channels": s.in_channels,
         "out_channels": s.out_channels,
@@ -54,6 +61,10 @@ def layer_json(layer: LayerReport) -> dict:
         "params_variant": layer.params_variant,
         "note": layer.note,
     }
+    if timed:  # only with analyze --latency: the stable keys above stay as they are
+        data["latency_standard_ms"] = layer.latency_standard_ms
+        data["latency_variant_ms"] = layer.latency_variant_ms
+    return data
 
 
 def report_json(report: AnalysisReport) -> dict:
@@ -71,7 +82,8 @@ def report_json(report: AnalysisReport) -> dict:
             "reduction": report.reduction,
             "speedup": report.speedup,
         },
-        "layers": [layer_json(layer) for layer in report.layers],
+        "layers": [layer_json(layer, report.latency_settings is not None)
+                   for layer in report.layers],
     }
 
 
@@ -89,6 +101,10 @@ def render_analysis(report: AnalysisReport) -> Rendered:
     if counted:
         columns += [Column("counted (fvcore)", "flops_counted", human),
                     Column("counted - analytic", "flops_difference", _signed)]
+    if report.latency_settings is not None:
+        columns += [Column("std ms", "latency_standard_ms", _ms),
+                    Column(f"{report.variant.spec} ms", "latency_variant_ms", _ms),
+                    Column("measured speedup", "speedup_measured", times)]
     columns += [
         Column("reduction", "reduction", percent),
         Column("params std", "params_standard", human),

@@ -85,6 +85,23 @@ def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerRepo
                                            s.kernel)
         standard_params = formulas.params_standard(s.in_channels // s.groups, s.out_channels,
                                                    s.kernel, s.bias)
+        if d.merged_into is not None:  # the pointwise half of a merged pair: gone
+            reports.append(LayerReport(
+                name=d.name, shape=s, substituted=True, flops_standard=standard,
+                flops_analytic=0, flops_counted=None, params_standard=standard_params,
+                params_variant=0, note=f"pointwise conv merged into {d.merged_into}",
+            ))
+            continue
+        if d.pair is not None:
+            cost = layer_cost(variant, d.pair)
+            reports.append(LayerReport(
+                name=d.name, shape=s, substituted=True, flops_standard=standard,
+                flops_analytic=cost.flops, flops_counted=None, params_standard=standard_params,
+                params_variant=cost.params,
+                note=f"depthwise+pointwise pair -> one HetConv {d.pair.in_channels}->"
+                     f"{d.pair.out_channels} (paper Table 4)",
+            ))
+            continue
         cost = layer_cost(variant, s) if d.replace else None
         reports.append(LayerReport(
             name=d.name, shape=s, substituted=d.replace, flops_standard=standard,
@@ -113,6 +130,15 @@ def _require_some_fit(model: str, variant: Variant, decisions: list[Decision]) -
     )
 
 
+def _removed_between(trace: Trace, decisions: list[Decision]) -> tuple[int, int]:
+    """MACs (fvcore's count) and params of the modules between merged DW+PW pairs (their BN),
+    which go with the pair."""
+    followers = {f.name: f for call in trace.convs for f in call.followed_by}
+    names = [name for d in decisions for name in d.removed if name in followers]
+    return (sum(trace.flops_of(name) for name in names),
+            sum(followers[name].params for name in names))
+
+
 def report_from_trace(model: str, trace: Trace, variant: Variant,
                       include_first: bool = False) -> AnalysisReport:
     """The analytic report of ``variant`` on a traced model."""
@@ -125,8 +151,11 @@ def report_from_plan(model: str, trace: Trace, variant: Variant,
     _require_some_fit(model, variant, decisions)
     layers = layer_reports(decisions, variant)
     replaced = [layer for layer in layers if layer.substituted]
-    flops = trace.flops_total + sum(lr.flops_analytic - lr.flops_standard for lr in replaced)
-    params = trace.params + sum(lr.params_variant - lr.params_standard for lr in replaced)
+    removed_flops, removed_params = _removed_between(trace, decisions)
+    flops = (trace.flops_total + sum(lr.flops_analytic - lr.flops_standard for lr in replaced)
+             - removed_flops)
+    params = (trace.params + sum(lr.params_variant - lr.params_standard for lr in replaced)
+              - removed_params)
     return AnalysisReport(
         model=model, input_shape=trace.input_shape, variant=variant,
         baseline_flops=trace.flops_total, baseline_params=trace.params,
@@ -172,21 +201,24 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], model, trace:
         source = counted if layer.substituted else trace
         checked = replace(layer, flops_counted=source.flops_of(layer.name))
         if layer.substituted:
-            checked = replace(checked, note=explain_difference(checked, report.variant, impl))
+            notes = [n for n in (layer.note, explain_difference(checked, report.variant, impl)) if n]
+            checked = replace(checked, note="; ".join(notes) or None)
         layers.append(checked)
     return replace(report, layers=layers, flops_counted=counted.flops_total, impl=impl,
                    uncounted_ops=counted.uncounted_ops)
 
 
 def analyze(spec: str, variant: Variant, input_shape: tuple[int, ...] | None = None,
-            include_first: bool = False, impl: str | None = DEFAULT_IMPL) -> AnalysisReport:
+            include_first: bool = False, impl: str | None = DEFAULT_IMPL,
+            merge_pairs: bool = False) -> AnalysisReport:
     """Analyse the model ``spec`` under ``variant``: one trace and the paper's formulas, then,
-    unless ``impl`` is ``None``, fvcore's count of the model substituted with that realization."""
+    unless ``impl`` is ``None``, fvcore's count of the model substituted with that realization.
+    ``merge_pairs`` turns depthwise+pointwise pairs into one HetConv layer (paper Table 4)."""
     entry = models.resolve(spec)
     shape = input_shape or entry.input_shape
     model = models.build(entry)
     trace = trace_model(model, shape, name=spec)
-    decisions = plan(trace.convs, variant, include_first)
+    decisions = plan(trace.convs, variant, include_first, merge_pairs)
     report = report_from_plan(spec, trace, variant, decisions)
     if impl is None or variant.is_baseline:
         return report

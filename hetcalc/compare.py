@@ -63,7 +63,7 @@ class Comparison:
 
 def compare(spec: str, variants: list[Variant], input_shape: tuple[int, ...] | None = None,
             include_first: bool = False, impl: str = DEFAULT_IMPL,
-            latency: LatencySettings | None = None,
+            latency: LatencySettings | None = None, merge_pairs: bool = False,
             on_block: Callable[[str], None] | None = None) -> Comparison:
     """Compare ``variants`` on model ``spec``; ``latency=None`` skips timing."""
     entry = models.resolve(spec)
@@ -73,7 +73,7 @@ def compare(spec: str, variants: list[Variant], input_shape: tuple[int, ...] | N
     results: list[VariantResult] = []
     plans = {}
     for variant in variants:
-        decisions = plan(trace.convs, variant, include_first)
+        decisions = plan(trace.convs, variant, include_first, merge_pairs)
         report = analysis.report_from_plan(spec, trace, variant, decisions)
         if not variant.is_baseline:
             copy = apply(models.build(entry), decisions, variant, impl)

@@ -146,14 +146,14 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
 
 def model_latency(spec: str, variant: Variant, input_shape: tuple[int, ...] | None,
                   settings: LatencySettings, include_first: bool = False,
-                  impl: str = DEFAULT_IMPL) -> Latency:
+                  impl: str = DEFAULT_IMPL, merge_pairs: bool = False) -> Latency:
     """Measured latency of the model ``spec`` under one variant (built with random weights)."""
     entry = models.resolve(spec)
     shape = input_shape or entry.input_shape
     model = models.build(entry, weights="random")
     if not variant.is_baseline:
         calls = conv_calls(model, shape, name=spec)
-        apply(model, plan(calls, variant, include_first), variant, impl)
+        apply(model, plan(calls, variant, include_first, merge_pairs), variant, impl)
     return measure({variant.spec: model}, shape, settings)[variant.spec]
 
 

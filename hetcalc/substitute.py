@@ -5,19 +5,24 @@ A layer is *eligible* when it is an ``nn.Conv2d`` with ``groups == 1`` and a ker
 CONV1 standard; ``include_first=True`` replaces it too). An eligible layer is replaced when the
 variant fits it (``Variant.check``: P or G divides its channels); every other layer keeps a
 one-line reason.
+
+With ``merge_pairs=True`` and a HetConv variant, a MobileNet-style depthwise K x K conv followed
+by a pointwise conv (only BatchNorm and activation modules between them) becomes one HetConv
+layer M -> N (the paper's Table 4): the depthwise conv's place takes the HetConv, the pointwise
+conv and the modules between become ``nn.Identity``.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
 from hetcalc.models import materialize_zero
 from hetcalc.trace import ConvCall, conv_calls
-from hetcalc.variants import ConvShape, Variant, parse_variant
+from hetcalc.variants import ConvShape, Kind, Variant, parse_variant
 
 
 class Impl(enum.StrEnum):
@@ -41,6 +46,12 @@ class Decision:
     replace: bool
     reason: str | None
     eligible: bool
+    pair: ConvShape | None = None
+    """For a merged DW+PW pair: the shape of the one HetConv layer (M -> N) that replaces it."""
+    removed: tuple[str, ...] = ()
+    """For a merged pair: the modules between DW and PW and the PW conv, made ``nn.Identity``."""
+    merged_into: str | None = None
+    """For the pointwise conv of a merged pair: the depthwise conv whose place it shares."""
 
 
 def eligibility(call: ConvCall, first: bool, include_first: bool) -> str | None:
@@ -60,10 +71,50 @@ def eligibility(call: ConvCall, first: bool, include_first: bool) -> str | None:
     return None
 
 
-def plan(convs: list[ConvCall], variant: Variant, include_first: bool = False) -> list[Decision]:
+PASS_THROUGH = {"ReLU", "ReLU6", "Hardswish", "SiLU", "GELU", "Identity", "Dropout"}
+"""Activation modules that may sit between the convs of a mergeable DW+PW pair."""
+
+
+def _pair_shape(dw: ConvCall, pw: ConvCall) -> ConvShape | None:
+    """The HetConv shape replacing a DW+PW pair, or ``None`` when the two are not such a pair."""
+    d, p = dw.shape, pw.shape
+    depthwise = d.groups == d.in_channels == d.out_channels > 1 and d.kernel[0] * d.kernel[1] > 1
+    pointwise = (p.groups == 1 and p.kernel == (1, 1) and p.stride == (1, 1)
+                 and p.in_channels == d.out_channels and p.input_hw == d.output_hw)
+    between_ok = all(
+        f.calls == 1 and (f.kind in PASS_THROUGH or (f.kind == "BatchNorm2d"
+                                                     and f.channels == d.out_channels))
+        for f in dw.followed_by)
+    if not (depthwise and pointwise and between_ok and dw.calls == 1 and pw.calls == 1):
+        return None
+    return replace(d, out_channels=p.out_channels, groups=1, bias=p.bias)
+
+
+def plan(convs: list[ConvCall], variant: Variant, include_first: bool = False,
+         merge_pairs: bool = False) -> list[Decision]:
     """A :class:`Decision` for every conv layer in ``convs`` (in call order)."""
-    decisions = []
+    decisions: list[Decision] = []
+    merging = merge_pairs and variant.kind in (Kind.HETCONV, Kind.HETCONV_PC)
+    skip: set[int] = set()
     for index, call in enumerate(convs):
+        if index in skip:
+            continue
+        if merging and index + 1 < len(convs) and (index > 0 or include_first):
+            pair = _pair_shape(call, convs[index + 1])
+            if pair is not None:
+                pw = convs[index + 1]
+                reason = variant.check(pair)
+                if reason is None:
+                    removed = tuple(f.name for f in call.followed_by) + (pw.name,)
+                    decisions.append(Decision(call.name, call.shape, True, None, True, pair,
+                                              removed))
+                    decisions.append(Decision(pw.name, pw.shape, True, None, True,
+                                              merged_into=call.name))
+                    skip.add(index + 1)
+                    continue
+                decisions.append(Decision(call.name, call.shape, False,
+                                          f"depthwise+pointwise pair: {reason}", True))
+                continue
         reason = eligibility(call, index == 0, include_first)
         eligible = reason is None
         if eligible:
@@ -91,27 +142,39 @@ def apply(model: nn.Module, decisions: list[Decision], variant: Variant,
     from hetcalc.nn import build_variant_layer
 
     for decision in decisions:
-        if not decision.replace:
+        if not decision.replace or decision.merged_into is not None:
             continue
         conv = model.get_submodule(decision.name)
         if not isinstance(conv, nn.Conv2d):
             raise TypeError(f"{decision.name} is {type(conv).__name__}, not nn.Conv2d")
         weight = conv.weight
         zero = weight.numel() > 1 and weight.stride() == (0,) * weight.dim()
+        with torch.device("meta" if zero else weight.device):
+            layer = _build(conv, decision, variant, impl)
         if zero:
-            with torch.device("meta"):
-                layer = build_variant_layer(conv, variant, impl)
             materialize_zero(layer)
         else:
-            with torch.device(weight.device):
-                layer = build_variant_layer(conv, variant, impl)
             layer.to(dtype=weight.dtype)
         replace_module(model, decision.name, layer.train(conv.training))
+        for name in decision.removed:
+            replace_module(model, name, nn.Identity())
     return model
 
 
+def _build(conv: nn.Conv2d, decision: Decision, variant: Variant, impl: str) -> nn.Module:
+    from hetcalc.nn import HetConv2d, build_variant_layer, conv_padding
+
+    if decision.pair is None:
+        return build_variant_layer(conv, variant, impl)
+    pair = decision.pair
+    return HetConv2d(pair.in_channels, pair.out_channels, conv.kernel_size,
+                     part=variant.part_for(pair.in_channels), stride=conv.stride,
+                     padding=conv_padding(conv), dilation=conv.dilation, bias=pair.bias,
+                     impl=impl)
+
+
 def substitute(model: nn.Module, variant: Variant | str, input_shape: tuple[int, ...],
-               include_first: bool = False, impl: str = DEFAULT_IMPL
+               include_first: bool = False, impl: str = DEFAULT_IMPL, merge_pairs: bool = False
                ) -> tuple[nn.Module, list[Decision]]:
     """Convert ``model`` (in place) to ``variant`` and return it with the per-layer plan.
 
@@ -119,5 +182,5 @@ def substitute(model: nn.Module, variant: Variant | str, input_shape: tuple[int,
     output sizes; :func:`plan` decides, :func:`apply` replaces.
     """
     chosen = parse_variant(variant) if isinstance(variant, str) else variant
-    decisions = plan(conv_calls(model, input_shape), chosen, include_first)
+    decisions = plan(conv_calls(model, input_shape), chosen, include_first, merge_pairs)
     return apply(model, decisions, chosen, impl), decisions

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 from torch import nn
@@ -25,6 +25,18 @@ from hetcalc.variants import ConvShape
 
 
 @dataclass(frozen=True)
+class Follower:
+    """A leaf module called between two convs: its name, class, channel count (BatchNorm) and
+    how many times the forward pass called it."""
+
+    name: str
+    kind: str
+    channels: int | None
+    calls: int
+    params: int
+
+
+@dataclass(frozen=True)
 class ConvCall:
     """One ``nn.Conv2d`` of the model, as it was called in the traced forward."""
 
@@ -32,6 +44,8 @@ class ConvCall:
     shape: ConvShape
     calls: int = 1
     order: int = 0
+    followed_by: tuple[Follower, ...] = ()
+    """Leaf modules called after this conv and before the next conv (first call only)."""
 
 
 @dataclass(frozen=True)
@@ -107,14 +121,38 @@ class ConvRecorder:
         self.model = model
         self._calls: dict[str, ConvCall] = {}
         self._handles: list = []
+        self._sequence: list[tuple[str, nn.Module]] = []
 
     @property
     def calls(self) -> list[ConvCall]:
-        """Recorded convs in the order of their first call."""
-        return sorted(self._calls.values(), key=lambda c: c.order)
+        """Recorded convs in the order of their first call, each with the leaf modules that
+        ran between it and the next conv."""
+        counts: dict[str, int] = {}
+        for name, _ in self._sequence:
+            counts[name] = counts.get(name, 0) + 1
+        following: dict[str, list[Follower]] = {}
+        current: str | None = None
+        for name, module in self._sequence:
+            if isinstance(module, nn.Conv2d):
+                current = name if name not in following else None
+                if current is not None:
+                    following[current] = []
+            elif current is not None:
+                channels = module.num_features if isinstance(module, nn.BatchNorm2d) else None
+                params = sum(p.numel() for p in module.parameters(recurse=False))
+                following[current].append(Follower(name, type(module).__name__, channels,
+                                                   counts[name], params))
+        ordered = sorted(self._calls.values(), key=lambda c: c.order)
+        return [replace(c, followed_by=tuple(following.get(c.name, ()))) for c in ordered]
+
+    def _leaf_hook(self, module_name: str):
+        def record(module: nn.Module, args, output) -> None:
+            self._sequence.append((module_name, module))
+        return record
 
     def _hook(self, module_name: str):
         def record(conv: nn.Conv2d, args, output) -> None:
+            self._sequence.append((module_name, conv))
             seen = self._calls.get(module_name)
             if seen is not None:
                 self._calls[module_name] = ConvCall(seen.name, seen.shape, seen.calls + 1,
@@ -130,6 +168,8 @@ class ConvRecorder:
         for module_name, module in self.model.named_modules():
             if isinstance(module, nn.Conv2d):
                 self._handles.append(module.register_forward_hook(self._hook(module_name)))
+            elif not any(True for _ in module.children()):
+                self._handles.append(module.register_forward_hook(self._leaf_hook(module_name)))
         return self
 
     def __exit__(self, *exc) -> None:

@@ -101,3 +101,38 @@ def test_output_shape_unchanged_for_every_torchvision_model(name):
         with torch.no_grad():
             assert model(torch.zeros(entry.input_shape)).shape == expected, (name, spec)
         assert all(d.replace or d.reason for d in decisions)
+
+
+# MobileNet-CIFAR blocks as (Do, M, N): the depthwise conv's output size and the pair's channels.
+MOBILENET_BLOCKS = [(32, 32, 64), (16, 64, 128), (16, 128, 128), (8, 128, 256), (8, 256, 256),
+                    (4, 256, 512)] + [(4, 512, 512)] * 5 + [(2, 512, 1024), (2, 1024, 1024)]
+
+
+def test_mobilenet_pairs_merge_into_one_hetconv_each():
+    report = analyze("mobilenet_cifar", parse_variant("p32"), impl="exact", merge_pairs=True)
+    dw_pw = sum(d * d * m * 9 + d * d * m * n for d, m, n in MOBILENET_BLOCKS)
+    hetconv = sum(d * d * n * (m // 32 * 9 + m - m // 32) for d, m, n in MOBILENET_BLOCKS)
+    bn_between = sum(2 * d * d * m for d, m, _ in MOBILENET_BLOCKS)  # fvcore: 2 per element
+    assert report.flops_analytic == report.baseline_flops - dw_pw - bn_between + hetconv
+    assert report.flops_counted == report.flops_analytic
+    assert all(layer.flops_counted == layer.flops_analytic for layer in report.layers)
+    params_between = sum(2 * m for _, m, _ in MOBILENET_BLOCKS)
+    assert report.params == report.baseline_params - sum(m * 9 + m * n for _, m, n in
+                                                         MOBILENET_BLOCKS) \
+        - params_between + sum(n * (m // 32 * 9 + m - m // 32) for _, m, n in MOBILENET_BLOCKS)
+    merged = [layer for layer in report.layers if layer.note and "pointwise conv merged" in
+              layer.note]
+    assert len(merged) == len(MOBILENET_BLOCKS)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_cifar", "mobilenet_v2", "mobilenet_v3_small"])
+def test_merged_pairs_keep_output_shape_and_param_count(name):
+    entry = models.resolve(name)
+    model = models.build(entry, weights="random")
+    x = torch.randn(1, *entry.input_shape[1:])
+    expected = model(x).shape
+    model, decisions = substitute(model, "p4", entry.input_shape, merge_pairs=True)
+    assert any(d.pair is not None for d in decisions)
+    assert model(x).shape == expected
+    report = analyze(name, parse_variant("p4"), impl=None, merge_pairs=True)
+    assert sum(p.numel() for p in model.parameters()) == report.params

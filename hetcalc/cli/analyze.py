@@ -13,6 +13,7 @@ from hetcalc.cli.options import (
     FormatOption,
     ImplOption,
     IncludeFirstOption,
+    MergePairsOption,
     InputShapeOption,
     OutputOption,
     emit,
@@ -35,6 +36,7 @@ def analyze_command(
                                                 help=f"Any variant: {VALID_FORMS}.")] = None,
     input_shape: InputShapeOption = None,
     include_first: IncludeFirstOption = False,
+    merge_dw_pw: MergePairsOption = False,
     impl: ImplOption = DEFAULT_IMPL,
     count: Annotated[bool, typer.Option("--count/--no-count",
                                         help="Build the substituted model and count it with "
@@ -58,7 +60,7 @@ def analyze_command(
     del entry_check
     settings = LatencySettings(min_run_time=time_budget).validate() if latency else None
     report = analysis.analyze(model, chosen, shape, include_first,
-                              impl=impl.value if count else None)
+                              impl=impl.value if count else None, merge_pairs=merge_dw_pw)
     if settings is not None:
         report = analysis.with_layer_latency(report, settings, impl.value)
     emit(render_analysis(report), fmt, output)

@@ -16,6 +16,7 @@ from hetcalc.cli.options import (
     FormatOption,
     ImplOption,
     IncludeFirstOption,
+    MergePairsOption,
     InputShapeOption,
     OutputOption,
     emit,
@@ -38,6 +39,7 @@ def compare_command(
                                           f"({VALID_FORMS}).")] = TABLE1_VARIANTS,
     input_shape: InputShapeOption = None,
     include_first: IncludeFirstOption = False,
+    merge_dw_pw: MergePairsOption = False,
     impl: ImplOption = DEFAULT_IMPL,
     latency: Annotated[bool, typer.Option("--latency/--no-latency",
                                           help="Measure wall-clock latency.")] = True,
@@ -67,7 +69,8 @@ def compare_command(
                                    dtype=dtype, channels_last=channels_last,
                                    min_run_time=time_budget).validate()
     if settings is None:
-        result = compare(model, chosen, shape, include_first, impl.value)
+        result = compare(model, chosen, shape, include_first, impl.value,
+                         merge_pairs=merge_dw_pw)
     else:
         timed = 1 + sum(not v.is_baseline for v in chosen)
         with Progress(TextColumn("timing {task.description}"), BarColumn(),
@@ -75,6 +78,7 @@ def compare_command(
                       console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task(model, total=timed * settings.rounds)
             result = compare(model, chosen, shape, include_first, impl.value, settings,
+                             merge_pairs=merge_dw_pw,
                              on_block=lambda name: progress.advance(task))
     rendered = render_comparison(result)
     if plot is not None:

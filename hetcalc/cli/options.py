@@ -36,6 +36,11 @@ ImplOption = Annotated[
     typer.Option("--impl", help="HetConv realization: exact runs Eq. 4's MACs, fast runs a dense "
                  "1x1 with Do*Do*N*M/P more.", case_sensitive=False),
 ]
+MergePairsOption = Annotated[
+    bool,
+    typer.Option("--merge-dw-pw", help="Replace each depthwise+pointwise pair by one HetConv "
+                 "layer (paper Table 4, MobileNet)."),
+]
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Show the full traceback when something fails."),
 ]

@@ -188,7 +188,8 @@ def fast_hetconv_overhead(out_hw: tuple[int, int], m: int, n: int, p: int) -> in
 
     The dense 1×1 conv also multiplies the M/P channels that already have a K×K kernel (their
     1×1 weights are held at zero), so it costs ``Do·Do·N·M`` instead of Eq. 3's
-    ``Do·Do·N·(M − M/P)``.
+    ``Do·Do·N·(M − M/P)``. (At ``P = 1`` a HetConv is a standard conv and no realization needs
+    a separate 1×1 conv, so the overhead applies to ``P > 1``.)
     """
     _divides("P", p, "M", m)
     _positive(N=n)

@@ -14,25 +14,18 @@ conv and the modules between become ``nn.Identity``.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
 from hetcalc.models import materialize_zero
+from hetcalc.nn import IMPLS, HetConv2d, Impl, build_variant_layer, conv_padding
 from hetcalc.trace import ConvCall, conv_calls
 from hetcalc.variants import ConvShape, Kind, Variant, parse_variant
 
+__all__ = ["IMPLS", "DEFAULT_IMPL", "Decision", "Impl", "plan", "apply", "substitute"]
 
-class Impl(enum.StrEnum):
-    """HetConv realizations (``hetcalc.nn.HetConv2d(impl=...)``)."""
-
-    EXACT = "exact"  # executes exactly Eq. 4's MACs
-    FAST = "fast"  # grouped K x K + dense 1x1: Do*Do*N*M/P MACs more
-
-
-IMPLS = tuple(impl.value for impl in Impl)
 DEFAULT_IMPL = Impl.EXACT
 """HetConv realization used unless ``impl`` says otherwise (see docs/modules.md for why)."""
 
@@ -139,8 +132,6 @@ def apply(model: nn.Module, decisions: list[Decision], variant: Variant,
     storage-free zeros (:func:`hetcalc.models.build` for counting) the new layers get the same
     kind of weights; otherwise they are initialised as their modules initialise themselves.
     """
-    from hetcalc.nn import build_variant_layer
-
     for decision in decisions:
         if not decision.replace or decision.merged_into is not None:
             continue
@@ -162,8 +153,6 @@ def apply(model: nn.Module, decisions: list[Decision], variant: Variant,
 
 
 def _build(conv: nn.Conv2d, decision: Decision, variant: Variant, impl: str) -> nn.Module:
-    from hetcalc.nn import HetConv2d, build_variant_layer, conv_padding
-
     if decision.pair is None:
         return build_variant_layer(conv, variant, impl)
     pair = decision.pair

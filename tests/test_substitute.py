@@ -92,14 +92,16 @@ VARIANTS = ["p4", "pc", "gwc4", "dwc", "p4-se"]
 @pytest.mark.parametrize("name", [e.name for e in models.list_models()
                                   if e.source == "torchvision"])
 def test_output_shape_unchanged_for_every_torchvision_model(name):
+    # Shapes only: the models run on the meta device, where every op computes its output shape
+    # and nothing else (real forward passes of substituted models are tested above).
     entry = models.resolve(name)
-    original = models.build(entry)
+    x = torch.zeros(entry.input_shape, device="meta")
     with torch.no_grad():
-        expected = original(torch.zeros(entry.input_shape)).shape
+        expected = models.build(entry).to("meta")(x).shape
     for spec in VARIANTS:
-        model, decisions = substitute(models.build(entry), spec, entry.input_shape)
+        model, decisions = substitute(models.build(entry).to("meta"), spec, entry.input_shape)
         with torch.no_grad():
-            assert model(torch.zeros(entry.input_shape)).shape == expected, (name, spec)
+            assert model(x).shape == expected, (name, spec)
         assert all(d.replace or d.reason for d in decisions)
 
 

@@ -16,8 +16,8 @@ from hetcalc.cli.options import (
     FormatOption,
     ImplOption,
     IncludeFirstOption,
-    MergePairsOption,
     InputShapeOption,
+    MergePairsOption,
     OutputOption,
     emit,
 )

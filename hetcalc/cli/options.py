@@ -56,6 +56,6 @@ def emit(rendered: Rendered, fmt: OutputFormat, output: Path | None) -> None:
         typer.echo(result, nl=False)
     else:
         console = Console()
-        if not console.is_terminal:  # piped: keep rows on one line rather than folding at 80
-            console = Console(width=200)
+        if not console.is_terminal:  # piped: tables keep their natural width, never fold at 80
+            console = Console(width=1000)
         console.print(result)

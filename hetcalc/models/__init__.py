@@ -16,11 +16,13 @@ Pass ``weights="random"`` for an ordinary build with initialised weights (for ti
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import fnmatch
 import importlib
 import importlib.util
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -198,16 +200,50 @@ def build(entry: ModelEntry, weights: Weights = "none") -> nn.Module:
             with torch.device("meta"):
                 model = _call(entry)
         except ModelLoadError:
-            # A builder that needs real tensors while constructing (one that reads weights,
-            # say) is built the ordinary way.
-            model = _call(entry)
+            # A builder that computes with real tensors while constructing (regnet derives its
+            # widths with torch ops and .tolist()) runs on the CPU; only its parameters and
+            # buffers go to the meta device as they are registered, so none is initialised.
+            with _parameters_on_meta():
+                model = _call(entry)
         materialize_zero(model)
     return model.eval()
 
 
+@contextlib.contextmanager
+def _parameters_on_meta():
+    """Move every parameter and buffer to the meta device as it is registered (restored on exit).
+
+    ``torch.empty`` for a new parameter reserves memory without touching it, so the CPU copy
+    that exists until the move costs no resident memory; initialisers then run on meta tensors,
+    which is free.
+    """
+    register_parameter = nn.Module.register_parameter
+    register_buffer = nn.Module.register_buffer
+
+    def parameter(module, name, param):
+        if param is not None and param.device.type != "meta":
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register_parameter(module, name, param)
+
+    def buffer(module, name, tensor, persistent=True):
+        if tensor is not None and tensor.device.type != "meta":
+            tensor = tensor.to("meta")
+        register_buffer(module, name, tensor, persistent)
+
+    nn.Module.register_parameter = parameter
+    nn.Module.register_buffer = buffer
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register_parameter
+        nn.Module.register_buffer = register_buffer
+
+
 def _call(entry: ModelEntry) -> nn.Module:
     try:
-        model = entry.builder()
+        with warnings.catch_warnings():  # builders' advice on init (inception) is not ours to print
+            warnings.simplefilter("ignore", FutureWarning)
+            model = entry.builder()
     except Exception as error:
         raise ModelLoadError(f"model {entry.name!r}: building it failed: {error}") from error
     if not isinstance(model, nn.Module):

@@ -150,7 +150,7 @@ def render_text(rendered: Rendered, fmt: OutputFormat) -> str | RenderableType:
             assert_never(unreachable)
 
 
-def to_string(renderable: str | RenderableType, width: int = 160) -> str:
+def to_string(renderable: str | RenderableType, width: int = 1000) -> str:
     """Plain text of a renderable (for ``--output FILE`` and tests)."""
     if isinstance(renderable, str):
         return renderable

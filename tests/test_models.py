@@ -107,3 +107,12 @@ def test_missing_file_and_module():
         models.resolve("nope/net.py:build")
     with pytest.raises(UnknownModel, match="no module named 'no_such_pkg'"):
         models.resolve("no_such_pkg.nets:build")
+
+
+def test_package_exports():
+    import hetcalc
+
+    assert hetcalc.parse_variant("p4").part == 4
+    assert callable(hetcalc.analyze)
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        hetcalc.nothing  # noqa: B018

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from hetcalc.cli import app
+from hetcalc.render import OutputFormat, human
 
 
 def test_analyze_table(cli):
@@ -122,3 +123,33 @@ def test_every_command_has_help(cli):
         name = command.name or command.callback.__name__
         code, out, _ = cli(name, "--help")
         assert code == 0 and "Usage" in out and len(out) > 200, name
+
+
+def test_output_to_a_missing_directory_is_exit_2(cli, tmp_path):
+    code, _, err = cli("models", "--output", str(tmp_path / "no" / "such.txt"))
+    assert code == 2
+    assert err.startswith(f"hetcalc: error: --output {tmp_path / 'no' / 'such.txt'}: cannot write it")
+
+
+def test_timm_without_timm_is_exit_2(cli):
+    try:
+        import timm  # noqa: F401
+    except ImportError:
+        code, _, err = cli("analyze", "timm:resnet18")
+        assert code == 2
+        assert err == ("hetcalc: error: timm:resnet18: timm is not installed; install it with "
+                       "pip install 'hetcalc[timm]'\n")
+    else:
+        pytest.skip("timm is installed here")
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_every_output_format_renders(fmt):
+    from hetcalc.render import Column, Grid, Rendered, render_text, to_string
+
+    grid = Grid("t", [Column("name", "name", justify="left"), Column("MACs", "macs", human)],
+                [{"name": "conv", "macs": 1_234_567}])
+    text = to_string(render_text(Rendered([grid], {"macs": 1_234_567}, ["a note"]), fmt))
+    expected = {OutputFormat.TABLE: "1.23M", OutputFormat.MARKDOWN: "| conv | 1.23M |",
+                OutputFormat.CSV: "conv,1234567", OutputFormat.JSON: '"macs": 1234567'}
+    assert expected[fmt] in text

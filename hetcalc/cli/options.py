@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hetcalc.errors import InvalidArgument
 from hetcalc.render import OutputFormat, Rendered, render_text, to_string
 from hetcalc.substitute import Impl
 
@@ -50,7 +51,10 @@ def emit(rendered: Rendered, fmt: OutputFormat, output: Path | None) -> None:
     """Print ``rendered`` in ``fmt`` to standard output or to ``output``."""
     result = render_text(rendered, fmt)
     if output is not None:
-        output.write_text(to_string(result), encoding="utf-8")
+        try:
+            output.write_text(to_string(result), encoding="utf-8")
+        except OSError as error:
+            raise InvalidArgument(f"--output {output}: cannot write it ({error.strerror})") from error
         return
     if isinstance(result, str):
         typer.echo(result, nl=False)

@@ -164,11 +164,12 @@ def report_from_plan(model: str, trace: Trace, variant: Variant,
     )
 
 
-def trace_spec(spec: str, input_shape: tuple[int, ...] | None = None) -> Trace:
+def trace_spec(spec: str, input_shape: tuple[int, ...] | None = None,
+               fold_bn: bool = False) -> Trace:
     """Resolve, build (without weights) and trace the model a spec names."""
     entry = models.resolve(spec)
     shape = input_shape or entry.input_shape
-    return trace_model(models.build(entry), shape, name=spec)
+    return trace_model(models.build(entry), shape, name=spec, fold_bn=fold_bn)
 
 
 def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str | None:
@@ -195,7 +196,7 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], model, trace:
     if impl not in IMPLS:
         raise InvalidArgument(f"--impl must be one of {', '.join(IMPLS)}, got {impl!r}")
     apply(model, decisions, report.variant, impl)
-    counted = trace_model(model, report.input_shape, name=report.model)
+    counted = trace_model(model, report.input_shape, name=report.model, fold_bn=trace.fold_bn)
     layers = []
     for layer in report.layers:
         source = counted if layer.substituted else trace
@@ -210,14 +211,15 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], model, trace:
 
 def analyze(spec: str, variant: Variant, input_shape: tuple[int, ...] | None = None,
             include_first: bool = False, impl: str | None = DEFAULT_IMPL,
-            merge_pairs: bool = False) -> AnalysisReport:
+            merge_pairs: bool = False, fold_bn: bool = False) -> AnalysisReport:
     """Analyse the model ``spec`` under ``variant``: one trace and the paper's formulas, then,
     unless ``impl`` is ``None``, fvcore's count of the model substituted with that realization.
-    ``merge_pairs`` turns depthwise+pointwise pairs into one HetConv layer (paper Table 4)."""
+    ``merge_pairs`` turns depthwise+pointwise pairs into one HetConv layer (paper Table 4);
+    ``fold_bn`` counts BatchNorm as folded into the layer before it (see :func:`trace_model`)."""
     entry = models.resolve(spec)
     shape = input_shape or entry.input_shape
     model = models.build(entry)
-    trace = trace_model(model, shape, name=spec)
+    trace = trace_model(model, shape, name=spec, fold_bn=fold_bn)
     decisions = plan(trace.convs, variant, include_first, merge_pairs)
     report = report_from_plan(spec, trace, variant, decisions)
     if impl is None or variant.is_baseline:

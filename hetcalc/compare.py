@@ -64,11 +64,12 @@ class Comparison:
 def compare(spec: str, variants: list[Variant], input_shape: tuple[int, ...] | None = None,
             include_first: bool = False, impl: str = DEFAULT_IMPL,
             latency: LatencySettings | None = None, merge_pairs: bool = False,
+            fold_bn: bool = False,
             on_block: Callable[[str], None] | None = None) -> Comparison:
     """Compare ``variants`` on model ``spec``; ``latency=None`` skips timing."""
     entry = models.resolve(spec)
     shape = input_shape or entry.input_shape
-    trace = trace_model(models.build(entry), shape, name=spec)
+    trace = trace_model(models.build(entry), shape, name=spec, fold_bn=fold_bn)
 
     results: list[VariantResult] = []
     plans = {}
@@ -77,7 +78,7 @@ def compare(spec: str, variants: list[Variant], input_shape: tuple[int, ...] | N
         report = analysis.report_from_plan(spec, trace, variant, decisions)
         if not variant.is_baseline:
             copy = apply(models.build(entry), decisions, variant, impl)
-            counted = trace_model(copy, shape, name=spec).flops_total
+            counted = trace_model(copy, shape, name=spec, fold_bn=fold_bn).flops_total
         else:
             counted = trace.flops_total
         plans[variant.spec] = (variant, decisions)

@@ -58,6 +58,8 @@ class Trace:
     params: int
     by_module: dict[str, int] = field(repr=False)
     uncounted_ops: dict[str, int]
+    fold_bn: bool = False
+    """True when BatchNorm was counted as folded into the layer before it (0 MACs)."""
 
     def flops_of(self, name: str) -> int:
         """fvcore's MACs for the module ``name`` (0 for a module that ran no counted operator)."""
@@ -203,8 +205,23 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "model") -> Trace:
-    """Trace ``model`` once on a zero input of ``input_shape`` (on the model's device)."""
+BATCH_NORM_OPS = ("aten::batch_norm",)
+
+
+def _folded(inputs, outputs) -> int:
+    """fvcore handle for a BatchNorm folded into the layer before it: no MACs of its own."""
+    return 0
+
+
+def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "model",
+                fold_bn: bool = False) -> Trace:
+    """Trace ``model`` once on a zero input of ``input_shape`` (on the model's device).
+
+    fvcore counts an affine BatchNorm in eval mode as 2 per element. ``fold_bn=True`` counts it
+    as 0 instead: folded into the conv or linear layer before it, as a deployed model runs it
+    (what remains is a bias add, which hetcalc, like fvcore, does not count). This is also the
+    paper's convention for its tables, less their bias adds (docs/cost-model.md).
+    """
     inputs = zero_input(model, input_shape)
     recorder = ConvRecorder(model)
     analysis = (
@@ -213,6 +230,9 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
         .uncalled_modules_warnings(False)
         .tracer_warnings("none")
     )
+    if fold_bn:
+        for op in BATCH_NORM_OPS:
+            analysis.set_op_handle(op, _folded)
     try:
         with _counting_mode(), recorder:
             total = int(analysis.total())
@@ -231,4 +251,5 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
         params=count_params(model),
         by_module=by_module,
         uncounted_ops=uncounted,
+        fold_bn=fold_bn,
     )

@@ -5,7 +5,7 @@ import torch
 import torchvision
 from fvcore.nn import FlopCountAnalysis
 
-from hetcalc.analysis import report_from_trace
+from hetcalc.analysis import analyze, report_from_trace, trace_spec
 from hetcalc.errors import InvalidArgument
 from hetcalc.variants import parse_variant
 
@@ -114,3 +114,29 @@ def test_baseline_variant_changes_nothing(vgg_trace):
     report = report_from_trace("vgg16_cifar", vgg_trace, parse_variant("std"))
     assert report.flops_analytic == report.baseline_flops and report.speedup == 1.0
     assert all(layer.note for layer in report.layers)
+
+
+@pytest.fixture(scope="module")
+def vgg_trace_folded():
+    return trace_spec("vgg16_cifar", fold_bn=True)
+
+
+def test_fold_bn_counts_batchnorm_as_zero(vgg_trace, vgg_trace_folded):
+    assert vgg_trace_folded.flops_total == vgg_trace.flops_total - BN == CONV1 + LINEAR + sum(
+        d * d * m * n * 9 for d, m, n in VGG_LAYERS)
+    assert vgg_trace_folded.params == vgg_trace.params  # folding changes the count, not the model
+
+
+@pytest.mark.parametrize(("spec", "flops", "params", "tolerance"), TABLE1,
+                         ids=[row[0] for row in TABLE1])
+def test_vgg_with_folded_bn_is_within_1_percent_of_table1(vgg_trace_folded, spec, flops, params,
+                                                          tolerance):
+    # The paper's counts = conv + linear + bias adds; with BN folded hetcalc counts conv + linear,
+    # so every row sits just below the paper's (DWC+PWC the most, by 0.65%).
+    report = report_from_trace("vgg16_cifar", vgg_trace_folded, parse_variant(spec))
+    assert report.flops_analytic == pytest.approx(flops, rel=0.0066)
+
+
+def test_fold_bn_keeps_counted_equal_to_analytic():
+    report = analyze("vgg16_cifar", parse_variant("p4"), fold_bn=True)
+    assert report.flops_counted == report.flops_analytic == CONV1 + LINEAR + hetconv_layers(4)

@@ -10,6 +10,7 @@ from hetcalc import analysis, models
 from hetcalc.cli import app
 from hetcalc.cli.options import (
     DebugOption,
+    FoldBnOption,
     FormatOption,
     ImplOption,
     IncludeFirstOption,
@@ -37,6 +38,7 @@ def analyze_command(
     input_shape: InputShapeOption = None,
     include_first: IncludeFirstOption = False,
     merge_dw_pw: MergePairsOption = False,
+    fold_bn: FoldBnOption = False,
     impl: ImplOption = DEFAULT_IMPL,
     count: Annotated[bool, typer.Option("--count/--no-count",
                                         help="Build the substituted model and count it with "
@@ -60,7 +62,8 @@ def analyze_command(
     del entry_check
     settings = LatencySettings(min_run_time=time_budget).validate() if latency else None
     report = analysis.analyze(model, chosen, shape, include_first,
-                              impl=impl.value if count else None, merge_pairs=merge_dw_pw)
+                              impl=impl.value if count else None, merge_pairs=merge_dw_pw,
+                              fold_bn=fold_bn)
     if settings is not None:
         report = analysis.with_layer_latency(report, settings, impl.value)
     emit(render_analysis(report), fmt, output)

@@ -13,6 +13,7 @@ from hetcalc import models
 from hetcalc.cli import app
 from hetcalc.cli.options import (
     DebugOption,
+    FoldBnOption,
     FormatOption,
     ImplOption,
     IncludeFirstOption,
@@ -40,6 +41,7 @@ def compare_command(
     input_shape: InputShapeOption = None,
     include_first: IncludeFirstOption = False,
     merge_dw_pw: MergePairsOption = False,
+    fold_bn: FoldBnOption = False,
     impl: ImplOption = DEFAULT_IMPL,
     latency: Annotated[bool, typer.Option("--latency/--no-latency",
                                           help="Measure wall-clock latency.")] = True,
@@ -70,7 +72,7 @@ def compare_command(
                                    min_run_time=time_budget).validate()
     if settings is None:
         result = compare(model, chosen, shape, include_first, impl.value,
-                         merge_pairs=merge_dw_pw)
+                         merge_pairs=merge_dw_pw, fold_bn=fold_bn)
     else:
         timed = 1 + sum(not v.is_baseline for v in chosen)
         with Progress(TextColumn("timing {task.description}"), BarColumn(),
@@ -78,7 +80,7 @@ def compare_command(
                       console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task(model, total=timed * settings.rounds)
             result = compare(model, chosen, shape, include_first, impl.value, settings,
-                             merge_pairs=merge_dw_pw,
+                             merge_pairs=merge_dw_pw, fold_bn=fold_bn,
                              on_block=lambda name: progress.advance(task))
     rendered = render_comparison(result)
     if plot is not None:

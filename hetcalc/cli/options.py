@@ -42,6 +42,11 @@ MergePairsOption = Annotated[
     typer.Option("--merge-dw-pw", help="Replace each depthwise+pointwise pair by one HetConv "
                  "layer (paper Table 4, MobileNet)."),
 ]
+FoldBnOption = Annotated[
+    bool,
+    typer.Option("--fold-bn", help="Count BatchNorm as folded into the layer before it "
+                 "(0 MACs, as deployed) instead of fvcore's 2 per element."),
+]
 DebugOption = Annotated[
     bool, typer.Option("--debug", help="Show the full traceback when something fails."),
 ]

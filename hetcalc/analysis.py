@@ -121,8 +121,8 @@ def _require_some_fit(model: str, variant: Variant, decisions: list[Decision]) -
     listing = ", ".join(map(str, channels))
     if variant.kind is Kind.HETCONV:
         raise InvalidArgument(
-            f"--P {variant.part} fits no eligible layer of {model}: P must divide both channel "
-            f"counts of a layer (input channels there: {listing})"
+            f"variant {variant.spec} (P={variant.part}) fits no eligible layer of {model}: "
+            f"P must divide both channel counts of a layer (input channels there: {listing})"
         )
     raise InvalidArgument(
         f"variant {variant.spec} fits no eligible layer of {model} "

@@ -104,8 +104,8 @@ def test_include_first_replaces_conv1_when_the_variant_fits(vgg_trace):
 
 
 def test_part_that_fits_no_layer_is_an_error(vgg_trace):
-    with pytest.raises(InvalidArgument, match=r"--P 3 fits no eligible layer of vgg16_cifar: "
-                       r"P must divide both channel counts of a layer \(input channels there: "
+    with pytest.raises(InvalidArgument, match=r"variant p3 \(P=3\) fits no eligible layer of "
+                       r"vgg16_cifar: P must divide both channel counts of a layer \(input channels there: "
                        r"64, 128, 256, 512\)"):
         report_from_trace("vgg16_cifar", vgg_trace, parse_variant("p3"))
 

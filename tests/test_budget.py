@@ -474,7 +474,7 @@ def test_variant_that_fits_no_layer_names_the_entry(tmp_path, capsys):
     code, _, err = run(capsys, str(path))
     assert code == 2
     assert err.startswith(f'hetcalc: error: {path}: entry 1 "odd" (vgg16_cifar): variant: '
-                          "--P 3 fits no eligible layer of vgg16_cifar")
+                          "variant p3 (P=3) fits no eligible layer of vgg16_cifar")
 
 
 # ------------------------------------------------------------------ regression mode

@@ -153,3 +153,13 @@ def test_every_output_format_renders(fmt):
     expected = {OutputFormat.TABLE: "1.23M", OutputFormat.MARKDOWN: "| conv | 1.23M |",
                 OutputFormat.CSV: "conv,1234567", OutputFormat.JSON: '"macs": 1234567'}
     assert expected[fmt] in text
+
+
+def test_uncounted_operators_are_split_by_whether_they_multiply():
+    from hetcalc.render.analysis import uncounted_notes
+
+    notes = uncounted_notes({"aten::max_pool2d": 5, "aten::scaled_dot_product_attention": 12})
+    assert notes[0].startswith("WARNING: fvcore has no count for "
+                               "aten::scaled_dot_product_attention x12")
+    assert notes[1].endswith("(element-wise, pooling, data movement): aten::max_pool2d x5.")
+    assert uncounted_notes({}) == []

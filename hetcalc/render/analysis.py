@@ -34,6 +34,35 @@ def _layer_row(layer: LayerReport) -> dict:
     }
 
 
+# Operators fvcore has no handle for that perform no multiply-accumulates: element-wise
+# arithmetic, activations, pooling (adds or comparisons) and data movement.
+NO_MAC_OPS = frozenset({
+    "aten::add", "aten::add_", "aten::sub", "aten::sub_", "aten::mul", "aten::mul_", "aten::div",
+    "aten::div_", "aten::neg", "aten::sigmoid", "aten::sigmoid_", "aten::hardsigmoid",
+    "aten::hardsigmoid_", "aten::hardswish", "aten::hardswish_", "aten::silu", "aten::silu_",
+    "aten::gelu", "aten::relu6", "aten::hardtanh", "aten::hardtanh_", "aten::softmax",
+    "aten::max_pool2d", "aten::avg_pool2d", "aten::adaptive_avg_pool2d", "aten::mean",
+    "aten::pad", "aten::as_strided", "aten::mT", "aten::unflatten", "aten::channel_shuffle",
+    "aten::stochastic_depth", "aten::clone", "aten::transpose", "aten::scalarimplicit",
+})
+
+
+def uncounted_notes(ops: dict[str, int]) -> list[str]:
+    """Say which uncounted operators cost no MACs and which hide real compute."""
+    harmless = {op: n for op, n in ops.items() if op in NO_MAC_OPS}
+    compute = {op: n for op, n in ops.items() if op not in NO_MAC_OPS}
+    notes = []
+    if compute:
+        listing = ", ".join(f"{op} x{n}" for op, n in compute.items())
+        notes.append(f"WARNING: fvcore has no count for {listing}; if these multiply, their MACs "
+                     "are missing from every total here.")
+    if harmless:
+        listing = ", ".join(f"{op} x{n}" for op, n in harmless.items())
+        notes.append(f"Not counted by fvcore and no MACs (element-wise, pooling, data movement): "
+                     f"{listing}.")
+    return notes
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -150,7 +179,5 @@ def render_analysis(report: AnalysisReport) -> Rendered:
     replaced = len(report.substituted)
     notes.append(f"{replaced} of {len(report.layers)} conv layers replaced; FLOPs are "
                  "multiply-accumulates (MACs), bias adds not counted.")
-    if report.uncounted_ops:
-        ops = ", ".join(f"{op} x{n}" for op, n in report.uncounted_ops.items())
-        notes.append(f"Operators fvcore does not count (not in any total): {ops}.")
+    notes += uncounted_notes(report.uncounted_ops)
     return Rendered([layers, totals], report_json(report), notes)

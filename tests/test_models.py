@@ -116,3 +116,12 @@ def test_package_exports():
     assert callable(hetcalc.analyze)
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         hetcalc.nothing  # noqa: B018
+
+
+def test_timm_models_when_timm_is_installed():
+    pytest.importorskip("timm", reason="timm is an optional extra (pip install 'hetcalc[timm]')")
+    entry = models.resolve("timm:resnet18")
+    assert entry.source == "timm" and entry.input_shape == (1, 3, 224, 224)
+    assert sum(p.numel() for p in models.build(entry).parameters()) == 11_689_512
+    with pytest.raises(UnknownModel, match="unknown timm model 'resnt18'; did you mean timm:resnet18"):
+        models.resolve("timm:resnt18")

@@ -85,7 +85,7 @@ def test_fast_overhead_formula_matches_module_count():
     assert report.flops_counted - report.flops_analytic == expected
 
 
-VARIANTS = ["p4", "pc", "gwc4", "dwc", "p4-se"]
+VARIANTS = ["p2", "p4", "pc", "gwc4", "dwc", "p4-se", "std-se"]  # every form of the grammar
 
 
 @pytest.mark.slow

@@ -53,6 +53,7 @@ def render_efficiency(report: EfficiencyReport) -> Rendered:
     has_width = any(row.width is not None for row in report.rows)
     columns = [
         Column("design", "layers", justify="left"),
+        Column("paper", "section", lambda v: f"Sec. {v}"),
         Column("bottleneck", "bottleneck", plain),
         Column("params", "params", human),
         Column("FLOPs (MACs)", "macs", human),
@@ -66,7 +67,7 @@ def render_efficiency(report: EfficiencyReport) -> Rendered:
         columns.append(Column(f"greatest width for {human(report.budget)} params", "width",
                               lambda w: "-" if w is None else f"{w.width} "
                               f"(groups {_groups(w.groups)}, {human(w.params)} params)"))
-    rows = [{"layers": r.layers, "bottleneck": r.bottleneck, "params": r.params, "macs": r.macs,
+    rows = [{"layers": r.layers, "section": r.design.section, "bottleneck": r.bottleneck, "params": r.params, "macs": r.macs,
              "ratio": r.ratio, "theorem1": r.theorem1, "optimum": r.optimum,
              "field": str(r.field), "width": r.width} for r in report.rows]
     h, w = report.out_hw
@@ -80,7 +81,7 @@ def render_efficiency(report: EfficiencyReport) -> Rendered:
         "unit": "MAC", "standard": {"params": report.standard_params,
                                     "flops": report.standard_macs},
         "budget_params": report.budget,
-        "designs": [{"design": r.design.value, "layers": r.layers,
+        "designs": [{"design": r.design.value, "section": r.design.section, "layers": r.layers,
                      "groups": list(r.groups) if r.groups else None, "bottleneck": r.bottleneck,
                      "params": r.params, "flops": r.macs, "ratio": float(r.ratio),
                      "theorem1": r.theorem1, "info_field": list(r.field.size),

@@ -67,7 +67,8 @@ def render_efficiency(report: EfficiencyReport) -> Rendered:
         columns.append(Column(f"greatest width for {human(report.budget)} params", "width",
                               lambda w: "-" if w is None else f"{w.width} "
                               f"(groups {_groups(w.groups)}, {human(w.params)} params)"))
-    rows = [{"layers": r.layers, "section": r.design.section, "bottleneck": r.bottleneck, "params": r.params, "macs": r.macs,
+    rows = [{"layers": r.layers, "section": r.design.section, "bottleneck": r.bottleneck,
+             "params": r.params, "macs": r.macs,
              "ratio": r.ratio, "theorem1": r.theorem1, "optimum": r.optimum,
              "field": str(r.field), "width": r.width} for r in report.rows]
     h, w = report.out_hw

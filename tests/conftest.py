@@ -25,3 +25,8 @@ def cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+def pytest_addoption(parser):
+    parser.addoption("--regen-golden", action="store_true",
+                     help="Rewrite tests/golden/*.json from today's output (intended changes only).")

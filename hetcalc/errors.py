@@ -1,5 +1,11 @@
 """One exception family. The CLI turns any :class:`HetcalcError` into one line on stderr and
-exit code 2 (a traceback only with ``--debug``); library callers catch it like any exception."""
+exit code 2 (a traceback only with ``--debug``); library callers catch it like any exception.
+
+Library errors speak in library terms: an :class:`InvalidArgument` about a function argument
+names that argument (``min_run_time must be positive``) and carries its name in
+:attr:`InvalidArgument.argument`; the CLI, which knows which flag fed which argument, rewrites
+the name into the flag (``--time-budget must be positive``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,15 @@ class HetcalcError(Exception):
 
 
 class InvalidArgument(HetcalcError, ValueError):
-    """An argument is malformed or out of range (a part ``P`` of 0, an unknown variant, ...)."""
+    """An argument is malformed or out of range (a part ``P`` of 0, an unknown variant, ...).
+
+    ``argument`` is the library parameter the message is about, when there is one; the message
+    then begins with that name.
+    """
+
+    def __init__(self, message: str, argument: str | None = None) -> None:
+        super().__init__(message)
+        self.argument = argument
 
 
 class UnknownModel(HetcalcError, LookupError):

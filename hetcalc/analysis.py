@@ -81,7 +81,7 @@ def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerRepo
     reports = []
     for d in decisions:
         s = d.shape
-        standard = formulas.flops_standard(s.output_hw, s.in_channels // s.groups, s.out_channels,
+        standard = formulas.flops_standard(s.output_size, s.in_channels // s.groups, s.out_channels,
                                            s.kernel)
         standard_params = formulas.params_standard(s.in_channels // s.groups, s.out_channels,
                                                    s.kernel, s.bias)
@@ -182,7 +182,7 @@ def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str |
     s = layer.shape
     if impl == "fast" and variant.kind in (Kind.HETCONV, Kind.HETCONV_PC):
         p = variant.part_for(s.in_channels)
-        overhead = formulas.fast_hetconv_overhead(s.output_hw, s.in_channels, s.out_channels, p)
+        overhead = formulas.fast_hetconv_overhead(s.output_size, s.in_channels, s.out_channels, p)
         if difference == overhead:
             return (f"fast realization: its dense 1x1 conv also runs the M/P = "
                     f"{s.in_channels // p} channels that have K x K kernels, "

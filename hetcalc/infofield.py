@@ -495,7 +495,7 @@ def variant_info_field(variant: Variant, shape: ConvShape) -> InfoField:
             field = InfoField(standard.height, standard.width, m,
                               (m // p) * kh * kw + (m - m // p))
     if variant.se:
-        h, w = shape.input_hw
+        h, w = shape.input_size
         field = InfoField(max(h, field.height), max(w, field.width), field.channels,
                           max(h, field.height) * max(w, field.width) * field.channels)
     return field

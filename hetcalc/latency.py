@@ -169,7 +169,7 @@ def layer_latencies(shapes: Mapping[str, ConvShape], variant: Variant, settings:
         conv = nn.Conv2d(s.in_channels, s.out_channels, s.kernel, s.stride, s.padding,
                          s.dilation, bias=s.bias)
         layer = build_variant_layer(conv, variant, impl)
-        timed = measure({"standard": conv, "variant": layer}, (1, s.in_channels, *s.input_hw),
+        timed = measure({"standard": conv, "variant": layer}, (1, s.in_channels, *s.input_size),
                         settings, on_block)
         results[name] = (timed["standard"], timed["variant"])
     return results

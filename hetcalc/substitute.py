@@ -73,7 +73,7 @@ def _pair_shape(dw: ConvCall, pw: ConvCall) -> ConvShape | None:
     d, p = dw.shape, pw.shape
     depthwise = d.groups == d.in_channels == d.out_channels > 1 and d.kernel[0] * d.kernel[1] > 1
     pointwise = (p.groups == 1 and p.kernel == (1, 1) and p.stride == (1, 1)
-                 and p.in_channels == d.out_channels and p.input_hw == d.output_hw)
+                 and p.in_channels == d.out_channels and p.input_size == d.output_size)
     between_ok = all(
         f.calls == 1 and (f.kind in PASS_THROUGH or (f.kind == "BatchNorm2d"
                                                      and f.channels == d.out_channels))

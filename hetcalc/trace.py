@@ -70,8 +70,8 @@ def _pair(value) -> tuple[int, int]:
     return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
 
 
-def conv_shape(conv: nn.Conv2d, input_hw: tuple[int, int], output_hw: tuple[int, int]) -> ConvShape:
-    """The :class:`ConvShape` of ``conv`` called on an input of ``input_hw``."""
+def conv_shape(conv: nn.Conv2d, input_size: tuple[int, int], output_size: tuple[int, int]) -> ConvShape:
+    """The :class:`ConvShape` of ``conv`` called on an input of ``input_size``."""
     kernel, dilation = _pair(conv.kernel_size), _pair(conv.dilation)
     if conv.padding == "valid":
         padding = (0, 0)
@@ -88,8 +88,8 @@ def conv_shape(conv: nn.Conv2d, input_hw: tuple[int, int], output_hw: tuple[int,
         dilation=dilation,
         groups=conv.groups,
         bias=conv.bias is not None,
-        input_hw=input_hw,
-        output_hw=output_hw,
+        input_size=input_size,
+        output_size=output_size,
     )
 
 

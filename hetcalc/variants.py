@@ -49,8 +49,8 @@ class ConvShape:
     dilation: tuple[int, int]
     groups: int
     bias: bool
-    input_hw: tuple[int, int]
-    output_hw: tuple[int, int]
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def layer_cost(variant: Variant, shape: ConvShape) -> LayerCost:
 
     The caller has checked :meth:`Variant.check`. SE adds its two FC layers on the layer's output.
     """
-    m, n, k, out = shape.in_channels, shape.out_channels, shape.kernel, shape.output_hw
+    m, n, k, out = shape.in_channels, shape.out_channels, shape.kernel, shape.output_size
     bias = shape.bias
     match variant.kind:
         case Kind.STANDARD:

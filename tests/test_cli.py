@@ -28,7 +28,7 @@ def test_analyze_json_follows_design(cli):
     assert set(data["result"]) == {"flops_analytic", "flops_counted", "params", "reduction",
                                    "speedup"}
     assert set(data["layers"][0]) == {
-        "name", "in_channels", "out_channels", "kernel", "stride", "output_hw", "substituted",
+        "name", "in_channels", "out_channels", "kernel", "stride", "output_size", "substituted",
         "flops_standard", "flops_analytic", "flops_counted", "params_standard",
         "params_variant", "note"}
     layers = data["layers"]
@@ -62,7 +62,7 @@ def test_analyze_table_to_file(cli, tmp_path):
 def test_input_shape_override(cli):
     code, out, _ = cli("analyze", "resnet56_cifar", "--P", "2", "--input-shape", "1,3,64,64",
                        "-f", "json")
-    assert code == 0 and json.loads(out)["layers"][1]["output_hw"] == [64, 64]
+    assert code == 0 and json.loads(out)["layers"][1]["output_size"] == [64, 64]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -158,8 +158,8 @@ def test_paper_tables_info_size(design, width, bottleneck, info_size):
 
 def _shape(m=64, n=128, kernel=(3, 3), dilation=(1, 1), hw=(32, 32)):
     return ConvShape(in_channels=m, out_channels=n, kernel=kernel, stride=(1, 1),
-                     padding=(1, 1), dilation=dilation, groups=1, bias=False, input_hw=hw,
-                     output_hw=hw)
+                     padding=(1, 1), dilation=dilation, groups=1, bias=False, input_size=hw,
+                     output_size=hw)
 
 
 VARIANT_CASES = [

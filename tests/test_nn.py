@@ -487,7 +487,7 @@ def test_blocks_reject_bad_arguments(module, message):
 # -- build_variant_layer ----------------------------------------------------------------------
 
 SHAPE = ConvShape(in_channels=8, out_channels=16, kernel=(3, 3), stride=(1, 1), padding=(1, 1),
-                  dilation=(1, 1), groups=1, bias=False, input_hw=(6, 6), output_hw=(6, 6))
+                  dilation=(1, 1), groups=1, bias=False, input_size=(6, 6), output_size=(6, 6))
 
 
 @pytest.mark.parametrize("impl", IMPLS)

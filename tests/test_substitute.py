@@ -33,7 +33,7 @@ def test_fast_counted_exceeds_analytic_by_the_stated_overhead(resnet50_fast):
     total_overhead = 0
     for layer in resnet50_fast.substituted:
         s = layer.shape
-        overhead = s.output_hw[0] * s.output_hw[1] * s.out_channels * (s.in_channels // 4)
+        overhead = s.output_size[0] * s.output_size[1] * s.out_channels * (s.in_channels // 4)
         assert layer.flops_counted - layer.flops_analytic == overhead, layer.name
         assert layer.note.startswith("fast realization: its dense 1x1 conv also runs the M/P")
         total_overhead += overhead
@@ -79,7 +79,7 @@ def test_substituted_model_trains():
 
 def test_fast_overhead_formula_matches_module_count():
     report = analyze("vgg16_cifar", parse_variant("p8"), impl="fast")
-    expected = sum(formulas.fast_hetconv_overhead(layer.shape.output_hw, layer.shape.in_channels,
+    expected = sum(formulas.fast_hetconv_overhead(layer.shape.output_size, layer.shape.in_channels,
                                                   layer.shape.out_channels, 8)
                    for layer in report.substituted)
     assert report.flops_counted - report.flops_analytic == expected

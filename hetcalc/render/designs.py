@@ -78,7 +78,7 @@ def render_efficiency(report: EfficiencyReport) -> Rendered:
                 f"field {report.standard_field}", columns, rows)
     data = {
         "in_channels": report.in_channels, "out_channels": report.out_channels,
-        "bottleneck": report.bottleneck, "kernel": report.kernel, "output_hw": [h, w],
+        "bottleneck": report.bottleneck, "kernel": report.kernel, "output_size": [h, w],
         "unit": "MAC", "standard": {"params": report.standard_params,
                                     "flops": report.standard_macs},
         "budget_params": report.budget,

@@ -15,6 +15,8 @@ from hetcalc.substitute import DEFAULT_IMPL, IMPLS, Decision, apply, plan
 from hetcalc.trace import Trace, trace_model
 from hetcalc.variants import ConvShape, Kind, Variant, layer_cost
 
+STANDARD = Variant(Kind.STANDARD)
+
 
 @dataclass(frozen=True)
 class LayerReport:
@@ -81,10 +83,8 @@ def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerRepo
     reports = []
     for d in decisions:
         s = d.shape
-        standard = formulas.flops_standard(s.output_size, s.in_channels // s.groups, s.out_channels,
-                                           s.kernel)
-        standard_params = formulas.params_standard(s.in_channels // s.groups, s.out_channels,
-                                                   s.kernel, s.bias)
+        baseline = layer_cost(STANDARD, s)
+        standard, standard_params = baseline.flops, baseline.params
         if d.merged_into is not None:  # the pointwise half of a merged pair: gone
             reports.append(LayerReport(
                 name=d.name, shape=s, substituted=True, flops_standard=standard,
@@ -180,9 +180,10 @@ def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str |
     if difference == 0:
         return None
     s = layer.shape
-    if impl == "fast" and variant.kind in (Kind.HETCONV, Kind.HETCONV_PC):
+    if impl == "fast" and variant.is_hetconv:
         p = variant.part_for(s.in_channels)
-        overhead = formulas.fast_hetconv_overhead(s.output_size, s.in_channels, s.out_channels, p)
+        overhead = s.batch * formulas.fast_hetconv_overhead(s.output_size, s.in_channels,
+                                                             s.out_channels, p)
         if difference == overhead:
             return (f"fast realization: its dense 1x1 conv also runs the M/P = "
                     f"{s.in_channels // p} channels that have K x K kernels, "

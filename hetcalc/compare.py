@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from hetcalc import analysis, models
-from hetcalc.infofield import compare_fields, variant_info_field
+from hetcalc.infofield import compare_fields
 from hetcalc.latency import Latency, LatencySettings, measure
 from hetcalc.substitute import DEFAULT_IMPL, Decision, apply, plan
 from hetcalc.trace import trace_model
-from hetcalc.variants import Kind, Variant
+from hetcalc.variants import Kind, Variant, info_field
 
 STANDARD = Variant(Kind.STANDARD)
 
@@ -109,13 +109,16 @@ def compare(spec: str, variants: list[Variant], input_shape: tuple[int, ...] | N
 def info_field_summary(variant: Variant, decisions: list[Decision]) -> str:
     """How the variant's information field compares with the standard conv's, over the layers
     it replaces (second paper, Definition 1): ``same``, or e.g. ``smaller in 3 of 12 layers``."""
-    replaced = [d for d in decisions if d.replace]
+    replaced = [d for d in decisions if d.replace and d.merged_into is None]
     if not replaced:
         return "same (nothing replaced)"
+    if any(d.shape.dims > 2 for d in replaced):
+        return "not defined for 3-D layers (the second paper's fields are 2-D)"
     counts: dict[str, int] = {}
     for d in replaced:
-        field = variant_info_field(variant, d.shape)
-        reference = variant_info_field(STANDARD, d.shape)
+        shape = d.pair or d.shape
+        field = info_field(variant, shape)
+        reference = info_field(STANDARD, shape)
         relation = compare_fields(field, reference).name.lower()
         counts[relation] = counts.get(relation, 0) + 1
     if set(counts) == {"equal"}:

@@ -5,10 +5,12 @@ Conventions, stated once here and in every table header:
 * **FLOPs are multiply-accumulates (MACs).** One fused multiply-add counts 1, as in the paper's
   tables and in fvcore. Bias adds, BN, activations and pooling are not counted.
 * **Params** are counted per weight; ``bias=True`` adds the bias vector.
-* A layer has ``M`` input channels, ``N`` output channels, a ``kh x kw`` kernel (``K²`` is
-  ``kh * kw``) and an output of ``Do_h x Do_w``. The paper writes square shapes (``Do²``, ``K²``);
-  non-square kernels, stride, padding and dilation enter only through the output size, so every
-  function takes ``out_hw`` (the output height and width) rather than the input size.
+* A layer has ``M`` input channels, ``N`` output channels, a kernel and an output of one size per
+  spatial dimension (one for Conv1d, two for Conv2d, three for Conv3d). The paper writes square
+  2-D shapes (``Do²``, ``K²``); here ``K²`` is the product of the kernel's sizes (``kh·kw``, or
+  ``kd·kh·kw``) and ``Do²`` the product of the output's. Non-square kernels, stride, padding and
+  dilation enter only through the output size, so every function takes ``out_size`` rather than
+  the input size. Costs are per image: a batch of ``B`` costs ``B`` times as much.
 
 Every function takes and returns integers, except the reductions (Eqs. 5, 7, 11), which are exact
 ``Fraction`` values, and the speedup (Eq. 9), its reciprocal. Arguments that the paper's formulas do
@@ -59,10 +61,15 @@ def _divides(part_name: str, part: int, whole_name: str, whole: int) -> None:
         raise ValueError(f"{part_name}={part} does not divide {whole_name}={whole}")
 
 
-def _area(hw: tuple[int, int]) -> int:
-    h, w = hw
-    _positive(height=h, width=w)
-    return h * w
+def _area(size: tuple[int, ...]) -> int:
+    """The product of a kernel's or an output's sizes (``K²`` or ``Do²`` in the paper)."""
+    if not size:
+        raise ValueError("a size needs at least one dimension")
+    area = 1
+    for axis, value in enumerate(size):
+        _positive(**{f"size[{axis}]": value})
+        area *= value
+    return area
 
 
 def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
@@ -80,69 +87,69 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0,
     return out
 
 
-def flops_standard(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, int]) -> int:
+def flops_standard(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...]) -> int:
     """Eq. 1: ``FL_S = Do·Do·M·N·K·K``, a standard convolution (groups = 1).
 
     ``[B=1, N, Do_h, Do_w] = conv2d([1, M, Di_h, Di_w], weight [N, M, kh, kw])``; bias adds
     are not counted.
     """
     _positive(M=m, N=n)
-    return _area(out_hw) * m * n * _area(kernel)
+    return _area(out_size) * m * n * _area(kernel)
 
 
-def flops_hetconv_kxk(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, int],
+def flops_hetconv_kxk(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...],
                       p: int) -> int:
     """Eq. 2: ``FL_K = FL_S / P``, the K×K kernels of a HetConv layer with part ``P``.
 
     Each of the ``N`` filters has ``M/P`` kernels of size K×K. Requires ``P | M``.
     """
     _divides("P", p, "M", m)
-    return _area(out_hw) * (m // p) * n * _area(kernel)
+    return _area(out_size) * (m // p) * n * _area(kernel)
 
 
-def flops_hetconv_1x1(out_hw: tuple[int, int], m: int, n: int, p: int) -> int:
+def flops_hetconv_1x1(out_size: tuple[int, ...], m: int, n: int, p: int) -> int:
     """Eq. 3: ``FL_1 = Do·Do·N·(M − M/P)``, the 1×1 kernels of a HetConv layer with part ``P``.
 
     Each filter has ``M − M/P`` kernels of size 1×1. Requires ``P | M``.
     """
     _divides("P", p, "M", m)
     _positive(N=n)
-    return _area(out_hw) * n * (m - m // p)
+    return _area(out_size) * n * (m - m // p)
 
 
-def flops_hetconv(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, int],
+def flops_hetconv(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...],
                   p: int) -> int:
     """Eq. 4: ``FL_HC = FL_K + FL_1``, a whole HetConv layer with part ``P``.
 
     At ``P = 1`` this is Eq. 1 (every kernel is K×K).
     """
-    return flops_hetconv_kxk(out_hw, m, n, kernel, p) + flops_hetconv_1x1(out_hw, m, n, p)
+    return flops_hetconv_kxk(out_size, m, n, kernel, p) + flops_hetconv_1x1(out_size, m, n, p)
 
 
-def reduction_hetconv(p: int, kernel: tuple[int, int]) -> Fraction:
+def reduction_hetconv(p: int, kernel: tuple[int, ...]) -> Fraction:
     """Eq. 5: ``R = FL_HC / FL_S = 1/P + (1 − 1/P)/K²``. At ``P = 1``, ``R = 1``."""
     _positive(P=p)
     k2 = _area(kernel)
     return Fraction(1, p) + (1 - Fraction(1, p)) / k2
 
 
-def flops_dwc_pwc(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, int]) -> int:
+def flops_dwc_pwc(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...]) -> int:
     """Eq. 6: ``FL_MobNet = Do·Do·M·K·K + M·N·Do·Do``, depthwise K×K (M→M) then pointwise (M→N).
 
     The depthwise conv keeps the original layer's stride, so both terms use the output size.
     """
     _positive(M=m, N=n)
-    area = _area(out_hw)
+    area = _area(out_size)
     return area * m * _area(kernel) + m * n * area
 
 
-def reduction_dwc_pwc(n: int, kernel: tuple[int, int]) -> Fraction:
+def reduction_dwc_pwc(n: int, kernel: tuple[int, ...]) -> Fraction:
     """Eq. 7: ``R = FL_MobNet / FL_S = 1/N + 1/K²``."""
     _positive(N=n)
     return Fraction(1, n) + Fraction(1, _area(kernel))
 
 
-def hetconv_beats_dwc_pwc(m: int, kernel: tuple[int, int]) -> bool:
+def hetconv_beats_dwc_pwc(m: int, kernel: tuple[int, ...]) -> bool:
     """Eq. 8: with ``P = M`` and ``N = M``, ``1/M + (1 − 1/M)/K² < 1/M + 1/K²``.
 
     True whenever ``K² > 1``: the extreme HetConv costs less than DWC+PWC.
@@ -157,7 +164,7 @@ def speedup(reduction: Fraction) -> Fraction:
     return 1 / Fraction(reduction)
 
 
-def flops_gwc_pwc(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, int],
+def flops_gwc_pwc(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...],
                   g: int) -> int:
     """Eq. 10: groupwise K×K conv (M→M, ``G`` groups) then pointwise conv (M→N).
 
@@ -168,22 +175,22 @@ def flops_gwc_pwc(out_hw: tuple[int, int], m: int, n: int, kernel: tuple[int, in
     """
     _divides("G", g, "M", m)
     _positive(N=n)
-    area = _area(out_hw)
+    area = _area(out_size)
     return area * m * (m // g) * _area(kernel) + m * n * area
 
 
-def reduction_gwc_pwc(g: int, kernel: tuple[int, int]) -> Fraction:
+def reduction_gwc_pwc(g: int, kernel: tuple[int, ...]) -> Fraction:
     """Eq. 11: ``R = FL_G / FL_S = 1/G + 1/K²`` (exact for M = N)."""
     _positive(G=g)
     return Fraction(1, g) + Fraction(1, _area(kernel))
 
 
-def hetconv_beats_gwc_pwc(p: int, kernel: tuple[int, int]) -> bool:
+def hetconv_beats_gwc_pwc(p: int, kernel: tuple[int, ...]) -> bool:
     """Eq. 12: with ``P = G``, ``1/P + (1 − 1/P)/K² < 1/P + 1/K²``; true whenever ``K² > 1``."""
     return reduction_hetconv(p, kernel) < reduction_gwc_pwc(p, kernel)
 
 
-def fast_hetconv_overhead(out_hw: tuple[int, int], m: int, n: int, p: int) -> int:
+def fast_hetconv_overhead(out_size: tuple[int, ...], m: int, n: int, p: int) -> int:
     """MACs that a "grouped K×K + dense 1×1" HetConv runs beyond Eq. 4: ``Do·Do·N·M/P``.
 
     The dense 1×1 conv also multiplies the M/P channels that already have a K×K kernel (their
@@ -193,7 +200,7 @@ def fast_hetconv_overhead(out_hw: tuple[int, int], m: int, n: int, p: int) -> in
     """
     _divides("P", p, "M", m)
     _positive(N=n)
-    return _area(out_hw) * n * (m // p)
+    return _area(out_size) * n * (m // p)
 
 
 def flops_se(channels: int, reduction: int = SE_REDUCTION) -> int:
@@ -208,13 +215,13 @@ def flops_se(channels: int, reduction: int = SE_REDUCTION) -> int:
     return 2 * channels * max(channels // reduction, 1)
 
 
-def params_standard(m: int, n: int, kernel: tuple[int, int], bias: bool = False) -> int:
+def params_standard(m: int, n: int, kernel: tuple[int, ...], bias: bool = False) -> int:
     """Weights of a standard conv: ``N·M·K·K`` (+ ``N`` with bias)."""
     _positive(M=m, N=n)
     return n * m * _area(kernel) + (n if bias else 0)
 
 
-def params_hetconv(m: int, n: int, kernel: tuple[int, int], p: int, bias: bool = False) -> int:
+def params_hetconv(m: int, n: int, kernel: tuple[int, ...], p: int, bias: bool = False) -> int:
     """Weights of a HetConv layer: ``N·(M/P·K·K + M − M/P)`` (+ ``N`` with bias).
 
     Each filter keeps ``M/P`` K×K kernels and ``M − M/P`` 1×1 kernels. Requires ``P | M``.
@@ -224,7 +231,7 @@ def params_hetconv(m: int, n: int, kernel: tuple[int, int], p: int, bias: bool =
     return n * ((m // p) * _area(kernel) + m - m // p) + (n if bias else 0)
 
 
-def params_gwc_pwc(m: int, n: int, kernel: tuple[int, int], g: int, bias: bool = False) -> int:
+def params_gwc_pwc(m: int, n: int, kernel: tuple[int, ...], g: int, bias: bool = False) -> int:
     """Weights of GWC (M→M, ``G`` groups, K×K) + PWC (M→N): ``M·(M/G)·K·K + M·N``.
 
     With ``bias`` the replaced layer's bias sits on the pointwise conv (+ ``N``).
@@ -234,7 +241,7 @@ def params_gwc_pwc(m: int, n: int, kernel: tuple[int, int], g: int, bias: bool =
     return m * (m // g) * _area(kernel) + m * n + (n if bias else 0)
 
 
-def params_dwc_pwc(m: int, n: int, kernel: tuple[int, int], bias: bool = False) -> int:
+def params_dwc_pwc(m: int, n: int, kernel: tuple[int, ...], bias: bool = False) -> int:
     """Weights of DWC (M→M, K×K) + PWC (M→N): ``M·K·K + M·N`` (+ ``N`` with bias)."""
     _positive(M=m, N=n)
     return m * _area(kernel) + m * n + (n if bias else 0)

@@ -1,28 +1,31 @@
-"""Which conv layers a variant replaces, and why each other layer stays standard.
+"""Which convolution layers a variant replaces, and why each other layer stays standard.
 
-A layer is *eligible* when it is an ``nn.Conv2d`` with ``groups == 1`` and a kernel larger than
-1x1, called once in the forward pass, and is not the model's first convolution (the paper keeps
-CONV1 standard; ``include_first=True`` replaces it too). An eligible layer is replaced when the
-variant fits it (``Variant.check``: P or G divides its channels); every other layer keeps a
-one-line reason.
+A layer is *eligible* when it is an ``nn.Conv1d``, ``nn.Conv2d`` or ``nn.Conv3d`` with
+``groups == 1`` and a kernel larger than one tap, called once in the forward pass, and is not the
+model's first convolution (the paper keeps CONV1 standard; ``include_first=True`` replaces it
+too). An eligible layer is replaced when the variant fits it (:meth:`Variant.check`: P or G
+divides its channels, the padding suits the variant); every other layer keeps a one-line reason.
+Transposed convolutions are recorded and kept, with their reason.
 
 With ``merge_pairs=True`` and a HetConv variant, a MobileNet-style depthwise K x K conv followed
 by a pointwise conv (only BatchNorm and activation modules between them) becomes one HetConv
-layer M -> N (the paper's Table 4): the depthwise conv's place takes the HetConv, the pointwise
-conv and the modules between become ``nn.Identity``.
+layer M -> N (the paper's Table 4): the depthwise conv's place takes the HetConv (with its SE
+block for an ``-se`` variant), the pointwise conv and the modules between become ``nn.Identity``.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
-from hetcalc.models import materialize_zero
-from hetcalc.nn import IMPLS, HetConv2d, Impl, build_variant_layer, conv_padding
-from hetcalc.trace import ConvCall, conv_calls
-from hetcalc.variants import ConvShape, Kind, Variant, parse_variant
+from hetcalc.nn import IMPLS, Impl, SqueezeExcite, build_variant_layer, hetconv_like
+from hetcalc.nn.hetconv import HETCONV_CLASSES
+from hetcalc.tensors import materialize_zero, storage_free
+from hetcalc.trace import CONV_TYPES, ConvCall, conv_calls
+from hetcalc.variants import ConvShape, Variant, parse_variant
 
 __all__ = ["IMPLS", "DEFAULT_IMPL", "Decision", "Impl", "plan", "apply", "substitute"]
 
@@ -50,13 +53,14 @@ class Decision:
 def eligibility(call: ConvCall, first: bool, include_first: bool) -> str | None:
     """Why a conv layer is not a candidate for any variant, or ``None`` when it is."""
     shape = call.shape
-    kh, kw = shape.kernel
-    if shape.groups == shape.in_channels and shape.groups > 1:
+    if shape.transposed:
+        return "transposed conv: the variants replace forward convolutions only"
+    if shape.depthwise:
         return f"depthwise conv (groups={shape.groups}): already cheaper than any variant"
     if shape.groups > 1:
         return f"grouped conv (groups={shape.groups}): only groups=1 convs are replaced"
-    if kh * kw == 1:
-        return "1x1 kernel: no spatial kernel to make cheaper"
+    if shape.pointwise:
+        return f"{'x'.join(['1'] * shape.dims)} kernel: no spatial kernel to make cheaper"
     if call.calls > 1:
         return f"called {call.calls} times (shared weights): kept standard"
     if first and not include_first:
@@ -71,11 +75,13 @@ PASS_THROUGH = {"ReLU", "ReLU6", "Hardswish", "SiLU", "GELU", "Identity", "Dropo
 def _pair_shape(dw: ConvCall, pw: ConvCall) -> ConvShape | None:
     """The HetConv shape replacing a DW+PW pair, or ``None`` when the two are not such a pair."""
     d, p = dw.shape, pw.shape
-    depthwise = d.groups == d.in_channels == d.out_channels > 1 and d.kernel[0] * d.kernel[1] > 1
-    pointwise = (p.groups == 1 and p.kernel == (1, 1) and p.stride == (1, 1)
+    depthwise = (not d.transposed and d.groups == d.in_channels == d.out_channels > 1
+                 and not d.pointwise)
+    pointwise = (not p.transposed and p.groups == 1 and p.pointwise
+                 and p.stride == (1,) * p.dims and p.padding == (0,) * p.dims
                  and p.in_channels == d.out_channels and p.input_size == d.output_size)
     between_ok = all(
-        f.calls == 1 and (f.kind in PASS_THROUGH or (f.kind == "BatchNorm2d"
+        f.calls == 1 and (f.kind in PASS_THROUGH or (f.kind.startswith("BatchNorm")
                                                      and f.channels == d.out_channels))
         for f in dw.followed_by)
     if not (depthwise and pointwise and between_ok and dw.calls == 1 and pw.calls == 1):
@@ -87,7 +93,7 @@ def plan(convs: list[ConvCall], variant: Variant, include_first: bool = False,
          merge_pairs: bool = False) -> list[Decision]:
     """A :class:`Decision` for every conv layer in ``convs`` (in call order)."""
     decisions: list[Decision] = []
-    merging = merge_pairs and variant.kind in (Kind.HETCONV, Kind.HETCONV_PC)
+    merging = merge_pairs and variant.is_hetconv
     skip: set[int] = set()
     for index, call in enumerate(convs):
         if index in skip:
@@ -124,52 +130,77 @@ def replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
+def _meta_twin(conv: nn.Module) -> nn.Module:
+    """A shallow copy of ``conv`` whose parameters are meta tensors: building the replacement
+    from it costs no memory (used for storage-free counting models)."""
+    twin = copy.copy(conv)
+    twin._parameters = {key: None if p is None else nn.Parameter(torch.empty_like(p, device="meta"))
+                        for key, p in conv._parameters.items()}
+    return twin
+
+
 def apply(model: nn.Module, decisions: list[Decision], variant: Variant,
-          impl: str = DEFAULT_IMPL) -> nn.Module:
+          impl: str = DEFAULT_IMPL, keep_weights: bool = True) -> nn.Module:
     """Replace, in place, every conv that ``decisions`` marks for replacement.
 
-    New layers are built on the device of the conv they replace. On a model whose weights are
-    storage-free zeros (:func:`hetcalc.models.build` for counting) the new layers get the same
-    kind of weights; otherwise they are initialised as their modules initialise themselves.
+    New layers are built on the device and dtype of the conv they replace. With
+    ``keep_weights`` a HetConv layer keeps the replaced conv's K×K kernels where the pattern has
+    them and its centre taps elsewhere (:meth:`HetConv2d.load_dense`), and ``std`` copies the
+    conv; GWC+PWC, DWC+PWC, merged DW+PW pairs and SE blocks are freshly initialised
+    (docs/modules.md). On a model whose weights are storage-free zeros
+    (:func:`hetcalc.models.build` for counting) the new layers get the same kind of weights.
     """
     for decision in decisions:
         if not decision.replace or decision.merged_into is not None:
             continue
         conv = model.get_submodule(decision.name)
-        if not isinstance(conv, nn.Conv2d):
-            raise TypeError(f"{decision.name} is {type(conv).__name__}, not nn.Conv2d")
-        weight = conv.weight
-        zero = weight.numel() > 1 and weight.stride() == (0,) * weight.dim()
-        with torch.device("meta" if zero else weight.device):
-            layer = _build(conv, decision, variant, impl)
+        if not isinstance(conv, CONV_TYPES) or getattr(conv, "transposed", False):
+            raise TypeError(f"{decision.name} is {type(conv).__name__}, not a forward convolution")
+        zero = storage_free(conv.weight)
+        source = _meta_twin(conv) if zero else conv
+        layer = _build(source, decision, variant, impl)
         if zero:
             materialize_zero(layer)
-        else:
-            layer.to(dtype=weight.dtype)
+        elif keep_weights and decision.pair is None:
+            _carry_weights(conv, layer)
         replace_module(model, decision.name, layer.train(conv.training))
         for name in decision.removed:
             replace_module(model, name, nn.Identity())
     return model
 
 
-def _build(conv: nn.Conv2d, decision: Decision, variant: Variant, impl: str) -> nn.Module:
+def _carry_weights(conv: nn.Module, layer: nn.Module) -> None:
+    core = layer[0] if isinstance(layer, nn.Sequential) else layer
+    if isinstance(core, tuple(HETCONV_CLASSES.values())):
+        core.load_dense(conv.weight, conv.bias)
+
+
+def _build(conv: nn.Module, decision: Decision, variant: Variant, impl: str) -> nn.Module:
     if decision.pair is None:
         return build_variant_layer(conv, variant, impl)
     pair = decision.pair
-    return HetConv2d(pair.in_channels, pair.out_channels, conv.kernel_size,
-                     part=variant.part_for(pair.in_channels), stride=conv.stride,
-                     padding=conv_padding(conv), dilation=conv.dilation, bias=pair.bias,
-                     impl=impl)
+    layer: nn.Module = hetconv_like(conv, variant.part_for(pair.in_channels), impl,
+                                    out_channels=pair.out_channels, bias=pair.bias)
+    if variant.se:
+        with torch.device(conv.weight.device):
+            se = SqueezeExcite(pair.out_channels).to(dtype=conv.weight.dtype)
+        layer = nn.Sequential(layer, se)
+    return layer
 
 
 def substitute(model: nn.Module, variant: Variant | str, input_shape: tuple[int, ...],
-               include_first: bool = False, impl: str = DEFAULT_IMPL, merge_pairs: bool = False
+               include_first: bool = False, impl: str = DEFAULT_IMPL, merge_pairs: bool = False,
+               inplace: bool = False, keep_weights: bool = True
                ) -> tuple[nn.Module, list[Decision]]:
-    """Convert ``model`` (in place) to ``variant`` and return it with the per-layer plan.
+    """The model converted to ``variant``, with the per-layer plan.
 
-    One plain forward pass on a zero input of ``input_shape`` finds the conv layers and their
-    output sizes; :func:`plan` decides, :func:`apply` replaces.
+    Returns a new model and leaves ``model`` untouched (its types, parameters, buffers, modes
+    and hooks), unless ``inplace=True``. One forward pass on a zero input of ``input_shape``
+    finds the conv layers and their output sizes, in eval mode, without firing the model's
+    hooks and with torch's random state restored (:func:`hetcalc.trace.isolated`);
+    :func:`plan` decides, :func:`apply` replaces (``keep_weights``: see :func:`apply`).
     """
     chosen = parse_variant(variant) if isinstance(variant, str) else variant
     decisions = plan(conv_calls(model, input_shape), chosen, include_first, merge_pairs)
-    return apply(model, decisions, chosen, impl), decisions
+    target = model if inplace else copy.deepcopy(model)
+    return apply(target, decisions, chosen, impl, keep_weights), decisions

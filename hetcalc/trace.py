@@ -1,4 +1,7 @@
-"""One traced forward pass: the shape of every ``nn.Conv2d`` call and fvcore's count per module.
+"""One traced forward pass: the shape of every convolution call and fvcore's count per module.
+
+Every ``nn.Conv1d/2d/3d`` and ``nn.ConvTranspose1d/2d/3d`` call is recorded, so a layer that no
+variant replaces still appears in the report with its reason.
 
 fvcore's ``FlopCountAnalysis`` traces the model with ``torch.jit``; forward hooks registered on
 the convolutions fire during that same trace, so one pass gives both the layer shapes (for the
@@ -19,9 +22,13 @@ from torch import nn
 with warnings.catch_warnings():  # fvcore's import touches the deprecated torch.jit.script
     warnings.simplefilter("ignore", FutureWarning)
     from fvcore.nn import FlopCountAnalysis
+    from fvcore.nn.jit_handles import conv_flop_count, get_shape
 
 from hetcalc.errors import TraceError
-from hetcalc.variants import ConvShape
+from hetcalc.shapes import ConvShape, as_size, resolve_padding
+
+CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
+              nn.ConvTranspose3d)
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,7 @@ class Follower:
 
 @dataclass(frozen=True)
 class ConvCall:
-    """One ``nn.Conv2d`` of the model, as it was called in the traced forward."""
+    """One convolution module of the model, as it was called in the traced forward."""
 
     name: str
     shape: ConvShape
@@ -66,30 +73,28 @@ class Trace:
         return self.by_module.get(name, 0)
 
 
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
-
-
-def conv_shape(conv: nn.Conv2d, input_size: tuple[int, int], output_size: tuple[int, int]) -> ConvShape:
-    """The :class:`ConvShape` of ``conv`` called on an input of ``input_size``."""
-    kernel, dilation = _pair(conv.kernel_size), _pair(conv.dilation)
-    if conv.padding == "valid":
-        padding = (0, 0)
-    elif conv.padding == "same":  # stride 1; an even kernel pads one more on the far side
-        padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation, strict=True))
-    else:
-        padding = _pair(conv.padding)
+def conv_shape(conv: nn.Module, input_size: tuple[int, ...], output_size: tuple[int, ...],
+               batch: int = 1) -> ConvShape:
+    """The :class:`ConvShape` of ``conv`` (any ``nn.ConvNd`` or ``nn.ConvTransposeNd``) called
+    on an input of ``batch`` × channels × ``input_size``."""
+    dims = len(input_size)
+    kernel, dilation = as_size(conv.kernel_size, dims), as_size(conv.dilation, dims)
+    sides = resolve_padding(conv.padding, kernel, dilation)
     return ConvShape(
         in_channels=conv.in_channels,
         out_channels=conv.out_channels,
         kernel=kernel,
-        stride=_pair(conv.stride),
-        padding=padding,
+        stride=as_size(conv.stride, dims),
+        padding=tuple(before for before, _ in sides),
         dilation=dilation,
         groups=conv.groups,
         bias=conv.bias is not None,
-        input_size=input_size,
-        output_size=output_size,
+        input_size=tuple(input_size),
+        output_size=tuple(output_size),
+        batch=batch,
+        padding_mode=conv.padding_mode,
+        padding_symmetric=all(before == after for before, after in sides),
+        transposed=bool(getattr(conv, "transposed", False)),
     )
 
 
@@ -117,7 +122,7 @@ def _counting_mode():
 
 
 class ConvRecorder:
-    """Context manager that records every ``nn.Conv2d`` call of a model's forward passes."""
+    """Context manager that records every convolution call of a model's forward passes."""
 
     def __init__(self, model: nn.Module) -> None:
         self.model = model
@@ -135,12 +140,13 @@ class ConvRecorder:
         following: dict[str, list[Follower]] = {}
         current: str | None = None
         for name, module in self._sequence:
-            if isinstance(module, nn.Conv2d):
+            if isinstance(module, CONV_TYPES):
                 current = name if name not in following else None
                 if current is not None:
                     following[current] = []
             elif current is not None:
-                channels = module.num_features if isinstance(module, nn.BatchNorm2d) else None
+                batch_norm = isinstance(module, nn.modules.batchnorm._BatchNorm)
+                channels = module.num_features if batch_norm else None
                 params = sum(p.numel() for p in module.parameters(recurse=False))
                 following[current].append(Follower(name, type(module).__name__, channels,
                                                    counts[name], params))
@@ -153,22 +159,26 @@ class ConvRecorder:
         return record
 
     def _hook(self, module_name: str):
-        def record(conv: nn.Conv2d, args, output) -> None:
+        def record(conv: nn.Module, args, output) -> None:
             self._sequence.append((module_name, conv))
             seen = self._calls.get(module_name)
             if seen is not None:
                 self._calls[module_name] = ConvCall(seen.name, seen.shape, seen.calls + 1,
                                                     seen.order)
                 return
-            in_hw = tuple(int(v) for v in args[0].shape[-2:])
-            out_hw = tuple(int(v) for v in output.shape[-2:])
-            self._calls[module_name] = ConvCall(module_name, conv_shape(conv, in_hw, out_hw),
+            x = args[0]
+            dims = len(conv.kernel_size)
+            batch = int(x.shape[0]) if x.dim() == dims + 2 else 1  # unbatched: C × size
+            in_size = tuple(int(v) for v in x.shape[-dims:])
+            out_size = tuple(int(v) for v in output.shape[-dims:])
+            self._calls[module_name] = ConvCall(module_name,
+                                                conv_shape(conv, in_size, out_size, batch),
                                                 order=len(self._calls))
         return record
 
     def __enter__(self) -> ConvRecorder:
         for module_name, module in self.model.named_modules():
-            if isinstance(module, nn.Conv2d):
+            if isinstance(module, CONV_TYPES):
                 self._handles.append(module.register_forward_hook(self._hook(module_name)))
             elif not any(True for _ in module.children()):
                 self._handles.append(module.register_forward_hook(self._leaf_hook(module_name)))
@@ -188,11 +198,61 @@ def zero_input(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
     return torch.zeros(input_shape, device=device, dtype=dtype)
 
 
+_HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+               "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks",
+               "_backward_pre_hooks")
+
+
+@contextlib.contextmanager
+def hooks_restored(model: nn.Module):
+    """On exit, remove every hook added to any module of ``model`` inside the block, on every
+    path (fvcore's tracer leaves its scope hooks behind when the traced forward fails)."""
+    before = {id(m): {d: set(getattr(m, d, {})) for d in _HOOK_DICTS} for m in model.modules()}
+    try:
+        yield
+    finally:
+        for module in model.modules():
+            known = before.get(id(module), {})
+            for name in _HOOK_DICTS:
+                hooks = getattr(module, name, None)
+                if hooks:
+                    for key in [k for k in hooks if k not in known.get(name, ())]:
+                        del hooks[key]
+
+
+@contextlib.contextmanager
+def isolated(model: nn.Module):
+    """Run a forward pass that leaves no trace on ``model`` or on torch's global state: every
+    module in eval mode (no BatchNorm statistics updated, no dropout), none of the user's hooks
+    firing, and the random number generators' states restored. Everything is put back on exit."""
+    modes = [(module, module.training) for module in model.modules()]
+    stashed = [(module, name, getattr(module, name)) for module in model.modules()
+               for name in _HOOK_DICTS if getattr(module, name, None)]
+    cpu_rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    try:
+        for module, name, hooks in stashed:
+            setattr(module, name, type(hooks)())
+        model.eval()
+        yield
+    finally:
+        for module, name, hooks in stashed:
+            setattr(module, name, hooks)
+        for module, training in modes:
+            module.training = training
+        torch.set_rng_state(cpu_rng)
+        if cuda_rng is not None:
+            torch.cuda.set_rng_state_all(cuda_rng)
+
+
 def conv_calls(model: nn.Module, input_shape: tuple[int, ...], name: str = "model"
                ) -> list[ConvCall]:
-    """The conv calls of one plain forward pass (no counting), for planning a substitution."""
+    """The conv calls of one plain forward pass (no counting), for planning a substitution.
+
+    The pass is :func:`isolated`: the model and torch's global state are as they were after it.
+    """
     try:
-        with _counting_mode(), ConvRecorder(model) as recorder:
+        with isolated(model), _counting_mode(), ConvRecorder(model) as recorder:
             model(zero_input(model, input_shape))
     except Exception as error:
         raise TraceError(f"model {name!r} failed to run on input shape "
@@ -213,6 +273,16 @@ def _folded(inputs, outputs) -> int:
     return 0
 
 
+def _convolution_mode(inputs, outputs) -> int:
+    """fvcore handle for ``aten::_convolution_mode``, a conv with string padding ("same",
+    "valid"), which fvcore does not know (it would count 0): ``B·prod(weight)·prod(Do)``
+    MACs, as fvcore counts ``aten::_convolution``.
+    ``[B, N, Do...] = _convolution_mode([B, M, Di...], [N, M/g, k...], bias, stride, "same", ...)``
+    """
+    x, weight, out = (get_shape(v) for v in (inputs[0], inputs[1], outputs[0]))
+    return conv_flop_count(x, weight, out, transposed=False)
+
+
 def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "model",
                 fold_bn: bool = False) -> Trace:
     """Trace ``model`` once on a zero input of ``input_shape`` (on the model's device).
@@ -230,11 +300,12 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
         .uncalled_modules_warnings(False)
         .tracer_warnings("none")
     )
+    analysis.set_op_handle("aten::_convolution_mode", _convolution_mode)
     if fold_bn:
         for op in BATCH_NORM_OPS:
             analysis.set_op_handle(op, _folded)
     try:
-        with _counting_mode(), recorder:
+        with hooks_restored(model), _counting_mode(), recorder:
             total = int(analysis.total())
             by_module = {k: int(v) for k, v in analysis.by_module().items()}
             uncounted = dict(sorted(Counter(analysis.unsupported_ops()).items()))

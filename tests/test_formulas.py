@@ -102,7 +102,7 @@ def test_se_matches_table1_increment():
     (lambda: f.flops_hetconv((4, 4), 6, 8, (3, 3), 4), "P=4 does not divide M=6"),
     (lambda: f.flops_hetconv((4, 4), 8, 8, (3, 3), 0), "P must be a positive integer"),
     (lambda: f.flops_gwc_pwc((4, 4), 6, 8, (3, 3), 4), "G=4 does not divide M=6"),
-    (lambda: f.flops_standard((0, 4), 6, 8, (3, 3)), "height must be a positive integer"),
+    (lambda: f.flops_standard((0, 4), 6, 8, (3, 3)), r"size\[0\] must be a positive integer"),
     (lambda: f.conv_output_size(2, 5), "kernel 5"),
 ])
 def test_invalid_arguments(call, match):

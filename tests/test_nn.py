@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 from hetcalc import formulas
-from hetcalc.models import materialize_zero
+from hetcalc.tensors import materialize_zero
 from hetcalc.nn import (
     IMPLS,
     DepthwisePointwise,

@@ -49,7 +49,7 @@ def test_parse_list():
 
 @pytest.mark.parametrize("value", ["0", "-1", "2.5", "abc", ""])
 def test_part_option_rejects(value):
-    with pytest.raises(InvalidArgument, match="--P must be a positive integer"):
+    with pytest.raises(InvalidArgument, match="^part must be a positive integer"):
         part_variant(value)
 
 

@@ -34,6 +34,7 @@ from torch import nn
 
 from hetcalc.errors import InvalidArgument, ModelLoadError, UnknownModel
 from hetcalc.models import cifar
+from hetcalc.tensors import materialize_zero
 
 InputShape = tuple[int, ...]
 
@@ -253,28 +254,6 @@ def _call(entry: ModelEntry) -> nn.Module:
     return model
 
 
-def zero_tensor(shape: torch.Size | tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """A CPU tensor of ``shape`` that holds one element: every entry is the same zero."""
-    return torch.zeros((), dtype=dtype).expand(shape)
-
-
-def materialize_zero(model: nn.Module) -> nn.Module:
-    """Give every parameter and buffer a real, storage-free value (see :func:`zero_tensor`).
-
-    Parameters keep ``requires_grad``. Used only for counting: the values are all zero.
-    """
-    for module in model.modules():
-        for key, param in module._parameters.items():
-            if param is not None:
-                module._parameters[key] = nn.Parameter(
-                    zero_tensor(param.shape, param.dtype), requires_grad=param.requires_grad
-                )
-        for key, buffer in module._buffers.items():
-            if buffer is not None:
-                module._buffers[key] = zero_tensor(buffer.shape, buffer.dtype)
-    return model
-
-
 __all__ = [
     "ModelEntry",
     "register_model",
@@ -282,8 +261,6 @@ __all__ = [
     "resolve",
     "build",
     "parse_input_shape",
-    "materialize_zero",
-    "zero_tensor",
     "IMAGENET_SHAPE",
     "CIFAR_SHAPE",
     "INCEPTION_SHAPE",

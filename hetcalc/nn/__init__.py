@@ -1,24 +1,41 @@
-"""Real, trainable modules for every variant: HetConv, GWC+PWC, DWC+PWC and SE.
+"""Real, trainable modules for every variant: HetConv, GWC+PWC, DWC+PWC and SE, for 1-D, 2-D and
+3-D convolutions.
 
-See ``docs/modules.md`` for the two HetConv realizations and what fvcore counts for each.
+See ``docs/modules.md`` for the two HetConv realizations and what fvcore counts for each. Which
+module realizes which variant kind is declared once, in :data:`hetcalc.variants.KINDS`.
 """
 
 from __future__ import annotations
 
-import typing
-
 from torch import nn
 
 from hetcalc.nn.blocks import DepthwisePointwise, GroupPointwise, SqueezeExcite
-from hetcalc.nn.hetconv import IMPLS, HetConv2d, Impl, conv_padding, hetconv_mask
-from hetcalc.variants import Kind, Variant
+from hetcalc.nn.hetconv import (
+    HETCONV_CLASSES,
+    IMPLS,
+    HetConv1d,
+    HetConv2d,
+    HetConv3d,
+    Impl,
+    conv_dims,
+    conv_padding,
+    hetconv_like,
+    hetconv_mask,
+)
+from hetcalc.variants import KINDS, Variant
 
 __all__ = [
     "IMPLS",
     "Impl",
+    "HetConv1d",
     "HetConv2d",
+    "HetConv3d",
+    "HETCONV_CLASSES",
     "hetconv_mask",
+    "hetconv_like",
     "conv_padding",
+    "conv_dims",
+    "copy_conv",
     "GroupPointwise",
     "DepthwisePointwise",
     "SqueezeExcite",
@@ -26,55 +43,46 @@ __all__ = [
 ]
 
 
-def _copy_conv(conv: nn.Conv2d) -> nn.Conv2d:
-    """A new ``nn.Conv2d`` like ``conv`` on the default device, with ``conv``'s values when they
-    exist (a meta conv has none: the copy keeps its own initialisation)."""
-    copy = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                     conv.padding, conv.dilation, conv.groups, conv.bias is not None,
-                     conv.padding_mode, dtype=conv.weight.dtype)
-    if conv.weight.device.type != "meta":
+def copy_conv(conv: nn.Module) -> nn.Module:
+    """A new conv like ``conv`` (same class and geometry, on its device and dtype), with
+    ``conv``'s values when they exist (a meta conv has none: the copy keeps its own
+    initialisation)."""
+    weight = conv.weight
+    with _device(weight.device):
+        copy = type(conv)(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
+                          conv.padding, conv.dilation, conv.groups, conv.bias is not None,
+                          conv.padding_mode, dtype=weight.dtype)
+    if weight.device.type != "meta":
         for mine, theirs in zip(copy.parameters(), conv.parameters(), strict=True):
             mine.data.copy_(theirs.data)
     return copy
 
 
-def build_variant_layer(conv: nn.Conv2d, variant: Variant, impl: str = "exact") -> nn.Module:
-    """The layer that replaces the standard conv ``conv`` under ``variant``.
+def _device(device):
+    import torch
 
-    HetConv (``p<P>``, ``pc``) builds :class:`HetConv2d` with ``P = variant.part_for(M)`` and the
-    realization ``impl``; ``gwc<G>`` builds :class:`GroupPointwise`; ``dwc``
-    :class:`DepthwisePointwise`; ``std`` a copy of ``conv``; ``-se`` appends
-    :class:`SqueezeExcite` on the N output channels. New layers are freshly initialised on the
-    default device (so ``with torch.device("meta"):`` builds them without storage); nothing
-    depends on data.
+    return torch.device(device)
+
+
+def build_variant_layer(conv: nn.Module, variant: Variant, impl: str = "exact") -> nn.Module:
+    """The layer that replaces the standard conv ``conv`` (``nn.Conv1d/2d/3d``) under ``variant``.
+
+    HetConv (``p<P>``, ``pc``) builds :class:`HetConv1d`/:class:`HetConv2d`/:class:`HetConv3d`
+    with ``P = variant.part_for(M)`` and the realization ``impl``; ``gwc<G>`` builds
+    :class:`GroupPointwise`; ``dwc`` :class:`DepthwisePointwise`; ``std`` a copy of ``conv``;
+    ``-se`` appends :class:`SqueezeExcite` on the N output channels. New layers are freshly
+    initialised on ``conv``'s device (so a meta conv gives a meta layer, without storage);
+    nothing depends on data.
     """
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}")
-    if not isinstance(conv, nn.Conv2d):
-        raise TypeError(f"build_variant_layer replaces an nn.Conv2d, got {type(conv).__name__}")
-    if variant.kind is not Kind.STANDARD:
-        if conv.groups != 1:
-            raise ValueError(f"only groups=1 convs can be replaced, got groups={conv.groups}")
-        if conv.padding_mode != "zeros":
-            raise ValueError(f"only zero-padded convs can be replaced, got "
-                             f"padding_mode={conv.padding_mode!r}")
-    m, n = conv.in_channels, conv.out_channels
-    shape = dict(kernel_size=conv.kernel_size, stride=conv.stride, dilation=conv.dilation,
-                 bias=conv.bias is not None)
-    layer: nn.Module
-    match variant.kind:
-        case Kind.STANDARD:
-            layer = _copy_conv(conv)
-        case Kind.HETCONV | Kind.HETCONV_PC:
-            layer = HetConv2d(m, n, part=variant.part_for(m), padding=conv_padding(conv),
-                              impl=impl, **shape)
-        case Kind.GWC_PWC:
-            assert variant.groups is not None
-            layer = GroupPointwise(m, n, groups=variant.groups, padding=conv.padding, **shape)
-        case Kind.DWC_PWC:
-            layer = DepthwisePointwise(m, n, padding=conv.padding, **shape)
-        case _:
-            typing.assert_never(variant.kind)
+    conv_dims(conv)  # raises TypeError for anything but nn.Conv1d/2d/3d
+    if not variant.is_baseline and conv.groups != 1:
+        raise ValueError(f"only groups=1 convs can be replaced, got groups={conv.groups}")
+    layer = KINDS[variant.kind].build(variant, conv, impl)
     if variant.se:
-        layer = nn.Sequential(layer, SqueezeExcite(n))
+        weight = conv.weight
+        with _device(weight.device):
+            se = SqueezeExcite(conv.out_channels).to(dtype=weight.dtype)
+        layer = nn.Sequential(layer, se)
     return layer

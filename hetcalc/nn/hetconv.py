@@ -1,6 +1,9 @@
-"""HetConv (Singh et al., CVPR 2019, Section 3) as a real, trainable layer.
+"""HetConv (Singh et al., CVPR 2019, Section 3) as a real, trainable layer, for 1-D, 2-D and 3-D
+convolutions (:class:`HetConv1d`, :class:`HetConv2d`, :class:`HetConv3d`). The paper's layer is
+2-D; the pattern and both realizations carry over unchanged to any number of spatial dimensions,
+with "K×K" read as the whole kernel and "1×1" as its centre tap.
 
-**Pattern** (paper Fig. 3, DESIGN.md): with part ``P``, filter ``n`` has a K×K kernel on every input
+**Pattern** (paper Fig. 3): with part ``P``, filter ``n`` has a K×K kernel on every input
 channel ``c`` with ``c ≡ n (mod P)`` (``M/P`` of them) and a 1×1 kernel on every other channel.
 
 **Function.** A :class:`HetConv2d` computes exactly ``F.conv2d(x, W, bias, stride, padding,
@@ -40,6 +43,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hetcalc.formulas import conv_output_size
+from hetcalc.shapes import resolve_padding
+
 
 class Impl(enum.StrEnum):
     """HetConv realizations."""
@@ -51,14 +57,16 @@ class Impl(enum.StrEnum):
 IMPLS = tuple(impl.value for impl in Impl)
 """HetConv realizations: ``exact`` runs Eq. 4's MACs, ``fast`` runs ``Do·Do·N·M/P`` more."""
 
-_Pair = int | tuple[int, int]
+_Size = int | tuple[int, ...]
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_MODULE = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 
-def _pair(value: _Pair, name: str, minimum: int) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and v >= minimum for v in pair):
-        raise ValueError(f"{name} must be an int >= {minimum} or a pair of them, got {value!r}")
-    return pair  # type: ignore[return-value]
+def _tuple(value: _Size, name: str, minimum: int, dims: int) -> tuple[int, ...]:
+    size = (value,) * dims if isinstance(value, int) else tuple(value)
+    if len(size) != dims or not all(isinstance(v, int) and v >= minimum for v in size):
+        raise ValueError(f"{name} must be an int >= {minimum} or {dims} of them, got {value!r}")
+    return size
 
 
 def _check_part(out_channels: int, in_channels: int, part: int) -> None:
@@ -72,20 +80,22 @@ def _check_part(out_channels: int, in_channels: int, part: int) -> None:
         raise ValueError(f"part P={part} does not divide out_channels={out_channels}")
 
 
-def hetconv_mask(out_channels: int, in_channels: int, kernel_size: _Pair,
+def hetconv_mask(out_channels: int, in_channels: int, kernel_size: _Size,
                  part: int) -> torch.Tensor:
-    """The ``N×M×kh×kw`` bool mask of the dense weight that a HetConv layer keeps (on the CPU).
+    """The ``N×M×k...`` bool mask of the dense weight that a HetConv layer keeps (on the CPU).
 
     ``mask[n, c]`` is all True when ``c ≡ n (mod P)`` (a K×K kernel) and True only at the centre
-    tap ``(kh // 2, kw // 2)`` otherwise (a 1×1 kernel).
+    tap ``k // 2`` of every axis otherwise (a 1×1 kernel). An int ``kernel_size`` is 2-D.
     """
-    kh, kw = _pair(kernel_size, "kernel_size", 1)
+    kernel = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    kernel = _tuple(kernel, "kernel_size", 1, len(kernel))
     _check_part(out_channels, in_channels, part)
     n = torch.arange(out_channels, device="cpu")
     c = torch.arange(in_channels, device="cpu")
     kxk = (c[None, :] - n[:, None]) % part == 0
-    mask = kxk[:, :, None, None].expand(out_channels, in_channels, kh, kw).clone()
-    mask[:, :, kh // 2, kw // 2] = True
+    mask = kxk.reshape(out_channels, in_channels, *(1,) * len(kernel))
+    mask = mask.expand(out_channels, in_channels, *kernel).clone()
+    mask[(slice(None), slice(None), *(k // 2 for k in kernel))] = True
     return mask
 
 
@@ -95,10 +105,14 @@ def _sizes(x: torch.Tensor) -> tuple[int, ...]:
     return tuple(int(v) for v in x.shape)
 
 
+def _product(values: tuple[int, ...]) -> int:
+    return math.prod(values)
+
+
 def _to_residue_order(x: torch.Tensor, part: int) -> torch.Tensor:
     """Channels ``c = j·P + r`` of ``x`` (dim 1) to position ``r·(C/P) + j`` (one copy)."""
-    b, c, h, w = _sizes(x)
-    return x.reshape(b, c // part, part, h, w).transpose(1, 2).reshape(b, c, h, w)
+    b, c, *spatial = _sizes(x)
+    return x.reshape(b, c // part, part, *spatial).transpose(1, 2).reshape(b, c, *spatial)
 
 
 def _centre_index(out_channels: int, in_channels: int, part: int) -> torch.Tensor:
@@ -116,31 +130,34 @@ def _centre_index(out_channels: int, in_channels: int, part: int) -> torch.Tenso
     return torch.where(s == r, out_channels * (in_channels - per), flat)
 
 
-class HetConv2d(nn.Module):
-    """A HetConv layer with part ``P``; see the module docstring for the pattern and layout.
+class _HetConvNd(nn.Module):
+    """A HetConv layer with part ``P`` over ``dims`` spatial dimensions; see the module
+    docstring for the pattern and layout.
 
     Requires ``P | in_channels`` and ``P | out_channels``. ``kernel_size``, ``stride``,
-    ``padding`` and ``dilation`` take an int or a pair (zero padding only). ``impl`` is
-    ``"exact"`` (Eq. 4's MACs) or ``"fast"`` (Eq. 4 + ``Do·Do·N·M/P``).
+    ``padding`` and ``dilation`` take an int or one int per dimension (zero padding only).
+    ``impl`` is ``"exact"`` (Eq. 4's MACs) or ``"fast"`` (Eq. 4 + ``Do·Do·N·M/P``).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: _Pair, part: int,
-                 stride: _Pair = 1, padding: _Pair = 0, dilation: _Pair = 1, bias: bool = False,
+    dims = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: _Size, part: int,
+                 stride: _Size = 1, padding: _Size = 0, dilation: _Size = 1, bias: bool = False,
                  impl: str = "exact") -> None:
         super().__init__()
         _check_part(out_channels, in_channels, part)
         if impl not in IMPLS:
             raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}")
+        d = self.dims
         self.in_channels, self.out_channels, self.part = in_channels, out_channels, part
         self.impl = str(impl)  # a StrEnum member becomes its plain value
-        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
-        self.stride = _pair(stride, "stride", 1)
-        self.padding = _pair(padding, "padding", 0)
-        self.dilation = _pair(dilation, "dilation", 1)
-        kh, kw = self.kernel_size
+        self.kernel_size = _tuple(kernel_size, "kernel_size", 1, d)
+        self.stride = _tuple(stride, "stride", 1, d)
+        self.padding = _tuple(padding, "padding", 0, d)
+        self.dilation = _tuple(dilation, "dilation", 1, d)
         per = in_channels // part
-        self.weight_kxk = nn.Parameter(torch.empty(out_channels, per, kh, kw))
-        self.weight_1x1 = nn.Parameter(torch.empty(out_channels, in_channels - per, 1, 1))
+        self.weight_kxk = nn.Parameter(torch.empty(out_channels, per, *self.kernel_size))
+        self.weight_1x1 = nn.Parameter(torch.empty(out_channels, in_channels - per, *(1,) * d))
         self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
         # Index constants from the shape alone (nothing here needs data, so the layer can be
         # built on the meta device), on the CPU and per device once used; not state. The one
@@ -156,7 +173,7 @@ class HetConv2d(nn.Module):
         """Uniform in ``±1/sqrt(fan_in)`` with the filter's real fan-in ``M/P·K² + M − M/P``,
         as ``nn.Conv2d``'s default initialisation does with its dense fan-in."""
         per = self.in_channels // self.part
-        fan_in = per * self.kernel_size[0] * self.kernel_size[1] + self.in_channels - per
+        fan_in = per * _product(self.kernel_size) + self.in_channels - per
         bound = 1 / math.sqrt(fan_in)
         for param in (self.weight_kxk, self.weight_1x1, self.bias):
             if param is not None:
@@ -197,106 +214,98 @@ class HetConv2d(nn.Module):
         return dense
 
     def to_dense(self) -> torch.Tensor:
-        """The ``N×M×kh×kw`` dense weight this layer equals (zero where the mask is False).
+        """The ``N×M×k...`` dense weight this layer equals (zero where the mask is False).
 
         Differentiable in the parameters. ``F.conv2d(x, layer.to_dense(), layer.bias,
-        layer.stride, layer.padding, layer.dilation)`` computes ``layer(x)``.
+        layer.stride, layer.padding, layer.dilation)`` computes ``layer(x)`` (``conv1d`` and
+        ``conv3d`` for the other dimensions).
         """
-        n, m, p = self.out_channels, self.in_channels, self.part
-        kh, kw = self.kernel_size
+        n, m, p, k, d = self.out_channels, self.in_channels, self.part, self.kernel_size, self.dims
         # weight_kxk[r, i] -> dense[i·P + r, j·P + r]: a block diagonal over the residues.
-        kxk = self.weight_kxk.reshape(p, n // p, m // p, kh, kw).permute(1, 2, 3, 4, 0)
-        kxk = torch.diag_embed(kxk, dim1=1, dim2=3).reshape(n, m, kh, kw)
-        a, b = kh // 2, kw // 2
-        centre = F.pad(self._dense_centre().reshape(n, m, 1, 1), (b, kw - 1 - b, a, kh - 1 - a))
+        kxk = self.weight_kxk.reshape(p, n // p, m // p, *k).permute(1, 2, *range(3, 3 + d), 0)
+        kxk = torch.diag_embed(kxk, dim1=1, dim2=3).reshape(n, m, *k)
+        pads = [side for size in reversed(k) for side in (size // 2, size - 1 - size // 2)]
+        centre = F.pad(self._dense_centre().reshape(n, m, *(1,) * d), pads)
         return kxk + centre
 
     @torch.no_grad()
-    def load_dense(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> HetConv2d:
-        """Take the entries of a dense ``N×M×kh×kw`` weight that the pattern keeps (the K×K
+    def load_dense(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> _HetConvNd:
+        """Take the entries of a dense ``N×M×k...`` weight that the pattern keeps (the K×K
         kernels where ``c ≡ n (mod P)``, the centre tap elsewhere); the rest is dropped."""
-        n, m, p = self.out_channels, self.in_channels, self.part
-        kh, kw = self.kernel_size
-        if tuple(weight.shape) != (n, m, kh, kw):
-            raise ValueError(f"dense weight must have shape {(n, m, kh, kw)}, "
+        n, m, p, k, d = self.out_channels, self.in_channels, self.part, self.kernel_size, self.dims
+        if tuple(weight.shape) != (n, m, *k):
+            raise ValueError(f"dense weight must have shape {(n, m, *k)}, "
                              f"got {tuple(weight.shape)}")
         if (bias is None) != (self.bias is None):
             raise ValueError("bias must be given exactly when the layer has a bias")
-        w6 = weight.reshape(n // p, p, m // p, p, kh, kw)            # [i, r, j, s, a, b]
-        kxk = w6.diagonal(dim1=1, dim2=3)                           # [i, j, a, b, r]
-        self.weight_kxk.copy_(kxk.permute(4, 0, 1, 2, 3).reshape(n, m // p, kh, kw))
-        centre = weight[:, :, kh // 2, kw // 2].reshape(n // p, p, m // p, p)
-        centre = centre.permute(1, 0, 3, 2)                         # [r, i, s, j]
-        others = self._index("others", weight.device)               # [r, t] -> s
+        w6 = weight.reshape(n // p, p, m // p, p, *k)                 # [i, r, j, s, k...]
+        kxk = w6.diagonal(dim1=1, dim2=3)                             # [i, j, k..., r]
+        self.weight_kxk.copy_(kxk.permute(2 + d, 0, 1, *range(2, 2 + d)).reshape(n, m // p, *k))
+        centre = weight[(slice(None), slice(None), *(size // 2 for size in k))]
+        centre = centre.reshape(n // p, p, m // p, p).permute(1, 0, 3, 2)   # [r, i, s, j]
+        others = self._index("others", weight.device)                 # [r, t] -> s
         picked = centre[torch.arange(p, device=weight.device)[:, None], :, others]  # [r, t, i, j]
-        self.weight_1x1.copy_(picked.permute(0, 2, 1, 3).reshape(n, m - m // p, 1, 1))
+        self.weight_1x1.copy_(picked.permute(0, 2, 1, 3).reshape(n, m - m // p, *(1,) * d))
         if bias is not None:
             self.bias.copy_(bias)
         return self
 
     @classmethod
-    def from_dense(cls, conv: nn.Conv2d, part: int, impl: str = "exact") -> HetConv2d:
+    def from_dense(cls, conv: nn.Module, part: int, impl: str = "exact") -> _HetConvNd:
         """A HetConv layer with ``conv``'s shape, stride, padding, dilation and bias that keeps
         ``conv``'s K×K kernels where the pattern has them and its centre tap elsewhere.
 
-        ``conv`` must have ``groups == 1``, zero padding and symmetric padding. The new layer
-        lives on ``conv``'s device with its dtype.
+        ``conv`` must be an ``nn.Conv1d/2d/3d`` with ``groups == 1`` and symmetric zero
+        padding; the layer class follows its dimensions. The new layer lives on ``conv``'s
+        device with its dtype.
         """
-        if not isinstance(conv, nn.Conv2d):
-            raise TypeError(f"from_dense takes an nn.Conv2d, got {type(conv).__name__}")
-        if conv.groups != 1:
-            raise ValueError(f"from_dense needs a conv with groups=1, got groups={conv.groups}")
-        weight = conv.weight
-        with torch.device(weight.device):
-            layer = cls(conv.in_channels, conv.out_channels, conv.kernel_size, part,
-                        stride=conv.stride, padding=conv_padding(conv), dilation=conv.dilation,
-                        bias=conv.bias is not None, impl=impl)
-        layer.to(dtype=weight.dtype)
-        if weight.device.type != "meta":
-            layer.load_dense(weight, conv.bias)
+        layer = hetconv_like(conv, part, impl)
+        if conv.weight.device.type != "meta":
+            layer.load_dense(conv.weight, conv.bias)
         return layer
 
-    def to_conv2d(self) -> nn.Conv2d:
-        """The dense ``nn.Conv2d`` this layer equals (weight :meth:`to_dense`, same bias)."""
+    def to_conv(self) -> nn.Module:
+        """The dense ``nn.Conv1d/2d/3d`` this layer equals (weight :meth:`to_dense`, same bias)."""
         w = self.weight_kxk
-        conv = nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
-                         self.padding, self.dilation, bias=self.bias is not None,
-                         device=w.device, dtype=w.dtype)
+        conv = _CONV_MODULE[self.dims](self.in_channels, self.out_channels, self.kernel_size,
+                                       self.stride, self.padding, self.dilation,
+                                       bias=self.bias is not None, device=w.device, dtype=w.dtype)
         with torch.no_grad():
             conv.weight.copy_(self.to_dense())
             if self.bias is not None:
                 conv.bias.copy_(self.bias)
         return conv
 
-    # -- forward ----------------------------------------------------------------------------
-    def _out_hw(self, x: torch.Tensor) -> tuple[int, int]:
-        h, w = (
-            (size + 2 * p - d * (k - 1) - 1) // s + 1
-            for size, k, s, p, d in zip(_sizes(x)[-2:], self.kernel_size, self.stride,
-                                        self.padding, self.dilation, strict=True)
-        )
-        return h, w
+    to_conv2d = to_conv
 
-    def _centre_tap(self, x: torch.Tensor, out_hw: tuple[int, int]) -> torch.Tensor:
+    # -- forward ----------------------------------------------------------------------------
+    def _out_size(self, x: torch.Tensor) -> tuple[int, ...]:
+        return tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in zip(
+            _sizes(x)[2:], self.kernel_size, self.stride, self.padding, self.dilation,
+            strict=True))
+
+    def _centre_tap(self, x: torch.Tensor, out_size: tuple[int, ...]) -> torch.Tensor:
         """What the centre tap of the K×K conv multiplies: ``x`` shifted by
         ``padding − centre·dilation`` (zero-padded, or cropped when negative) and subsampled by
-        the stride, ``Do_h × Do_w``. ``x`` itself for a "same" conv with stride 1."""
-        pads = []
-        for size, k, s, p, d, out in zip(_sizes(x)[-2:], self.kernel_size, self.stride,
-                                         self.padding, self.dilation, out_hw, strict=True):
+        the stride, ``Do`` per axis. ``x`` itself for a "same" conv with stride 1."""
+        pads: list[int] = []
+        for size, k, s, p, d, out in zip(_sizes(x)[2:], self.kernel_size, self.stride,
+                                         self.padding, self.dilation, out_size, strict=True):
             before = p - (k // 2) * d
-            pads.append((before, (out - 1) * s + 1 - size - before))
-        (top, bottom), (left, right) = pads
-        if top or bottom or left or right:
-            x = torch.constant_pad_nd(x, (left, right, top, bottom))
-        if self.stride != (1, 1):
-            x = x[:, :, ::self.stride[0], ::self.stride[1]]
+            pads = [before, (out - 1) * s + 1 - size - before, *pads]  # last axis first
+        if any(pads):
+            x = torch.constant_pad_nd(x, pads)
+        if any(s != 1 for s in self.stride):
+            x = x[(slice(None), slice(None), *(slice(None, None, s) for s in self.stride))]
         return x
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+              groups: int) -> torch.Tensor:
+        return _CONV[self.dims](x, weight, bias, self.stride, self.padding, self.dilation, groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.part == 1:  # every kernel is K×K: a standard conv
-            return F.conv2d(x, self.weight_kxk, self.bias, self.stride, self.padding,
-                            self.dilation)
+            return self._conv(x, self.weight_kxk, self.bias, 1)
         if self.impl == "exact":
             return self._forward_exact(x)
         return self._forward_fast(x)
@@ -307,46 +316,47 @@ class HetConv2d(nn.Module):
         The centre taps go into ``v``, residue blocks ``0..P−1, 0..P−2`` (one ``aten::cat``);
         residue ``r``'s filters need blocks ``r+1 .. r+P−1``, an overlapping window of ``v``
         taken as a strided view, so ``bmm`` runs exactly ``N·(M − M/P)`` MACs per pixel."""
-        p, n, m = self.part, self.out_channels, self.in_channels
+        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
         c = m // p
         b = _sizes(x)[0]
-        ho, wo = self._out_hw(x)
-        tap = self._centre_tap(x, (ho, wo))
-        per_residue = tap.reshape(b, c, p, ho, wo).permute(2, 1, 0, 3, 4)   # [s, j, b, h, w]
+        out = self._out_size(x)
+        pixels = _product(out)
+        tap = self._centre_tap(x, out)
+        per_residue = tap.reshape(b, c, p, *out).permute(2, 1, 0, *range(3, 3 + d))  # [s, j, b, ...]
         v = torch.cat([per_residue, per_residue[:p - 1]])
         # At batch 1 with a "same" conv, the first P blocks of v are x in residue order.
-        xr = v[:p].reshape(1, m, ho, wo) if b == 1 and tap is x else _to_residue_order(x, p)
+        xr = v[:p].reshape(1, m, *out) if b == 1 and tap is x else _to_residue_order(x, p)
         bias = None if self.bias is None else self.bias.reshape(n // p, p).t().reshape(n)
-        y = F.conv2d(xr, self.weight_kxk, bias, self.stride, self.padding, self.dilation, p)
-        cols = b * ho * wo
+        y = self._conv(xr, self.weight_kxk, bias, p)
+        cols = b * pixels
         window = v.as_strided((p, (p - 1) * c, cols), (c * cols, cols, 1),
                               v.storage_offset() + c * cols)
         weight = self.weight_1x1.reshape(p, n // p, (p - 1) * c)
-        if cols >= n // p:  # [r, i, (b, hw)]
-            y1 = torch.bmm(weight, window).reshape(p, n // p, b, ho * wo).permute(2, 1, 0, 3)
+        if cols >= n // p:  # [r, i, (b, pixels)]
+            y1 = torch.bmm(weight, window).reshape(p, n // p, b, pixels).permute(2, 1, 0, 3)
         else:  # few pixels (late layers, batch 1): the transposed product is much faster
-            y1 = torch.bmm(window.mT, weight.mT).reshape(p, b, ho * wo, n // p)
+            y1 = torch.bmm(window.mT, weight.mT).reshape(p, b, pixels, n // p)
             y1 = y1.permute(1, 3, 0, 2)
         # Both halves to filter order n = i·P + r in the same pass as their sum.
-        y = y.reshape(b, p, n // p, ho * wo).permute(0, 2, 1, 3)
+        y = y.reshape(b, p, n // p, pixels).permute(0, 2, 1, 3)
         if torch.is_grad_enabled():
-            return (y + y1).reshape(b, n, ho, wo)
-        out = x.new_empty((b, n // p, p, ho * wo))
-        return torch.add(y, y1, out=out).reshape(b, n, ho, wo)
+            return (y + y1).reshape(b, n, *out)
+        result = x.new_empty((b, n // p, p, pixels))
+        return torch.add(y, y1, out=result).reshape(b, n, *out)
 
     def _forward_fast(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 2 as a K×K conv with P groups, then a dense 1×1 conv over all M centre taps (zero
         weights at the K×K channels): ``Do·Do·N·M/P`` MACs more than Eq. 3."""
-        p, n, m = self.part, self.out_channels, self.in_channels
+        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
         b = _sizes(x)[0]
-        ho, wo = self._out_hw(x)
-        y = F.conv2d(_to_residue_order(x, p), self.weight_kxk, None, self.stride, self.padding,
-                     self.dilation, p)
-        tap = self._centre_tap(x, (ho, wo))
-        out = F.conv2d(tap, self._dense_centre().reshape(n, m, 1, 1), self.bias)
-        out = out.reshape(b, n // p, p, ho * wo)
-        out.add_(y.reshape(b, p, n // p, ho * wo).transpose(1, 2))
-        return out.reshape(b, n, ho, wo)
+        out = self._out_size(x)
+        pixels = _product(out)
+        y = self._conv(_to_residue_order(x, p), self.weight_kxk, None, p)
+        tap = self._centre_tap(x, out)
+        result = _CONV[d](tap, self._dense_centre().reshape(n, m, *(1,) * d), self.bias)
+        result = result.reshape(b, n // p, p, pixels)
+        result.add_(y.reshape(b, p, n // p, pixels).transpose(1, 2))
+        return result.reshape(b, n, *out)
 
     def extra_repr(self) -> str:
         per = self.in_channels // self.part
@@ -356,16 +366,60 @@ class HetConv2d(nn.Module):
                 f"kxk_per_filter={per}, 1x1_per_filter={self.in_channels - per}")
 
 
-def conv_padding(conv: nn.Conv2d) -> tuple[int, int]:
-    """``conv``'s padding as a pair of ints; ``"same"`` only when it is symmetric."""
+class HetConv1d(_HetConvNd):
+    """HetConv over one spatial dimension (audio, sequences): K×K reads "K"."""
+
+    dims = 1
+
+
+class HetConv2d(_HetConvNd):
+    """HetConv as the paper defines it (Fig. 3)."""
+
+    dims = 2
+
+
+class HetConv3d(_HetConvNd):
+    """HetConv over three spatial dimensions (video, volumes): K×K reads "K×K×K"."""
+
+    dims = 3
+
+
+HETCONV_CLASSES: dict[int, type[_HetConvNd]] = {1: HetConv1d, 2: HetConv2d, 3: HetConv3d}
+
+
+def conv_dims(conv: nn.Module) -> int:
+    """Spatial dimensions of an ``nn.Conv1d/2d/3d``."""
+    for dims, cls in _CONV_MODULE.items():
+        if isinstance(conv, cls):
+            return dims
+    raise TypeError(f"expected nn.Conv1d, nn.Conv2d or nn.Conv3d, got {type(conv).__name__}")
+
+
+def hetconv_like(conv: nn.Module, part: int, impl: str = "exact",
+                 out_channels: int | None = None, bias: bool | None = None) -> _HetConvNd:
+    """A freshly initialised HetConv layer with ``conv``'s geometry (kernel, stride, padding,
+    dilation, bias) on ``conv``'s device and dtype; ``out_channels``/``bias`` override (a merged
+    depthwise+pointwise pair takes the pointwise conv's)."""
+    dims = conv_dims(conv)
+    if conv.groups != 1 and out_channels is None:
+        raise ValueError(f"HetConv replaces a conv with groups=1, got groups={conv.groups}")
+    weight = conv.weight
+    with torch.device(weight.device):
+        layer = HETCONV_CLASSES[dims](
+            conv.in_channels, conv.out_channels if out_channels is None else out_channels,
+            conv.kernel_size, part, stride=conv.stride, padding=conv_padding(conv),
+            dilation=conv.dilation, bias=(conv.bias is not None) if bias is None else bias,
+            impl=impl)
+    return layer.to(dtype=weight.dtype)
+
+
+def conv_padding(conv: nn.Module) -> tuple[int, ...]:
+    """``conv``'s zero padding, one int per dimension; ``"same"`` only when it is symmetric."""
     if conv.padding_mode != "zeros":
         raise ValueError(f"only zero padding is supported, got padding_mode={conv.padding_mode!r}")
-    if conv.padding == "valid":
-        return (0, 0)
-    if conv.padding == "same":
-        total = [d * (k - 1) for k, d in zip(conv.kernel_size, conv.dilation, strict=True)]
-        if any(t % 2 for t in total):
-            raise ValueError(f"padding='same' with kernel {conv.kernel_size} and dilation "
-                             f"{conv.dilation} pads asymmetrically; HetConv2d needs symmetric")
-        return (total[0] // 2, total[1] // 2)
-    return _pair(conv.padding, "padding", 0)
+    sides = resolve_padding(conv.padding, tuple(conv.kernel_size), tuple(conv.dilation))
+    if any(before != after for before, after in sides):
+        raise ValueError(f"padding={conv.padding!r} with kernel {tuple(conv.kernel_size)} and "
+                         f"dilation {tuple(conv.dilation)} pads asymmetrically; HetConv needs "
+                         "symmetric")
+    return tuple(before for before, _ in sides)

@@ -1,0 +1,87 @@
+"""What the cost model knows about one convolution call, for any number of spatial dimensions.
+
+Torch-free: shapes are plain integers, so the cost model and the variant grammar import without
+torch. :func:`hetcalc.trace.conv_shape` fills a :class:`ConvShape` from a real module call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Size = tuple[int, ...]
+"""One entry per spatial dimension: (L,) for Conv1d, (H, W) for Conv2d, (D, H, W) for Conv3d."""
+
+
+@dataclass(frozen=True)
+class ConvShape:
+    """One convolution as it was called: channels, kernel geometry, and its input and output
+    sizes (spatial dimensions only; ``batch`` is the batch size N of the call)."""
+
+    in_channels: int
+    out_channels: int
+    kernel: Size
+    stride: Size
+    padding: Size
+    """Zeros (or ``padding_mode`` values) added before each spatial dimension."""
+    dilation: Size
+    groups: int
+    bias: bool
+    input_size: Size
+    output_size: Size
+    batch: int = 1
+    padding_mode: str = "zeros"
+    padding_symmetric: bool = True
+    """False for a ``padding="same"`` conv whose total padding is odd (one more after)."""
+    transposed: bool = False
+
+    @property
+    def dims(self) -> int:
+        """Spatial dimensions: 1, 2 or 3."""
+        return len(self.kernel)
+
+    @property
+    def kernel_volume(self) -> int:
+        """``K²`` of the paper: the product of the kernel's sizes."""
+        return _product(self.kernel)
+
+    @property
+    def pointwise(self) -> bool:
+        return self.kernel_volume == 1
+
+    @property
+    def depthwise(self) -> bool:
+        return self.groups > 1 and self.groups == self.in_channels
+
+
+def _product(values: Size) -> int:
+    result = 1
+    for value in values:
+        result *= value
+    return result
+
+
+def as_size(value: int | Size, dims: int) -> Size:
+    """An int (the same for every dimension) or a sequence of ``dims`` ints, as a tuple."""
+    if isinstance(value, int):
+        return (value,) * dims
+    size = tuple(int(v) for v in value)
+    if len(size) != dims:
+        raise ValueError(f"expected {dims} values, got {value!r}")
+    return size
+
+
+def resolve_padding(padding: int | Size | str, kernel: Size, dilation: Size
+                    ) -> tuple[tuple[int, int], ...]:
+    """Zeros added (before, after) each spatial dimension, as ``torch.nn.ConvNd`` pads.
+
+    ``"valid"`` pads nothing; ``"same"`` (stride 1) pads ``d·(k−1)`` in all, half before and the
+    rest after, so an even kernel pads one more after; an int or tuple pads both sides alike.
+    """
+    if padding == "valid":
+        return tuple((0, 0) for _ in kernel)
+    if padding == "same":
+        totals = [d * (k - 1) for k, d in zip(kernel, dilation, strict=True)]
+        return tuple((t // 2, t - t // 2) for t in totals)
+    if isinstance(padding, str):
+        raise ValueError(f"padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
+    return tuple((p, p) for p in as_size(padding, len(kernel)))

@@ -22,8 +22,8 @@ Four modules, all pure functions (shapes in, dataclasses out, nothing printed):
   (Definition 1, Section 3.1) for a sequence of kernels (standard conv, ``gc(G)``, ``dw``,
   ``pw``, ``pwg(G)``, channel shuffle), computed exactly by following every channel dependency;
   :func:`variant_info_field` for the hetcalc variants (HetConv ``P``, GWC+PWC, DWC+PWC).
-* :mod:`~hetcalc.infofield.reduction`: :func:`reduce_design_space` (Section 3.1):
-  composition, performance and efficiency stages.
+* :mod:`~hetcalc.infofield.reduction`: :func:`reduce_design_space` (Section 3.1), the
+  composition of its enumeration and its composition, performance and efficiency stages.
 * :mod:`~hetcalc.infofield.efficiency`: :func:`design_params`, :func:`best_groups`,
   :func:`greatest_width`, :func:`efficiency_table` (Section 3.3, Theorem 1).
 

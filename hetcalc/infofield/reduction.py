@@ -4,7 +4,10 @@ remain.
 
 A design is written here one letter per kernel (:attr:`KernelKind.code`: ``G`` GC, ``D`` DW,
 ``P`` PW, ``Q`` PWG), the form the paper's regular expression is applied to; reports name designs
-the paper's way (``DW+PW``).
+the paper's way (``DW+PW``). :func:`reduce_design_space` is the composition of
+:func:`enumerate_designs`, :func:`composition_stage`, :func:`performance_stage` and
+:func:`efficiency_stage`; :class:`DesignFields` computes and remembers the fields the last two
+need.
 """
 
 from __future__ import annotations
@@ -118,8 +121,10 @@ def _fmt(size: tuple[int, int, int]) -> str:
     return "(" + ", ".join(str(v) for v in size) + ")"
 
 
-class _Reducer:
-    """The field computations of the reduction, memoized per design code."""
+class DesignFields:
+    """The field computations of the reduction for ``channels`` channels and ``kernel``×``kernel``
+    spatial kernels, memoized per design code. ``bottleneck`` is the bottleneck allowance of
+    :func:`reduce_design_space`."""
 
     def __init__(self, channels: int, kernel: int, bottleneck: bool):
         self.channels = channels
@@ -248,6 +253,106 @@ class _Reducer:
         return True, "", "", groups, passing[0][0]
 
 
+def enumerate_designs(kernels: Sequence[str], max_length: int) -> tuple[str, ...]:
+    """Every sequence of 1 to ``max_length`` of ``kernels`` (tokens), one letter per kernel:
+    ``Σ_{L=1..max_length} k^L`` codes for ``k`` kernels, shorter first, each length in the
+    order of ``kernels``."""
+    alphabet = [_code(KernelKind(k)) for k in kernels]
+    return tuple("".join(t) for length in range(1, max_length + 1)
+                 for t in itertools.product(alphabet, repeat=length))
+
+
+def composition_stage(codes: Sequence[str]) -> tuple[Stage, tuple[str, ...]]:
+    """Stage 1, composition: remove designs with a repeated pattern (rule ``repeat``, the paper's
+    :data:`REPEAT_PATTERN` found anywhere), then every rotation of a kept design but the first in
+    the paper's kernel order (rule ``rotation``: repeated block after block, a design and its
+    rotations form the same pattern). Returns the stage and the kept codes."""
+    removed: list[Removal] = []
+    kept: list[str] = []
+    for code in codes:
+        match = REPEAT_PATTERN.search(code)
+        if match:
+            removed.append(Removal(_design_name(code), "repeat",
+                                   f"repeated pattern {_design_name(match[0])}"))
+    square_free = [c for c in codes if not REPEAT_PATTERN.search(c)]
+    square_free_set = set(square_free)
+    for code in square_free:
+        rotations = [code[i:] + code[:i] for i in range(1, len(code))]
+        first = min((r for r in rotations if r in square_free_set), key=_paper_rank, default=None)
+        if first is not None and _paper_rank(first) < _paper_rank(code):
+            removed.append(Removal(_design_name(code), "rotation",
+                                   f"rotation of {_design_name(first)}: repeated block after "
+                                   f"block they form the same pattern"))
+        else:
+            kept.append(code)
+    stage = Stage("composition", len(codes), tuple(removed), tuple(_design_name(c) for c in kept))
+    return stage, tuple(kept)
+
+
+def performance_stage(codes: Sequence[str],
+                      fields: DesignFields) -> tuple[Stage, tuple[str, ...]]:
+    """Stage 2, performance: remove designs whose field stays smaller than the standard
+    convolution's for every choice of group numbers (rule ``field``; the reason names the
+    closest field reached). Returns the stage and the kept codes."""
+    removed: list[Removal] = []
+    kept: list[str] = []
+    kernel = fields.kernel
+    for code in codes:
+        if fields.reaching(code):
+            kept.append(code)
+        else:
+            best = max((h[-1] for h in fields.outcomes(code)),
+                       key=lambda f: (f[2], -abs(f[0] - kernel), -abs(f[1] - kernel)))
+            removed.append(Removal(_design_name(code), "field",
+                                   f"no group numbers reach the standard field "
+                                   f"{_fmt(fields.standard)}; closest {_fmt(best)}"))
+    stage = Stage("performance", len(codes), tuple(removed), tuple(_design_name(c) for c in kept))
+    return stage, tuple(kept)
+
+
+def efficiency_stage(codes: Sequence[str], fields: DesignFields, *,
+                     merge_gc_into_dw: bool) -> tuple[Stage, tuple[Survivor, ...]]:
+    """Stage 3, efficiency: remove designs that break an early-stop rule (``rule1``, ``rule2``)
+    and, with ``merge_gc_into_dw`` (DW is one of the kernels), a design with a GC whose
+    replacement by DW also passes (``same-design``). Returns the stage and the survivors in the
+    paper's order (Figure 1, Section 3.2): shorter first, dense before grouped."""
+    removed: list[Removal] = []
+    survivors: list[Survivor] = []
+    for code in codes:
+        ok, rule, reason, groups, history = fields.efficiency(code)
+        if not ok:
+            removed.append(Removal(_design_name(code), rule, reason))
+            continue
+        if _GC in code and merge_gc_into_dw:
+            target = code.replace(_GC, _DW)
+            if not REPEAT_PATTERN.search(target) and fields.efficiency(target)[0]:
+                removed.append(Removal(
+                    _design_name(code), "same-design",
+                    f"same design as {_design_name(target)}: DW is GC with G = channels, "
+                    f"the most parameter-efficient group number"))
+                continue
+        survivors.append(Survivor(_design_name(code),
+                                  tuple(KernelKind.from_code(c).token for c in code), groups,
+                                  history))
+    survivors.sort(key=lambda s: (len(s.kernels), sum(KernelKind(k).grouped for k in s.kernels),
+                                  [KERNELS.index(k) for k in s.kernels]))
+    stage = Stage("efficiency", len(codes), tuple(removed), tuple(s.design for s in survivors))
+    return stage, tuple(survivors)
+
+
+def _check_arguments(max_length: int, kernels: str | Iterable[str], channels: int,
+                     kernel: int) -> tuple[str, ...]:
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or not (
+            1 <= max_length <= MAX_DESIGN_LENGTH):
+        raise InvalidArgument(f"max_length must be an integer from 1 to {MAX_DESIGN_LENGTH}, "
+                              f"got {max_length!r}")
+    names = parse_kernels(kernels)
+    _positive(kernel=kernel, channels=channels)
+    if channels < 4:
+        raise InvalidArgument(f"channels must be at least 4 so that group numbers 1 < G < C "
+                              f"exist, got {channels}")
+    return names
+
 
 def reduce_design_space(max_length: int = 6, kernels: str | Iterable[str] = KERNELS, *,
                         bottleneck: bool = True, channels: int = 16,
@@ -278,78 +383,12 @@ def reduce_design_space(max_length: int = 6, kernels: str | Iterable[str] = KERN
     All layers keep ``channels`` channels (16 by default; the survivors do not depend on it once
     it has group numbers to try).
     """
-    if isinstance(max_length, bool) or not isinstance(max_length, int) or not (
-            1 <= max_length <= MAX_DESIGN_LENGTH):
-        raise InvalidArgument(f"max_length must be an integer from 1 to {MAX_DESIGN_LENGTH}, "
-                              f"got {max_length!r}")
-    names = parse_kernels(kernels)
-    _positive(kernel=kernel, channels=channels)
-    if channels < 4:
-        raise InvalidArgument(f"channels must be at least 4 so that group numbers 1 < G < C "
-                              f"exist, got {channels}")
-    reducer = _Reducer(channels, kernel, bottleneck)
-    alphabet = [_code(KernelKind(k)) for k in names]
-    codes = ["".join(t) for length in range(1, max_length + 1)
-             for t in itertools.product(alphabet, repeat=length)]
-
-    # Composition
-    removed: list[Removal] = []
-    kept: list[str] = []
-    for code in codes:
-        match = REPEAT_PATTERN.search(code)
-        if match:
-            removed.append(Removal(_design_name(code), "repeat",
-                                   f"repeated pattern {_design_name(match[0])}"))
-    square_free = [c for c in codes if not REPEAT_PATTERN.search(c)]
-    square_free_set = set(square_free)
-    for code in square_free:
-        rotations = [code[i:] + code[:i] for i in range(1, len(code))]
-        first = min((r for r in rotations if r in square_free_set),
-                    key=_paper_rank, default=None)
-        if first is not None and _paper_rank(first) < _paper_rank(code):
-            removed.append(Removal(_design_name(code), "rotation",
-                                   f"rotation of {_design_name(first)}: repeated block after "
-                                   f"block they form the same pattern"))
-        else:
-            kept.append(code)
-    composition = Stage("composition", len(codes), tuple(removed),
-                        tuple(_design_name(c) for c in kept))
-
-    # Performance
-    before, removed, survivors = len(kept), [], []
-    for code in kept:
-        if reducer.reaching(code):
-            survivors.append(code)
-        else:
-            best = max((h[-1] for h in reducer.outcomes(code)),
-                       key=lambda f: (f[2], -abs(f[0] - kernel), -abs(f[1] - kernel)))
-            removed.append(Removal(_design_name(code), "field",
-                                   f"no group numbers reach the standard field "
-                                   f"{_fmt(reducer.standard)}; closest {_fmt(best)}"))
-    performance = Stage("performance", before, tuple(removed),
-                        tuple(_design_name(c) for c in survivors))
-
-    # Efficiency
-    before, removed, final = len(survivors), [], []
-    for code in survivors:
-        ok, rule, reason, groups, history = reducer.efficiency(code)
-        if not ok:
-            removed.append(Removal(_design_name(code), rule, reason))
-            continue
-        if _GC in code and _DW in alphabet:
-            target = code.replace(_GC, _DW)
-            if not REPEAT_PATTERN.search(target) and reducer.efficiency(target)[0]:
-                removed.append(Removal(
-                    _design_name(code), "same-design",
-                    f"same design as {_design_name(target)}: DW is GC with G = channels, "
-                    f"the most parameter-efficient group number"))
-                continue
-        final.append(Survivor(_design_name(code),
-                              tuple(KernelKind.from_code(c).token for c in code), groups,
-                              history))
-    # The paper's order (Figure 1, Section 3.2): shorter first, dense before grouped.
-    final.sort(key=lambda s: (len(s.kernels), sum(KernelKind(k).grouped for k in s.kernels),
-                              [KERNELS.index(k) for k in s.kernels]))
-    efficiency = Stage("efficiency", before, tuple(removed), tuple(s.design for s in final))
+    names = _check_arguments(max_length, kernels, channels, kernel)
+    fields = DesignFields(channels, kernel, bottleneck)
+    codes = enumerate_designs(names, max_length)
+    composition, composed = composition_stage(codes)
+    performance, performing = performance_stage(composed, fields)
+    efficiency, survivors = efficiency_stage(performing, fields,
+                                             merge_gc_into_dw=KernelKind.DW.token in names)
     return DesignSpaceReport(max_length, names, bottleneck, channels, kernel, len(codes),
-                             (composition, performance, efficiency), tuple(final))
+                             (composition, performance, efficiency), survivors)

@@ -320,8 +320,26 @@ def layer_cost(variant: Variant, shape: ConvShape) -> LayerCost:
 
 
 def info_field(variant: Variant, shape: ConvShape) -> InfoField:
-    """The information field of one layer under ``variant`` (second paper, Definition 1);
-    ``-se`` makes every output depend on the whole input (``H·W·M``)."""
+    """The information field of one layer under ``variant`` (second paper, Definition 1).
+
+    With ``M`` input channels and a ``kh×kw`` kernel (dilated extent ``eh×ew``; a 1-D kernel is
+    read as ``1×L``):
+
+    * standard conv: ``(eh, ew, M/groups)``, volume ``kh·kw·M/groups`` (Figure 1a);
+    * GWC+PWC (GC(G) M→M then PW M→N): every GC output sees its group's ``M/G`` channels through
+      K×K, the pointwise conv sees all ``M`` GC outputs, so ``(eh, ew, M)``, volume ``kh·kw·M``;
+    * DWC+PWC: the same with ``G = M`` (Figure 1b), ``(eh, ew, M)``, volume ``kh·kw·M``;
+    * HetConv with part ``P`` (``pc``: ``P = M``): filter ``n`` has K×K kernels on the ``M/P``
+      channels ``c ≡ n (mod P)`` and 1×1 kernels on the other ``M − M/P``. Its output activation
+      therefore sees all ``M`` channels (through the 1×1 kernels) and the full K×K extent
+      (through the K×K ones): the size vector is ``(eh, ew, M)``, the standard one, but only
+      ``M/P`` channels are seen spatially: ``volume = (M/P)·kh·kw + (M − M/P)``;
+    * ``-se``: squeeze-and-excitation scales each output channel by a function of the globally
+      pooled output, so every output activation depends on the whole input: ``(H, W, M)`` with
+      the layer's input height and width, volume ``H·W·M``.
+
+    Raises :class:`InvalidArgument` when the variant cannot replace the layer.
+    """
     from hetcalc.infofield import InfoField
 
     reason = variant.check(shape)

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 from torch import nn
 
 from hetcalc import formulas
-from hetcalc.tensors import materialize_zero
 from hetcalc.nn import (
     IMPLS,
     DepthwisePointwise,
@@ -28,6 +27,7 @@ from hetcalc.nn import (
     build_variant_layer,
     hetconv_mask,
 )
+from hetcalc.tensors import materialize_zero
 from hetcalc.variants import ConvShape, layer_cost, parse_variant
 
 with warnings.catch_warnings():  # fvcore's import touches the deprecated torch.jit.script

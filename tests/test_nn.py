@@ -129,9 +129,9 @@ def test_mask_centre_of_an_even_kernel():
     (dict(in_channels=8, out_channels=8, part=2, impl="slow"),
      "impl must be one of exact, fast, got 'slow'"),
     (dict(in_channels=8, out_channels=8, part=2, kernel_size=0),
-     r"kernel_size must be an int >= 1 or a pair of them, got 0"),
+     r"kernel_size must be an int >= 1 or 2 of them, got 0"),
     (dict(in_channels=8, out_channels=8, part=2, padding=(1, -1)),
-     r"padding must be an int >= 0 or a pair of them, got \(1, -1\)"),
+     r"padding must be an int >= 0 or 2 of them, got \(1, -1\)"),
 ])
 def test_hetconv_rejects_bad_arguments(kwargs, message):
     args = dict(kernel_size=3) | kwargs
@@ -146,7 +146,7 @@ def test_from_dense_rejects_convs_it_cannot_represent():
         HetConv2d.from_dense(nn.Conv2d(8, 8, 3, padding=1, padding_mode="reflect"), 2)
     with pytest.raises(ValueError, match="pads asymmetrically"):
         HetConv2d.from_dense(nn.Conv2d(8, 8, 2, padding="same"), 2)
-    with pytest.raises(TypeError, match="takes an nn.Conv2d, got Linear"):
+    with pytest.raises(TypeError, match="expected nn.Conv1d, nn.Conv2d or nn.Conv3d, got Linear"):
         HetConv2d.from_dense(nn.Linear(8, 8), 2)
     layer = HetConv2d(8, 8, 3, 2)
     with pytest.raises(ValueError, match=r"dense weight must have shape \(8, 8, 3, 3\)"):
@@ -523,9 +523,9 @@ def test_build_variant_layer_standard_is_a_copy():
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("spec", ["std", "p4", "pc-se", "gwc4", "dwc-se"])
 def test_build_variant_layer_on_meta_then_counted_with_zero_weights(spec, impl):
-    conv = nn.Conv2d(8, 16, 3, padding=1, bias=False)
     with torch.device("meta"):
-        layer = build_variant_layer(conv, parse_variant(spec), impl)
+        conv = nn.Conv2d(8, 16, 3, padding=1, bias=False)
+    layer = build_variant_layer(conv, parse_variant(spec), impl)  # on the conv's device
     assert {p.device.type for p in layer.parameters()} == {"meta"}
     materialize_zero(layer)  # what hetcalc.substitute does for counting
     variant = parse_variant(spec)
@@ -540,7 +540,7 @@ def test_build_variant_layer_rejects_what_it_cannot_replace():
         build_variant_layer(nn.Conv2d(8, 8, 3), parse_variant("p2"), "dense")
     with pytest.raises(ValueError, match="only groups=1 convs can be replaced, got groups=2"):
         build_variant_layer(nn.Conv2d(8, 8, 3, groups=2), parse_variant("p2"))
-    with pytest.raises(TypeError, match="replaces an nn.Conv2d, got Linear"):
+    with pytest.raises(TypeError, match="expected nn.Conv1d, nn.Conv2d or nn.Conv3d, got Linear"):
         build_variant_layer(nn.Linear(8, 8), parse_variant("p2"))
     with pytest.raises(ValueError, match="part P=3 does not divide in_channels=8"):
         build_variant_layer(nn.Conv2d(8, 8, 3), parse_variant("p3"))

@@ -91,15 +91,16 @@ def check_command(
     debug: DebugOption = False,
 ) -> None:
     """Check models against the budgets in a file: exit 0 all pass, 1 any over, 2 invalid."""
-    # Everything that can be wrong with the arguments or files fails before any model is built.
+    # Everything that can be wrong with the arguments or files fails before any model is built,
+    # and before any code the budget file names is imported.
     if tolerance is not None and baseline is None:
         raise InvalidArgument("--tolerance needs --baseline FILE to compare with")
     allowed = budget.parse_tolerance(tolerance) if tolerance is not None else 0.0
     if file is None:
         found = budget.find_budget_file(Path.cwd())
-        budget_file = budget.load_budget_file(found, _display(found))
+        budget_file = budget.load_budget_file(found, _display(found), check=budget.preflight)
     else:
-        budget_file = budget.load_budget_file(file)
+        budget_file = budget.load_budget_file(file, check=budget.preflight)
     records = budget.read_baseline(baseline) if baseline is not None else None
 
     results = budget.evaluate(budget_file)
@@ -107,7 +108,7 @@ def check_command(
     if records is not None:
         keys = {result.entry.key for result in results}
         run = replace(run, baseline=str(baseline), tolerance=allowed,
-                      regressions=budget.compare(results, records, allowed),
+                      regressions=budget.find_regressions(results, records, allowed),
                       stale=[key for key in records if key not in keys])
     rendered = render_check(run)
     if write_baseline is not None:

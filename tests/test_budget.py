@@ -123,7 +123,7 @@ def test_example_budget_file_passes(capsys):
     assert code == 0
     assert "PASS: 10 checks of 4 entries, all within budget." in out
     assert "vgg16-cifar-p4 (vgg16_cifar)" in out
-    assert err == ""
+    assert err == f"hetcalc check: PASS: {EXAMPLE}: 10 checks of 4 entries within budget.\n"
 
 
 def test_passing_and_failing_entries_exit_1_and_say_by_how_much(tmp_path, capsys):
@@ -142,7 +142,7 @@ def test_passing_and_failing_entries_exit_1_and_say_by_how_much(tmp_path, capsys
     ]
     assert "FAIL: 1 of 3 checks over budget." in out
     assert MIXED_FAILURE in out
-    assert err == ""
+    assert err == f"hetcalc check: FAIL: {path}: 1 of 3 checks over budget.\n{MIXED_FAILURE}\n"
 
 
 def test_defaults_apply_to_every_entry_unless_overridden(tmp_path, capsys):
@@ -332,6 +332,19 @@ def test_junit_is_valid_junit_xml(tmp_path, capsys):
     assert all(c.get("time") == "0" for c in cases)
 
 
+@pytest.mark.parametrize("fmt", list(CheckFormat))
+@pytest.mark.parametrize("to_file", [False, True], ids=["stdout", "output-file"])
+def test_the_verdict_and_every_failure_go_to_stderr_whatever_the_format(tmp_path, capsys, fmt,
+                                                                         to_file):
+    """A CI log shows why the job failed even when the report is JSON or goes to a file."""
+    path = write(tmp_path, MIXED)
+    output = ["--output", str(tmp_path / "report")] if to_file else []
+    code, out, err = run(capsys, str(path), "--format", fmt.value, *output)
+    assert code == 1
+    assert err == f"hetcalc check: FAIL: {path}: 1 of 3 checks over budget.\n{MIXED_FAILURE}\n"
+    assert (out == "") is to_file
+
+
 def test_output_file_and_github_step_summary(tmp_path, capsys, monkeypatch):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n", encoding="utf-8")
@@ -339,11 +352,20 @@ def test_output_file_and_github_step_summary(tmp_path, capsys, monkeypatch):
     report = tmp_path / "report.xml"
     code, out, err = run(capsys, str(write(tmp_path, MIXED)), "--format", "junit",
                          "--output", str(report))
-    assert (code, out, err) == (1, "", "")
+    assert (code, out) == (1, "")
+    assert err.startswith("hetcalc check: FAIL: ")
     assert ET.parse(report).getroot().get("failures") == "1"
     text = summary.read_text(encoding="utf-8")
     assert text.startswith("earlier step\n### budget check: ")
     assert "| model | variant | metric | value | limit | headroom | verdict |" in text
+
+
+def test_step_summary_that_cannot_be_written_is_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path))  # a directory
+    code, _, err = run(capsys, str(write(tmp_path, MIXED)), "--format", "json")
+    assert code == 2
+    assert err == (f"hetcalc: error: $GITHUB_STEP_SUMMARY {tmp_path}: cannot append the "
+                   "summary to it (Is a directory)\n")
 
 
 @pytest.mark.parametrize("fmt", list(CheckFormat))
@@ -352,7 +374,7 @@ def test_every_format_writes_the_example(tmp_path, capsys, fmt):
     code, out, err = run(capsys, str(EXAMPLE), "--format", fmt.value, "--output", str(output))
     text = output.read_text(encoding="utf-8")
     assert (code, out) == (0, "")
-    assert err == ""
+    assert err.startswith("hetcalc check: PASS: ") and err.count("\n") == 1
     assert "vgg16-cifar-p4" in text and "resnet56_cifar" in text
 
 

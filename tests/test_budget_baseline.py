@@ -92,22 +92,30 @@ def test_regression_catches_growth_beyond_tolerance_and_passes_the_rest(tmp_path
                str(baseline))[0] == 0
 
     # Unchanged: no growth.
-    code, out, _ = run(capsys, str(write(tmp_path, _budget("p4"))), "--baseline",
-                       str(baseline), "--tolerance", "1%", "--format", "markdown")
+    code, out, err = run(capsys, str(write(tmp_path, _budget("p4"))), "--baseline",
+                         str(baseline), "--tolerance", "1%", "--format", "markdown")
     assert code == 0
     assert "PASS: no entry grew beyond 1.00% against" in out
+    assert err.endswith(f"1 check of 1 entry within budget; no entry grew beyond 1.00% "
+                        f"against {baseline}.\n")
 
     # The model grew: P=4 -> P=2 (more K x K kernels) is far beyond 1%.
     path = write(tmp_path, _budget("p2"))
-    code, out, _ = run(capsys, str(path), "--baseline", str(baseline), "--tolerance", "1%",
-                       "--format", "markdown")
+    code, out, err = run(capsys, str(path), "--baseline", str(baseline), "--tolerance", "1%",
+                         "--format", "markdown")
     change = (VGG_P2_MACS - VGG_P4_MACS) / VGG_P4_MACS
     assert f"{100 * change:+.2f}%" == "+65.04%"
     assert f"{100 * (VGG_P2_PARAMS - VGG_P4_PARAMS) / VGG_P4_PARAMS:+.2f}%" == "+63.08%"
     assert code == 1
     assert "| net (vgg16_cifar) | p2 | FLOPs (MACs) | 106.40M | 175.61M | +65.04% | FAIL |" in out
     assert "FAIL: 2 regressions beyond the tolerance of 1.00% against" in out
-    assert "| net (vgg16_cifar) | p2 | params | 5.18M | 8.45M | +63.08% | FAIL |" in out
+    assert err.splitlines() == [
+        f"hetcalc check: FAIL: {path}: 1 check of 1 entry within budget; 2 regressions beyond "
+        f"1.00% against {baseline}.",
+        "- net (vgg16_cifar) p2: FLOPs (MACs) grew from 106.40M to 175.61M (+65.04%, "
+        "tolerance 1.00%)",
+        "- net (vgg16_cifar) p2: params grew from 5.18M to 8.45M (+63.08%, tolerance 1.00%)",
+    ]
 
 
 @pytest.mark.parametrize(("tolerance", "code"), [("1%", 1), ("3%", 0), ("0.03", 0), ("0", 1)])
@@ -270,7 +278,7 @@ def test_a_failed_baseline_write_keeps_the_previous_baseline(tmp_path, monkeypat
     assert budget.read_baseline(path)["net"].values[budget.Metric.FLOPS] == 100
 
 
-@pytest.mark.parametrize("option", ["--write-baseline"])
+@pytest.mark.parametrize("option", ["--write-baseline", "--output"])
 def test_a_failed_write_is_exit_2_with_one_line_and_the_old_file_intact(tmp_path, capsys,
                                                                          monkeypatch, option):
     target = write(tmp_path, "previous content\n", name="target")
@@ -287,6 +295,14 @@ def test_a_failed_write_is_exit_2_with_one_line_and_the_old_file_intact(tmp_path
     assert err == f"hetcalc: error: {option} {target}: cannot write it (Permission denied)\n"
     assert target.read_text() == "previous content\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["budgets.toml", "target"]
+
+
+def test_output_into_a_missing_directory_is_exit_2(tmp_path, capsys):
+    report = tmp_path / "missing" / "report.xml"
+    code, out, err = run(capsys, str(write(tmp_path, _budget("p4"))), "--format", "junit",
+                         "--output", str(report))
+    assert (code, out) == (2, "")
+    assert err == f"hetcalc: error: --output {report}: cannot write it (No such file or directory)\n"
 
 
 def test_concurrent_writers_never_leave_a_reader_a_broken_baseline(tmp_path):

@@ -1,5 +1,11 @@
 """``hetcalc check [FILE]``: a CI gate. Exit 0 when every entry is within budget, 1 when any is
-over (or grew beyond ``--tolerance`` of ``--baseline``), 2 when the file or an argument is invalid.
+over (or grew beyond ``--tolerance`` of ``--baseline``), 2 when the file or an argument is invalid,
+a model fails to build, or a file cannot be written.
+
+The budget file is validated whole, without importing any model code it names, before any model
+is built; then its entries' model builders run, entry by entry (see docs/ci.md: a budget file is
+code, like a conftest.py). Whatever ``--format`` and ``--output`` say, the verdict and every
+failing check also go to stderr, so a CI log always says why the job failed.
 """
 
 from __future__ import annotations
@@ -7,6 +13,7 @@ from __future__ import annotations
 import enum
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, assert_never
@@ -17,8 +24,9 @@ from hetcalc import budget
 from hetcalc.cli import app
 from hetcalc.cli.options import DebugOption, OutputOption, emit
 from hetcalc.errors import InvalidArgument
-from hetcalc.render import OutputFormat, Rendered, render_text
-from hetcalc.render.budget import render_check, render_junit
+from hetcalc.fileio import atomic_write_text
+from hetcalc.render import OutputFormat, Rendered, render_text, to_string
+from hetcalc.render.budget import render_check, render_junit, verdict
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
@@ -38,23 +46,37 @@ def _display(path: Path) -> str:
         return str(path)
 
 
+def _to_stdout(write: Callable[[], None]) -> None:
+    try:
+        write()
+    except OSError as error:
+        raise InvalidArgument(f"standard output: cannot write the report "
+                              f"({error.strerror or error})") from error
+
+
 def _write(rendered: Rendered, run: budget.CheckRun, fmt: CheckFormat,
            output: Path | None) -> None:
+    """The report to standard output, or atomically to ``output`` (the previous file stays
+    whole when the write fails); a write error is :class:`InvalidArgument` (exit 2)."""
     match fmt:
         case CheckFormat.TABLE | CheckFormat.JSON | CheckFormat.MARKDOWN:
-            emit(rendered, OutputFormat(fmt.value), output)
+            if output is None:
+                _to_stdout(lambda: emit(rendered, OutputFormat(fmt.value), None))
+                return
+            text = to_string(render_text(rendered, OutputFormat(fmt.value)))
         case CheckFormat.JUNIT:
             text = render_junit(run)
             if output is None:
-                typer.echo(text, nl=False)
-            else:
-                output.write_text(text, encoding="utf-8")
+                _to_stdout(lambda: typer.echo(text, nl=False))
+                return
         case _ as unreachable:
             assert_never(unreachable)
+    atomic_write_text(output, text, what="--output")
 
 
 def _append_step_summary(rendered: Rendered) -> None:
-    """On GitHub Actions, add the Markdown tables to the job's summary page."""
+    """On GitHub Actions, add the Markdown tables to the job's summary page. Appending cannot be
+    atomic; a failure to append is exit 2 like every other write error."""
     path = os.environ.get(STEP_SUMMARY)
     if not path:
         return
@@ -64,15 +86,16 @@ def _append_step_summary(rendered: Rendered) -> None:
         with open(path, "a", encoding="utf-8") as summary:
             summary.write(markdown + "\n")
     except OSError as error:
-        print(f"hetcalc: warning: cannot append to ${STEP_SUMMARY} ({path}): {error.strerror}",
-              file=sys.stderr)
+        raise InvalidArgument(f"${STEP_SUMMARY} {path}: cannot append the summary to it "
+                              f"({error.strerror or error})") from error
 
 
 @app.command("check")
 def check_command(
     file: Annotated[Path | None, typer.Argument(
-        help="Budget file (TOML). Default: budgets.toml, or pyproject.toml with a "
-             "[tool.hetcalc] table, in this directory or a parent (up to the git root).",
+        help="Budget file (TOML); it runs the model builders it names. Default: budgets.toml, "
+             "or pyproject.toml with a [tool.hetcalc] table, in this directory or a parent up "
+             "to the git root (outside a git repository, this directory only).",
         show_default=False, metavar="FILE")] = None,
     fmt: Annotated[CheckFormat, typer.Option(
         "--format", "-f", help="table for people; json, markdown or junit (JUnit XML) for CI.",
@@ -91,15 +114,16 @@ def check_command(
     debug: DebugOption = False,
 ) -> None:
     """Check models against the budgets in a file: exit 0 all pass, 1 any over, 2 invalid."""
-    # Everything that can be wrong with the arguments or files fails before any model is built.
+    # Everything that can be wrong with the arguments or files fails before any model is built,
+    # and before any code the budget file names is imported.
     if tolerance is not None and baseline is None:
         raise InvalidArgument("--tolerance needs --baseline FILE to compare with")
     allowed = budget.parse_tolerance(tolerance) if tolerance is not None else 0.0
     if file is None:
         found = budget.find_budget_file(Path.cwd())
-        budget_file = budget.load_budget_file(found, _display(found))
+        budget_file = budget.load_budget_file(found, _display(found), check=budget.preflight)
     else:
-        budget_file = budget.load_budget_file(file)
+        budget_file = budget.load_budget_file(file, check=budget.preflight)
     records = budget.read_baseline(baseline) if baseline is not None else None
 
     results = budget.evaluate(budget_file)
@@ -107,7 +131,7 @@ def check_command(
     if records is not None:
         keys = {result.entry.key for result in results}
         run = replace(run, baseline=str(baseline), tolerance=allowed,
-                      regressions=budget.compare(results, records, allowed),
+                      regressions=budget.find_regressions(results, records, allowed),
                       stale=[key for key in records if key not in keys])
     rendered = render_check(run)
     if write_baseline is not None:
@@ -117,5 +141,8 @@ def check_command(
 
     _write(rendered, run, fmt, output)
     _append_step_summary(rendered)
+    # Last, once every write has succeeded: a write error is the one line of exit 2 instead.
+    for line in verdict(run):
+        print(line, file=sys.stderr)
     if not run.passed:
         raise typer.Exit(1)

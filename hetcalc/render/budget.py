@@ -114,6 +114,29 @@ def summary(run: CheckRun) -> list[str]:
     return lines
 
 
+def verdict(run: CheckRun) -> list[str]:
+    """What ``check`` writes to stderr whatever its format and output: one verdict line, then
+    one line per failing check and per growth beyond the tolerance (so a CI log says why)."""
+    checks = sum(len(r.checks) for r in run.results)
+    failed, grown = run.failed_checks, run.failed_changes
+    if failed:
+        parts = [f"{len(failed)} of {_plural(checks, 'check', 'checks')} over budget"]
+    else:
+        parts = [f"{_plural(checks, 'check', 'checks')} of "
+                 f"{_plural(len(run.results), 'entry', 'entries')} within budget"]
+    if run.regressions is not None:
+        if grown:
+            parts.append(f"{_plural(len(grown), 'regression', 'regressions')} beyond "
+                         f"{percent(run.tolerance)} against {run.baseline}")
+        else:
+            parts.append(f"no entry grew beyond {percent(run.tolerance)} against {run.baseline}")
+    lines = [f"hetcalc check: {'PASS' if run.passed else 'FAIL'}: {run.budget.display}: "
+             f"{'; '.join(parts)}."]
+    lines += [f"- {_failure_text(result, check)}" for result, check in failed]
+    lines += [f"- {_growth_text(regression, change)}" for regression, change in grown]
+    return lines
+
+
 def check_grids(run: CheckRun) -> list[Grid]:
     left = {"justify": "left"}
     grids = [Grid(f"budget check: {run.budget.display}", [

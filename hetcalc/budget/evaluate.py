@@ -1,0 +1,189 @@
+"""Evaluating the entries of a validated budget file: the only place its model code runs.
+
+:func:`preflight` checks, per entry, what the installation knows (a registered model name, a
+CUDA device for ``device = "cuda"``) without importing anything the file names; pass it to
+:func:`~hetcalc.budget.schema.load_budget_file` as ``check`` to get those problems together with
+the syntax ones. :func:`evaluate` then takes the entries one by one: it imports and calls the
+entry's model builder (a ``path/to/file.py:fn`` runs here, and not before), traces each distinct
+(model, input shape) once, costs the entry's variant on that trace and, for ``max_latency_ms``,
+times it.
+
+torch, the model registry and the timing code are imported inside the functions that use them,
+so importing :mod:`hetcalc.budget` stays cheap and free of torch (a budget file can be validated
+without it); an entry without ``max_latency_ms`` never loads the timing code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from hetcalc.budget.schema import (
+    BudgetError,
+    BudgetFile,
+    Entry,
+    Metric,
+    duplicate_problem,
+    entry_location,
+    is_user_spec,
+)
+from hetcalc.errors import HetcalcError
+
+if TYPE_CHECKING:
+    from hetcalc.analysis import AnalysisReport
+    from hetcalc.latency import LatencySettings
+    from hetcalc.trace import Trace
+
+
+@dataclass(frozen=True)
+class Check:
+    """One limit of one entry against the value the entry's model has."""
+
+    metric: Metric
+    value: float | int
+    limit: float | int
+
+    @property
+    def passed(self) -> bool:
+        """A value exactly on its limit passes, for a ceiling and a floor alike."""
+        return self.value >= self.limit if self.metric.is_minimum else self.value <= self.limit
+
+    @property
+    def headroom(self) -> float | None:
+        """(limit - value) / limit for a ceiling, (value - limit) / limit for a floor;
+        negative when over budget. ``None`` for a floor of 0."""
+        if not self.limit:
+            return None
+        margin = self.value - self.limit if self.metric.is_minimum else self.limit - self.value
+        return margin / self.limit
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    entry: Entry  # with its input shape filled in
+    report: AnalysisReport
+    latency_ms: float | None
+    checks: list[Check]
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks)
+
+    @property
+    def flops(self) -> int:
+        """The MACs that are checked: the variant's analytic MACs (the baseline's for ``std``)."""
+        return self.report.flops_analytic
+
+    @property
+    def params(self) -> int:
+        return self.report.params
+
+    def value(self, metric: Metric) -> float | int | None:
+        match metric:
+            case Metric.FLOPS:
+                return self.flops
+            case Metric.PARAMS:
+                return self.params
+            case Metric.REDUCTION:
+                return self.report.reduction
+            case Metric.LATENCY:
+                return self.latency_ms
+
+
+def latency_settings(entry: Entry) -> LatencySettings:
+    """The entry's timing settings, validated (:class:`InvalidArgument` when they cannot be met
+    here, e.g. ``device = "cuda"`` without CUDA). Imports the timing code."""
+    from hetcalc.latency import LatencySettings
+
+    return LatencySettings(**entry.latency).validate()
+
+
+def preflight(entry: Entry) -> tuple[Entry, list[str]]:
+    """What the installation says about an entry, without importing or calling code the budget
+    file names: a registered (or ``timm:``) model name must exist, and its default input shape
+    fills the entry's; the latency settings of an entry with ``max_latency_ms`` must be possible
+    here. Returns the entry, completed, and its problems as ``"key: message"`` lines (the
+    :data:`~hetcalc.budget.schema.EntryCheck` of :func:`~hetcalc.budget.schema.load_budget_file`).
+
+    A ``file.py:fn`` or ``module:fn`` spec is left alone: importing it would run its code.
+    """
+    from hetcalc import models
+
+    problems = []
+    if not is_user_spec(entry.spec):
+        try:
+            model = models.resolve(entry.spec)
+        except HetcalcError as error:
+            problems.append(f"model: {error}")
+        else:
+            if entry.input_shape is None:
+                entry = replace(entry, input_shape=model.input_shape)
+    if Metric.LATENCY in entry.limits:
+        try:
+            latency_settings(entry)
+        except HetcalcError as error:
+            problems.append(f"max_latency_ms: {error}")
+    return entry, problems
+
+
+def _in_entry(budget: BudgetFile, entry: Entry, key: str, error: HetcalcError) -> HetcalcError:
+    """The same kind of error, its message prefixed with the entry and key it came from."""
+    where = f"{entry_location(budget.display, entry.index, vars(entry))}: {key}"
+    try:
+        return type(error)(f"{where}: {error}")
+    except TypeError:  # an error class with its own constructor
+        return HetcalcError(f"{where}: {error}")
+
+
+def measure_latency(entry: Entry) -> float:
+    """Median milliseconds of the entry's model and variant, built with random weights."""
+    from hetcalc.latency import model_latency
+
+    return model_latency(entry.spec, entry.variant, entry.input_shape, latency_settings(entry),
+                         include_first=entry.include_first).median_ms
+
+
+def evaluate(budget: BudgetFile) -> list[EntryResult]:
+    """Cost every entry, in file order; each distinct (model, input shape) is traced once.
+
+    An entry's model is resolved (a user's file imported) when its turn comes. An entry whose
+    key turns out, once its default input shape is known, to be an earlier entry's is a
+    :class:`BudgetError`; any other failure is the library's error, prefixed with the entry.
+    """
+    from hetcalc import analysis, models
+
+    traces: dict[tuple[str, tuple[int, ...]], Trace] = {}
+    by_key: dict[str, Entry] = {}
+    results = []
+    for entry in budget.entries:
+        key = "model"
+        try:
+            if entry.input_shape is None:
+                entry = replace(entry, input_shape=models.resolve(entry.spec).input_shape)
+            assert entry.input_shape is not None
+            other = by_key.setdefault(entry.key, entry)
+            if other is not entry:
+                raise BudgetError([duplicate_problem(budget.display, entry, other)])
+            trace_key = (entry.spec, entry.input_shape)
+            if trace_key not in traces:
+                traces[trace_key] = analysis.trace_spec(entry.spec, entry.input_shape)
+            key = "variant"
+            report = analysis.report_from_trace(entry.model, traces[trace_key], entry.variant,
+                                                entry.include_first)
+            key = "max_latency_ms"
+            latency_ms = measure_latency(entry) if Metric.LATENCY in entry.limits else None
+        except BudgetError:
+            raise  # already names the entry
+        except HetcalcError as error:
+            raise _in_entry(budget, entry, key, error) from error
+        result = EntryResult(entry, report, latency_ms, [])
+        checks = [Check(metric, _value(result, metric), limit)
+                  for metric, limit in entry.limits.items()]
+        results.append(replace(result, checks=checks))
+    return results
+
+
+def _value(result: EntryResult, metric: Metric) -> Any:
+    value = result.value(metric)
+    assert value is not None, f"{metric} limit without a measured value"
+    return value

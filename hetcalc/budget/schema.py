@@ -1,0 +1,420 @@
+"""Budget files: finding, reading and validating them, without running any code they name.
+
+A budget file is TOML (``budgets.toml``, or the same tables under ``[tool.hetcalc]`` in
+``pyproject.toml``)::
+
+    [defaults]                      # optional; any entry key except model and name
+    variant = "p4"
+
+    [[model]]
+    model = "vgg16_cifar"           # any spec `hetcalc analyze` accepts (required)
+    name = "cifar-backbone"         # optional label; also the entry's key in a baseline
+    input_shape = [1, 3, 32, 32]    # or "1,3,32,32"; default: the model's own
+    max_flops = "110M"              # MACs: 2.9G, 850M, 17_000_000, 2.9e9
+    max_params = "5.2M"
+    min_reduction = "60%"           # or 0.6; share of the baseline MACs the variant removes
+    max_latency_ms = 50             # measured median (with device, batch_size, dtype, threads)
+
+The whole file is validated before any model is built; every problem names the file, the entry
+(its index and model or name), the key and the bad value, on one line, and all of them are
+collected in one :class:`BudgetError`.
+
+Validation is syntax only: a model spec is checked for its form (a ``path/to/file.py:fn`` also
+for the file's existence), never imported or called, and nothing here imports torch. What only
+the installation knows (is ``resnet5O`` a registered name? is there a CUDA device?) is checked by
+the ``check`` callback that :func:`load_budget_file` takes, still without running the file's code
+(:func:`hetcalc.budget.evaluate.preflight`). A model builder the file names runs only when its
+entry is evaluated (:func:`hetcalc.budget.evaluate.evaluate`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hetcalc.budget import values
+from hetcalc.budget.values import Bad, describe
+from hetcalc.errors import HetcalcError
+from hetcalc.variants import Variant, parse_variant
+
+BUDGETS_TOML = "budgets.toml"
+PYPROJECT_TOML = "pyproject.toml"
+
+
+class BudgetError(HetcalcError, ValueError):
+    """A budget or baseline file that cannot be used.
+
+    ``problems`` holds every problem found, one line each, in file order; ``str(error)`` is the
+    first one (and how many more there are), so the CLI still prints a single line.
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        more = len(self.problems) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''} in this file)" if more else ""
+        super().__init__(self.problems[0] + suffix)
+
+
+# --------------------------------------------------------------------------------------------
+# The schema: every key an entry may hold, its parser, and which keys are limits.
+
+LIMIT_KEYS = ("max_flops", "max_params", "min_reduction", "max_latency_ms")
+LATENCY_KEYS = ("device", "batch_size", "dtype", "threads", "channels_last", "min_run_time")
+DEVICES = ("auto", "cpu", "cuda")  # as hetcalc.latency.LatencySettings takes them
+DTYPES = ("float32", "float16", "bfloat16")
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "input_shape": values.parse_input_shape,
+    "variant": values.parse_variant_spec,
+    "include_first": values.parse_boolean,
+    "max_flops": values.parse_count,
+    "max_params": values.parse_count,
+    "min_reduction": lambda v: values.parse_fraction(v, below_one=True),
+    "max_latency_ms": values.parse_positive_number,
+    "device": values.choice_parser(DEVICES),
+    "batch_size": values.parse_positive_int,
+    "dtype": values.choice_parser(DTYPES),
+    "threads": values.parse_positive_int,
+    "channels_last": values.parse_boolean,
+    "min_run_time": values.parse_positive_number,
+}
+DEFAULT_KEYS = tuple(_PARSERS)
+ENTRY_KEYS = ("model", "name", *DEFAULT_KEYS)
+TOP_KEYS = ("defaults", "model")
+
+
+class Metric(enum.StrEnum):
+    """What a limit bounds. The value is the metric's key in JSON and baselines."""
+
+    FLOPS = "flops"
+    PARAMS = "params"
+    REDUCTION = "reduction"
+    LATENCY = "latency_ms"
+
+    @property
+    def label(self) -> str:
+        match self:
+            case Metric.FLOPS:
+                return "FLOPs (MACs)"
+            case Metric.PARAMS:
+                return "params"
+            case Metric.REDUCTION:
+                return "FLOPs reduction"
+            case Metric.LATENCY:
+                return "latency (ms, median)"
+
+    @property
+    def limit_key(self) -> str:
+        match self:
+            case Metric.FLOPS:
+                return "max_flops"
+            case Metric.PARAMS:
+                return "max_params"
+            case Metric.REDUCTION:
+                return "min_reduction"
+            case Metric.LATENCY:
+                return "max_latency_ms"
+
+    @property
+    def is_minimum(self) -> bool:
+        """``min_reduction`` is a floor; every other limit is a ceiling."""
+        return self is Metric.REDUCTION
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One validated ``[[model]]`` entry with its defaults applied."""
+
+    index: int  # 1-based, in file order
+    model: str  # as written in the file
+    spec: str  # what is resolved and traced (a relative file path made absolute)
+    name: str | None
+    # None: the model's own, which only importing the model tells (see Entry.key); filled in
+    # by the check callback for registered names and by evaluation for the rest.
+    input_shape: tuple[int, ...] | None
+    variant: Variant
+    include_first: bool
+    limits: dict[Metric, float | int]
+    latency: dict[str, Any]  # the LATENCY_KEYS the file sets; LatencySettings has the defaults
+
+    @property
+    def label(self) -> str:
+        return self.name or self.model
+
+    @property
+    def key(self) -> str:
+        """The entry's identity in a baseline: its name, else model, variant and input shape."""
+        if self.name:
+            return self.name
+        shape = "default" if self.input_shape is None else ",".join(map(str, self.input_shape))
+        return f"{self.model} {self.variant.spec} {shape}"
+
+
+@dataclass(frozen=True)
+class BudgetFile:
+    path: Path
+    display: str  # how messages name the file, e.g. "pyproject.toml [tool.hetcalc]"
+    entries: list[Entry]
+
+
+EntryCheck = Callable[[Entry], tuple[Entry, list[str]]]
+"""What the installation knows about a syntactically valid entry, found without running code
+the file names: the entry completed (a registered model's default input shape filled in) and
+its problems as ``"key: message"`` lines. See :func:`hetcalc.budget.evaluate.preflight`."""
+
+
+# --------------------------------------------------------------------------------------------
+# Finding and reading a budget file.
+
+
+def find_budget_file(start: Path) -> Path:
+    """The budget file ``hetcalc check`` uses when none is given.
+
+    In ``start`` and then its parents, the first directory with a ``budgets.toml``, or with a
+    ``pyproject.toml`` that has a ``[tool.hetcalc]`` table, wins. The search stops at the root
+    of the git repository (a directory holding ``.git``); outside a git repository only
+    ``start`` itself is searched, since a file in a parent there (``/tmp``, a shared home) is
+    no part of the project and its model builders would be run.
+    """
+    start = start.resolve()
+    in_repository = any((d / ".git").exists() for d in (start, *start.parents))
+    for directory in (start, *start.parents) if in_repository else (start,):
+        candidate = directory / BUDGETS_TOML
+        if candidate.is_file():
+            return candidate
+        pyproject = directory / PYPROJECT_TOML
+        if pyproject.is_file():
+            tool = _read_toml(pyproject, str(pyproject)).get("tool")
+            if isinstance(tool, dict) and "hetcalc" in tool:
+                return pyproject
+        if (directory / ".git").exists():
+            break
+    where = (f"in {start} or its parents" if in_repository else
+             f"in {start} (not in a git repository, so its parents were not searched)")
+    raise BudgetError([
+        f"no budget file: found neither {BUDGETS_TOML} nor a {PYPROJECT_TOML} with a "
+        f"[tool.hetcalc] table {where}; give the file: hetcalc check FILE"
+    ])
+
+
+def _read_toml(path: Path, display: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BudgetError([f"{display}: no such file"]) from None
+    except IsADirectoryError:
+        raise BudgetError([f"{display}: is a directory, not a budget file"]) from None
+    except UnicodeDecodeError as error:
+        raise BudgetError([f"{display}: not UTF-8 text ({error.reason})"]) from None
+    except OSError as error:
+        raise BudgetError([f"{display}: cannot read it: {error.strerror}"]) from None
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError) as error:  # ValueError: a 5000-digit integer
+        raise BudgetError([f"{display}: not valid TOML: {error}"]) from None
+
+
+def load_budget_file(path: Path, display: str | None = None, *,
+                     check: EntryCheck | None = None) -> BudgetFile:
+    """Read and validate a budget file; raise :class:`BudgetError` listing every problem.
+
+    A file named ``pyproject.toml`` is read from its ``[tool.hetcalc]`` table. ``check`` adds
+    what the installation knows (see :data:`EntryCheck`); without it the validation is syntax
+    only, and a registered name is looked up, and a default input shape found, at evaluation.
+    """
+    shown = display or str(path)
+    data = _read_toml(path, shown)
+    if path.name == PYPROJECT_TOML:
+        table = data.get("tool", {}).get("hetcalc") if isinstance(data.get("tool"), dict) else None
+        if table is None:
+            raise BudgetError([
+                f"{shown}: no [tool.hetcalc] table; add [tool.hetcalc.defaults] and "
+                f"[[tool.hetcalc.model]] entries, or keep the budgets in {BUDGETS_TOML}"
+            ])
+        shown = f"{shown} [tool.hetcalc]"
+        if not isinstance(table, dict):
+            raise BudgetError([f"{shown}: expected a table, got {describe(table)}"])
+        data = table
+    entries = parse_budgets(data, shown, path.parent, check=check)
+    return BudgetFile(path=path, display=shown, entries=entries)
+
+
+# --------------------------------------------------------------------------------------------
+# Validating the tables.
+
+
+def _unknown_key(key: str, known: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key {key!r}; {hint}expected one of {', '.join(known)}"
+
+
+def is_user_spec(model: str) -> bool:
+    """``path/to/file.py:fn`` or ``package.module:fn``: code of the user's, imported to build."""
+    return ":" in model and not model.startswith("timm:")
+
+
+def _spec_problem(model: str, base_dir: Path) -> str | None:
+    """What is wrong with the form of a model spec, or None. Nothing is imported."""
+    if model.startswith("timm:"):
+        return None if model.removeprefix("timm:").strip() else "expected timm:NAME, e.g. timm:resnet50"
+    if not is_user_spec(model):
+        return None  # a registered name; the check callback or evaluation looks it up
+    forms = "expected path/to/file.py:fn or package.module:fn"
+    target, _, function = model.rpartition(":")
+    if not target or not function.isidentifier():
+        return f"{forms}, got {describe(model)}"
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        if not target.endswith(".py"):
+            return f"{forms}, got {describe(model)} (a file must end in .py)"
+        path = Path(target) if Path(target).is_absolute() else base_dir / target
+        if not path.is_file():
+            return f"file {target} does not exist (looked for {path})"
+        return None
+    if not all(part.isidentifier() for part in target.split(".")):
+        return f"{forms}, got {describe(model)}"
+    return None
+
+
+def _spec_for(model: str, base_dir: Path) -> str:
+    """A ``path/to/file.py:fn`` spec is read relative to the budget file's directory."""
+    if not is_user_spec(model):
+        return model
+    target, _, fn_name = model.rpartition(":")
+    looks_like_path = target.endswith(".py") or "/" in target or "\\" in target
+    if looks_like_path and not Path(target).is_absolute():
+        return f"{base_dir / target}:{fn_name}"
+    return model
+
+
+def entry_location(display: str, index: int, raw: Mapping[str, Any]) -> str:
+    """``budgets.toml: entry 2 "fast" (resnet18)``: the index, then the name and model if any."""
+    model, name = raw.get("model"), raw.get("name")
+    where = f"{display}: entry {index}"
+    if isinstance(name, str) and name.strip():
+        where += f" {json.dumps(name.strip())}"
+    if isinstance(model, str) and model.strip():
+        where += f" ({model.strip()})"
+    return where
+
+
+def _parse_keys(raw: Mapping[str, Any], keys: tuple[str, ...], where: str,
+                problems: list[str]) -> dict[str, Any]:
+    """Parse every known key of ``raw``; unknown keys and bad values go to ``problems``."""
+    parsed: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in keys:
+            problems.append(f"{where}: {_unknown_key(key, keys)}")
+        elif key in _PARSERS:
+            try:
+                parsed[key] = _PARSERS[key](value)
+            except Bad as bad:
+                problems.append(f"{where}: {key}: {bad}")
+    return parsed
+
+
+def parse_budgets(data: Mapping[str, Any], display: str, base_dir: Path, *,
+                  check: EntryCheck | None = None) -> list[Entry]:
+    """Validate the tables of a budget file (``defaults`` and ``model``) into entries."""
+    problems: list[str] = []
+    for key in data:
+        if key not in TOP_KEYS:
+            problems.append(f"{display}: {_unknown_key(key, TOP_KEYS)}")
+
+    defaults: dict[str, Any] | None = None
+    raw_defaults = data.get("defaults", {})
+    if isinstance(raw_defaults, dict):
+        before = len(problems)
+        parsed = _parse_keys(raw_defaults, DEFAULT_KEYS, f"{display}: [defaults]", problems)
+        defaults = parsed if len(problems) == before else None
+    else:
+        problems.append(f"{display}: defaults: expected a table [defaults], "
+                        f"got {describe(raw_defaults)}")
+
+    raw_entries = data.get("model")
+    if raw_entries is None or raw_entries == []:
+        problems.append(f"{display}: no entries; add at least one [[model]] table with a model "
+                        "and a limit (max_flops, max_params, min_reduction or max_latency_ms)")
+        raw_entries = []
+    elif not isinstance(raw_entries, list) or not all(isinstance(e, dict) for e in raw_entries):
+        problems.append(f"{display}: model: expected an array of tables [[model]], "
+                        f"got {describe(raw_entries)}")
+        raw_entries = []
+
+    entries = []
+    for index, raw in enumerate(raw_entries, start=1):
+        entry = _parse_entry(index, raw, defaults, display, base_dir, problems)
+        if entry is not None and check is not None:
+            entry, found = check(entry)
+            problems += [f"{entry_location(display, index, raw)}: {line}" for line in found]
+            entry = None if found else entry
+        if entry is not None:
+            entries.append(entry)
+
+    first_with_key: dict[str, Entry] = {}
+    for entry in entries:
+        other = first_with_key.setdefault(entry.key, entry)
+        if other is not entry:
+            problems.append(duplicate_problem(display, entry, other))
+    if problems:
+        raise BudgetError(problems)
+    return entries
+
+
+def duplicate_problem(display: str, entry: Entry, other: Entry) -> str:
+    return (f"{entry_location(display, entry.index, vars(entry))}: duplicates entry "
+            f"{other.index} ({entry.key}); give one of them a distinct name")
+
+
+def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any] | None, display: str,
+                 base_dir: Path, problems: list[str]) -> Entry | None:
+    """Validate one entry (``defaults`` is None when they are invalid themselves); problems are
+    appended, and None returned, when anything is wrong."""
+    where = entry_location(display, index, raw)
+    before = len(problems)
+    own = _parse_keys(raw, ENTRY_KEYS, where, problems)
+    settings = {**(defaults or {}), **own}
+
+    model = raw.get("model")
+    if "model" not in raw:
+        problems.append(f"{where}: model: missing; every entry names a model, "
+                        "e.g. model = \"resnet50\"")
+    elif not isinstance(model, str) or not model.strip():
+        problems.append(f"{where}: model: expected a model name such as \"resnet50\", "
+                        f"got {describe(model)}")
+    else:
+        model = model.strip()
+        problem = _spec_problem(model, base_dir)
+        if problem:
+            problems.append(f"{where}: model: {problem}")
+    if "name" in raw:
+        try:
+            own["name"] = values.parse_text(raw["name"])
+        except Bad as bad:
+            problems.append(f"{where}: name: {bad}")
+
+    if len(problems) > before or defaults is None:
+        return None  # the checks below would only repeat what is already wrong
+    limits = {metric: settings[metric.limit_key] for metric in Metric
+              if metric.limit_key in settings}
+    if not limits:
+        problems.append(f"{where}: no limit; give at least one of {', '.join(LIMIT_KEYS)} "
+                        "(here or in [defaults])")
+    variant = settings.get("variant", parse_variant("std"))
+    if Metric.REDUCTION in limits and variant.is_baseline:
+        problems.append(f"{where}: min_reduction: needs a variant (e.g. variant = \"p4\"); "
+                        f"variant {variant.spec} reduces nothing")
+    if len(problems) > before:
+        return None
+    return Entry(
+        index=index, model=model, spec=_spec_for(model, base_dir), name=own.get("name"),
+        input_shape=settings.get("input_shape"), variant=variant,
+        include_first=settings.get("include_first", False), limits=limits,
+        latency={key: settings[key] for key in LATENCY_KEYS if key in settings},
+    )

@@ -1,0 +1,198 @@
+"""The values a budget file holds: counts with SI suffixes, shares, milliseconds, shapes, choices.
+
+Each parser takes a TOML value and returns the parsed one or raises :class:`Bad` saying what is
+wrong with it; the caller adds where it was (file, entry, key). Nothing here imports torch, so a
+budget file can be validated before any model code is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from hetcalc.errors import InvalidArgument
+from hetcalc.variants import Variant, parse_variant
+
+
+class Bad(Exception):
+    """A value that does not fit its key; the message says why (the caller adds where)."""
+
+
+_SUFFIX_POWER = {"": 0, "K": 3, "M": 6, "G": 9, "T": 12}  # SI: powers of 1000, not 1024
+_DIGITS = r"\d+(?:_\d+)*"
+_NUMBER = re.compile(rf"(?P<mantissa>{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})"
+                     rf"(?:[eE](?P<exp>[+-]?\d+))?\s*(?P<suffix>[KMGTkmgt]?)")
+NUMBER_FORMS = "an integer or a number with a K, M, G or T suffix, e.g. 2.9G, 850M, 17_000_000"
+
+# The largest count a limit may be: far above any model (ViT-H/14 is 1.7e11 MACs), and small
+# enough to stay an exact integer in every JSON reader that uses 64-bit integers.
+MAX_COUNT = 10**18
+# An exponent beyond this many digits is clamped before Decimal sees it (Decimal refuses
+# exponents over 10**18, and int() refuses strings over 4300 digits); either way such a number
+# is far outside [1, MAX_COUNT], which is all that matters here.
+_MAX_EXPONENT_DIGITS = 6
+# The largest share: a --tolerance of 10**9 (100 billion percent) already allows any growth.
+_MAX_FRACTION = Decimal(10**9)
+
+
+def describe(value: Any) -> str:
+    """A TOML value as a message shows it: its TOML type and the value."""
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, int):
+        return f"the integer {value}"
+    if isinstance(value, float):
+        return f"the float {value!r}"
+    if isinstance(value, list):
+        return f"the array {json.dumps(value, default=str)}"
+    if isinstance(value, dict):
+        return "a table"
+    return f"the {type(value).__name__} {value}"
+
+
+def _decimal(text: str) -> Decimal:
+    """``"2.9G"`` -> 2.9E+9, ``"17_000_000"`` -> 17000000, exactly.
+
+    The result may be of any size, or 0; :func:`parse_count` bounds it.
+    """
+    stripped = text.strip()
+    if stripped.startswith("-") and _NUMBER.fullmatch(stripped[1:].strip()):
+        raise Bad(f"must be positive, got {describe(text)}")
+    match = _NUMBER.fullmatch(stripped)
+    if match is None:
+        raise Bad(f"bad number {text!r}; expected {NUMBER_FORMS}")
+    exponent = match["exp"] or "0"
+    sign, digits = ("-", exponent[1:]) if exponent.startswith("-") else ("", exponent.lstrip("+"))
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > _MAX_EXPONENT_DIGITS:
+        digits = "9" * _MAX_EXPONENT_DIGITS
+    power = int(sign + digits) + _SUFFIX_POWER[match["suffix"].upper()]
+    # Built from text, a Decimal is exact: no rounding and no overflow (arithmetic could have).
+    return Decimal(f"{match['mantissa'].replace('_', '')}e{power}")
+
+
+def parse_count(value: Any) -> int:
+    """A count of MACs or parameters, 1 to :data:`MAX_COUNT`: ``"2.9G"``, ``"850M"``,
+    ``17_000_000``, ``2.9e9``. A fraction is rounded to the nearest whole number (ties to even),
+    and must not round to 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise Bad(f"expected {NUMBER_FORMS}, got {describe(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Bad(f"expected a finite number, got {describe(value)}")
+    if isinstance(value, str):
+        if len(value) > 100:  # no count needs more; keeps the message and the work short
+            raise Bad(f"bad number of {len(value)} characters; expected {NUMBER_FORMS}")
+        number = _decimal(value)
+    else:
+        number = Decimal(value)  # exact for int and float alike
+    if number <= 0:
+        raise Bad(f"must be positive, got {describe(value)}")
+    if number > MAX_COUNT:
+        raise Bad(f"too large, got {describe(value)}; a count is at most 1e18")
+    count = int(number.to_integral_value())
+    if count == 0:
+        raise Bad(f"rounds to 0, got {describe(value)}; a count is a whole number, at least 1")
+    return count
+
+
+def parse_fraction(value: Any, *, below_one: bool) -> float:
+    """A share: ``"25%"``, ``0.25`` or ``"0.25"``; never negative, below 1 when ``below_one``."""
+    forms = "a fraction such as 0.25 or a percentage such as '25%'"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise Bad(f"expected {forms}, got {describe(value)}")
+    text = str(value).strip()
+    percent = isinstance(value, str) and text.endswith("%")
+    if percent:
+        text = text[:-1].strip()
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise Bad(f"expected {forms}, got {describe(value)}") from None
+    if not number.is_finite():
+        raise Bad(f"expected a finite number, got {describe(value)}")
+    if number > _MAX_FRACTION:  # compared before any arithmetic, which could overflow
+        raise Bad(f"too large, got {describe(value)}")
+    if percent:
+        number = number.scaleb(-2)
+    if number < 0 or (below_one and number >= 1):
+        bound = "below 100% (a fraction under 1)" if below_one else "0 or more"
+        raise Bad(f"must be {bound}, got {describe(value)}")
+    return float(number) or 0.0  # "-0%" is 0
+
+
+def parse_tolerance(text: str) -> float:
+    """``--tolerance 1%`` (or ``0.01``): how much growth over the baseline is allowed."""
+    try:
+        return parse_fraction(text, below_one=False)
+    except Bad as bad:
+        raise InvalidArgument(f"--tolerance: {bad}; e.g. --tolerance 1% or 0.01") from None
+
+
+def parse_positive_number(value: Any) -> float:
+    """Milliseconds or seconds: ``50``, ``12.5``, ``"50"``, ``"50ms"`` (no SI suffixes)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise Bad(f"expected a positive number, got {describe(value)}")
+    try:
+        number = float(value.strip().removesuffix("ms")) if isinstance(value, str) else value
+    except (ValueError, OverflowError):
+        raise Bad(f"expected a positive number, got {describe(value)}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise Bad(f"must be a positive number, got {describe(value)}")
+    return float(number)
+
+
+def parse_positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise Bad(f"expected a positive integer, got {describe(value)}")
+    return value
+
+
+def parse_boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise Bad(f"expected true or false, got {describe(value)}")
+    return value
+
+
+def parse_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Bad(f"expected a non-empty string, got {describe(value)}")
+    return value.strip()
+
+
+SHAPE_FORMS = "four positive integers N,C,H,W such as [1, 3, 224, 224] or \"1,3,224,224\""
+_SHAPE_TEXT = re.compile(r"\s*[0-9]+\s*(?:[,x]\s*[0-9]+\s*){3}")
+
+
+def parse_input_shape(value: Any) -> tuple[int, ...]:
+    """``[1, 3, 32, 32]``, ``"1,3,32,32"`` or ``"1x3x32x32"``, as ``--input-shape`` reads it."""
+    if isinstance(value, str) and _SHAPE_TEXT.fullmatch(value) and len(value) < 100:
+        shape = tuple(int(part) for part in value.replace("x", ",").split(","))
+        if all(size > 0 for size in shape):
+            return shape
+    if (isinstance(value, list) and len(value) == 4
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+        return tuple(value)
+    raise Bad(f"expected {SHAPE_FORMS}, got {describe(value)}")
+
+
+def parse_variant_spec(value: Any) -> Variant:
+    if not isinstance(value, str):
+        raise Bad(f"expected a variant string such as \"p4\", got {describe(value)}")
+    try:
+        return parse_variant(value)
+    except InvalidArgument as error:
+        raise Bad(str(error)) from None
+
+
+def choice_parser(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if not isinstance(value, str) or value.strip() not in choices:
+            raise Bad(f"expected one of {', '.join(choices)}, got {describe(value)}")
+        return value.strip()
+    return parse

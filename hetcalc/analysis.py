@@ -7,13 +7,19 @@ Nothing here prints; :mod:`hetcalc.render` turns reports into tables and JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from hetcalc import formulas, models
+from torch import nn
+
+from hetcalc import formulas
 from hetcalc.errors import InvalidArgument
-from hetcalc.latency import LatencySettings, layer_latencies
-from hetcalc.substitute import DEFAULT_IMPL, IMPLS, Decision, apply, plan
-from hetcalc.trace import Trace, trace_model
+from hetcalc.pipeline import Subject, subject
+from hetcalc.substitute import DEFAULT_IMPL, IMPLS, Decision, plan
+from hetcalc.trace import Trace
 from hetcalc.variants import ConvShape, Kind, Variant, layer_cost
+
+if TYPE_CHECKING:
+    from hetcalc.settings import LatencySettings
 
 STANDARD = Variant(Kind.STANDARD)
 
@@ -31,6 +37,10 @@ class LayerReport:
     note: str | None
     latency_standard_ms: float | None = None
     latency_variant_ms: float | None = None
+    flops_counted_torch: int | None = None
+    """torch's ``FlopCounterMode`` count of the layer (fvcore's is ``flops_counted``)."""
+    params_kxk: int = 0
+    """Weights of the layer's kernel-sized part as it runs (0 for a 1×1 conv)."""
 
     @property
     def speedup_measured(self) -> float | None:
@@ -58,6 +68,16 @@ class AnalysisReport:
     uncounted_ops: dict[str, int]
     impl: str | None = None
     latency_settings: LatencySettings | None = None
+    flops_counted_torch: int | None = None
+    counter: str = "fvcore"
+    """Which counter the baseline figures come from: fvcore, or torch when fvcore did not run."""
+    notes: tuple[str, ...] = ()
+    """Model-level remarks (why fvcore did not run, why nothing was replaced, ...)."""
+
+    @property
+    def params_kxk(self) -> int:
+        """K×K weights over the conv layers (kept and replaced)."""
+        return sum(layer.params_kxk for layer in self.layers)
 
     @property
     def reduction(self) -> float:
@@ -97,18 +117,16 @@ def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerRepo
             reports.append(LayerReport(
                 name=d.name, shape=s, substituted=True, flops_standard=standard,
                 flops_analytic=cost.flops, flops_counted=None, params_standard=standard_params,
-                params_variant=cost.params,
+                params_variant=cost.params, params_kxk=cost.params_kxk,
                 note=f"depthwise+pointwise pair -> one HetConv {d.pair.in_channels}->"
                      f"{d.pair.out_channels} (paper Table 4)",
             ))
             continue
-        cost = layer_cost(variant, s) if d.replace else None
+        cost = layer_cost(variant, s) if d.replace else baseline
         reports.append(LayerReport(
             name=d.name, shape=s, substituted=d.replace, flops_standard=standard,
-            flops_analytic=cost.flops if cost else standard, flops_counted=None,
-            params_standard=standard_params,
-            params_variant=cost.params if cost else standard_params,
-            note=d.reason,
+            flops_analytic=cost.flops, flops_counted=None, params_standard=standard_params,
+            params_variant=cost.params, params_kxk=cost.params_kxk, note=d.reason,
         ))
     return reports
 
@@ -156,27 +174,29 @@ def report_from_plan(model: str, trace: Trace, variant: Variant,
              - removed_flops)
     params = (trace.params + sum(lr.params_variant - lr.params_standard for lr in replaced)
               - removed_params)
+    notes = (trace.fvcore_note,) if trace.fvcore_note else ()
     return AnalysisReport(
         model=model, input_shape=trace.input_shape, variant=variant,
         baseline_flops=trace.flops_total, baseline_params=trace.params,
         flops_analytic=flops, flops_counted=None, params=params, layers=layers,
-        uncounted_ops=trace.uncounted_ops,
+        uncounted_ops=trace.uncounted_ops, counter=trace.counter, notes=notes,
     )
 
 
-def trace_spec(spec: str, input_shape: tuple[int, ...] | None = None,
+def trace_spec(spec: str | nn.Module, input_shape: tuple[int, ...] | None = None,
                fold_bn: bool = False) -> Trace:
-    """Resolve, build (without weights) and trace the model a spec names."""
-    entry = models.resolve(spec)
-    shape = input_shape or entry.input_shape
-    return trace_model(models.build(entry), shape, name=spec, fold_bn=fold_bn)
+    """Resolve, build (without weights) and count the model a spec names."""
+    return subject(spec, input_shape).trace(fold_bn)
 
 
 def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str | None:
-    """Why fvcore's count of a replaced layer differs from the formulas, or ``None`` if it
-    does not. A difference with no known cause is reported as such: it would be a bug."""
-    assert layer.flops_counted is not None
-    difference = layer.flops_counted - layer.flops_analytic
+    """Why the count of a replaced layer (fvcore's, or torch's where fvcore did not run)
+    differs from the formulas, or ``None`` if it does not. A difference with no known cause is
+    reported as such: it would be a bug."""
+    counted = layer.flops_counted if layer.flops_counted is not None else layer.flops_counted_torch
+    if counted is None:
+        return None
+    difference = counted - layer.flops_analytic
     if difference == 0:
         return None
     s = layer.shape
@@ -191,49 +211,50 @@ def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str |
     return f"counted differs from analytic by {difference:+,} MACs with no known cause"
 
 
-def cross_check(report: AnalysisReport, decisions: list[Decision], model, trace: Trace,
-                impl: str) -> AnalysisReport:
-    """Build the substituted model from ``model`` (in place) and let fvcore count it."""
+def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subject,
+                trace: Trace, impl: str) -> AnalysisReport:
+    """Build the substituted model with the ``impl`` realization and count it (fvcore and
+    torch); every replaced layer's difference from the formulas is explained or flagged."""
     if impl not in IMPLS:
-        raise InvalidArgument(f"--impl must be one of {', '.join(IMPLS)}, got {impl!r}")
-    apply(model, decisions, report.variant, impl)
-    counted = trace_model(model, report.input_shape, name=report.model, fold_bn=trace.fold_bn)
+        raise InvalidArgument(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}",
+                              argument="impl")
+    counted = source.count(decisions, report.variant, impl, trace.fold_bn)
     layers = []
     for layer in report.layers:
-        source = counted if layer.substituted else trace
-        checked = replace(layer, flops_counted=source.flops_of(layer.name))
+        origin = counted if layer.substituted else trace
+        checked = replace(layer, flops_counted=origin.fvcore_of(layer.name),
+                          flops_counted_torch=origin.torch_of(layer.name))
         if layer.substituted:
             notes = [n for n in (layer.note, explain_difference(checked, report.variant, impl)) if n]
             checked = replace(checked, note="; ".join(notes) or None)
         layers.append(checked)
-    return replace(report, layers=layers, flops_counted=counted.flops_total, impl=impl,
-                   uncounted_ops=counted.uncounted_ops)
+    return replace(report, layers=layers, flops_counted=counted.fvcore_total, impl=str(impl),
+                   flops_counted_torch=counted.torch_total, uncounted_ops=counted.uncounted_ops)
 
 
-def analyze(spec: str, variant: Variant, input_shape: tuple[int, ...] | None = None,
+def analyze(model: str | nn.Module, variant: Variant, input_shape: tuple[int, ...] | None = None,
             include_first: bool = False, impl: str | None = DEFAULT_IMPL,
             merge_pairs: bool = False, fold_bn: bool = False) -> AnalysisReport:
-    """Analyse the model ``spec`` under ``variant``: one trace and the paper's formulas, then,
-    unless ``impl`` is ``None``, fvcore's count of the model substituted with that realization.
-    ``merge_pairs`` turns depthwise+pointwise pairs into one HetConv layer (paper Table 4);
-    ``fold_bn`` counts BatchNorm as folded into the layer before it (see :func:`trace_model`)."""
-    entry = models.resolve(spec)
-    shape = input_shape or entry.input_shape
-    model = models.build(entry)
-    trace = trace_model(model, shape, name=spec, fold_bn=fold_bn)
+    """Analyse ``model`` (a spec such as ``"resnet50"``, or an ``nn.Module`` with its
+    ``input_shape``) under ``variant``: one count and the paper's formulas, then, unless
+    ``impl`` is ``None``, fvcore's and torch's counts of the model substituted with that
+    realization. ``merge_pairs`` turns depthwise+pointwise pairs into one HetConv layer (paper
+    Table 4); ``fold_bn`` counts BatchNorm as folded into the layer before it (see
+    :func:`hetcalc.trace.trace_model`). The caller's module is never changed."""
+    source = subject(model, input_shape)
+    trace = source.trace(fold_bn)
     decisions = plan(trace.convs, variant, include_first, merge_pairs)
-    report = report_from_plan(spec, trace, variant, decisions)
-    if impl is None or variant.is_baseline:
+    report = report_from_plan(source.name, trace, variant, decisions)
+    if impl is None:
         return report
-    return cross_check(report, decisions, model, trace, impl)
+    if variant.is_baseline:
+        return with_baseline_counts(report, trace)
+    return cross_check(report, decisions, source, trace, impl)
 
 
-def with_layer_latency(report: AnalysisReport, settings: LatencySettings, impl: str,
-                       on_block=None) -> AnalysisReport:
-    """Time every substituted layer alone against its standard conv (``analyze --latency``)."""
-    shapes = {layer.name: layer.shape for layer in report.substituted}
-    timed = layer_latencies(shapes, report.variant, settings, impl, on_block)
-    layers = [replace(layer, latency_standard_ms=timed[layer.name][0].median_ms,
-                      latency_variant_ms=timed[layer.name][1].median_ms)
-              if layer.name in timed else layer for layer in report.layers]
-    return replace(report, layers=layers, latency_settings=settings)
+def with_baseline_counts(report: AnalysisReport, trace: Trace) -> AnalysisReport:
+    """The baseline's own counts as the counted figures (nothing was substituted)."""
+    layers = [replace(layer, flops_counted=trace.fvcore_of(layer.name),
+                      flops_counted_torch=trace.torch_of(layer.name)) for layer in report.layers]
+    return replace(report, layers=layers, flops_counted=trace.fvcore_total,
+                   flops_counted_torch=trace.torch_total)

@@ -1,8 +1,9 @@
 """Variants side by side on one model: analytic, counted and measured, in one run.
 
-The model is traced once; each variant is then planned and costed from that trace, counted by
-fvcore on its own substituted (storage-free) copy, and, unless latency is off, timed together
-with the baseline, interleaved in the same process (:func:`hetcalc.latency.measure`).
+The model is counted once; each variant is then planned and costed from that count, counted on
+its own substituted copy (:func:`hetcalc.analysis.cross_check`, the same check ``analyze``
+makes), and, unless latency is off, timed beside the baseline, interleaved in the same process
+(:func:`hetcalc.latency.measure`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from hetcalc import analysis, models
+from torch import nn
+
+from hetcalc import analysis
 from hetcalc.infofield import compare_fields
-from hetcalc.latency import Latency, LatencySettings, measure
-from hetcalc.substitute import DEFAULT_IMPL, Decision, apply, plan
-from hetcalc.trace import trace_model
+from hetcalc.latency import (
+    Latency,
+    LatencySettings,
+    check_fits,
+    combine,
+    environment,
+    measure,
+)
+from hetcalc.pipeline import subject
+from hetcalc.substitute import DEFAULT_IMPL, Decision, plan
 from hetcalc.variants import Kind, Variant, info_field
 
 STANDARD = Variant(Kind.STANDARD)
@@ -39,6 +49,9 @@ class VariantResult:
     info_field: str
     latency: Latency | None = None
     speedup_measured: float | None = None
+    flops_counted_torch: int | None = None
+    baseline_latency: Latency | None = None
+    """The baseline as timed in the same interleaved run as this variant."""
 
     @property
     def realized(self) -> float | None:
@@ -59,51 +72,72 @@ class Comparison:
     variants: list[VariantResult]
     impl: str
     latency_settings: LatencySettings | None
+    counter: str = "fvcore"
+    environment: dict | None = None
+    """What the latencies depend on (device, threads, dtype, ...): :func:`latency.environment`."""
 
 
-def compare(spec: str, variants: list[Variant], input_shape: tuple[int, ...] | None = None,
-            include_first: bool = False, impl: str = DEFAULT_IMPL,
-            latency: LatencySettings | None = None, merge_pairs: bool = False,
-            fold_bn: bool = False,
+def compare(model: str | nn.Module, variants: list[Variant],
+            input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+            impl: str = DEFAULT_IMPL, latency: LatencySettings | None = None,
+            merge_pairs: bool = False, fold_bn: bool = False,
             on_block: Callable[[str], None] | None = None) -> Comparison:
-    """Compare ``variants`` on model ``spec``; ``latency=None`` skips timing."""
-    entry = models.resolve(spec)
-    shape = input_shape or entry.input_shape
-    trace = trace_model(models.build(entry), shape, name=spec, fold_bn=fold_bn)
+    """Compare ``variants`` on ``model`` (a spec, or an ``nn.Module`` with its input shape);
+    ``latency=None`` skips timing.
+
+    Timing holds at most two models at once: the baseline and one variant, built, timed
+    interleaved, and freed before the next is built. The baseline's latency is the median over
+    those runs; each variant's measured speedup is against the baseline of its own run.
+    """
+    if latency is not None:
+        latency.validate()
+    source = subject(model, input_shape)
+    trace = source.trace(fold_bn)
+    if latency is not None:
+        check_fits(trace.largest_output, source.input_shape[0], latency)
 
     results: list[VariantResult] = []
-    plans = {}
+    plans: dict[str, tuple[Variant, list[Decision]]] = {}
     for variant in variants:
         decisions = plan(trace.convs, variant, include_first, merge_pairs)
-        report = analysis.report_from_plan(spec, trace, variant, decisions)
-        if not variant.is_baseline:
-            copy = apply(models.build(entry), decisions, variant, impl)
-            counted = trace_model(copy, shape, name=spec, fold_bn=fold_bn).flops_total
+        report = analysis.report_from_plan(source.name, trace, variant, decisions)
+        if variant.is_baseline:
+            checked = analysis.with_baseline_counts(report, trace)
         else:
-            counted = trace.flops_total
+            checked = analysis.cross_check(report, decisions, source, trace, impl)
         plans[variant.spec] = (variant, decisions)
         results.append(VariantResult(
             variant=variant, label=variant.spec, flops_analytic=report.flops_analytic,
-            flops_counted=counted, params=report.params, reduction=report.reduction,
-            params_reduction=report.params_reduction, speedup_theoretical=report.speedup,
-            sequential_depth=variant.sequential_depth,
+            flops_counted=checked.flops_counted, params=report.params,
+            reduction=report.reduction, params_reduction=report.params_reduction,
+            speedup_theoretical=report.speedup, sequential_depth=variant.sequential_depth,
             info_field=info_field_summary(variant, decisions),
+            flops_counted_torch=checked.flops_counted_torch,
         ))
 
     baseline_latency = None
     if latency is not None:
-        latency.validate()
-        timed = {BASELINE: models.build(entry, weights="random")}
+        baseline_model = source.runnable()
+        baseline_runs: list[Latency] = []
+        measured: dict[str, tuple[Latency, Latency]] = {}
         for label, (variant, decisions) in plans.items():
-            if not variant.is_baseline:
-                timed[label] = apply(models.build(entry, weights="random"), decisions, variant,
-                                     impl)
-        measured = measure(timed, shape, latency, on_block)
-        baseline_latency = measured[BASELINE]
-        results = [_with_latency(r, measured.get(r.label, baseline_latency), baseline_latency)
+            if variant.is_baseline:
+                continue
+            candidate = source.runnable(decisions, variant, impl)
+            timed = measure({BASELINE: baseline_model, label: candidate}, source.input_shape,
+                            latency, on_block)
+            del candidate
+            baseline_runs.append(timed[BASELINE])
+            measured[label] = (timed[label], timed[BASELINE])
+        if not baseline_runs:  # only baseline variants: time the baseline alone
+            baseline_runs.append(measure({BASELINE: baseline_model}, source.input_shape,
+                                         latency, on_block)[BASELINE])
+        baseline_latency = combine(baseline_runs)
+        results = [_with_latency(r, *measured.get(r.label, (baseline_latency, baseline_latency)))
                    for r in results]
-    return Comparison(spec, tuple(shape), trace.flops_total, trace.params, baseline_latency,
-                      results, str(impl), latency)
+    return Comparison(source.name, tuple(source.input_shape), trace.flops_total, trace.params,
+                      baseline_latency, results, str(impl), latency, counter=trace.counter,
+                      environment=None if latency is None else environment(latency))
 
 
 def info_field_summary(variant: Variant, decisions: list[Decision]) -> str:
@@ -128,6 +162,7 @@ def info_field_summary(variant: Variant, decisions: list[Decision]) -> str:
 
 
 def _with_latency(result: VariantResult, measured: Latency, baseline: Latency) -> VariantResult:
-    return replace(result, latency=measured,
+    """``baseline`` is the baseline as timed beside ``measured``, in the same run."""
+    return replace(result, latency=measured, baseline_latency=baseline,
                    speedup_measured=baseline.median_ms / measured.median_ms)
 

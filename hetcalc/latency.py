@@ -4,66 +4,39 @@ Models are timed in eval mode under ``torch.inference_mode`` after a warm-up, an
 round after round, every model runs one block of iterations, so a machine whose speed drifts
 (another job starts, the clock throttles) slows all of them alike and the ratios still hold.
 Each block gives one per-iteration time; a model's latency is the median of its blocks, its spread
-the interquartile range.
+the interquartile range, and a spread over :data:`hetcalc.settings.SPREAD_LIMIT` of the median
+marks the figure as unreliable. On CUDA, ``cudnn.benchmark`` picks each convolution's fastest
+algorithm during the warm-up (restored afterwards) and the input is made on the device before
+timing, so no host-device copy is timed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import statistics
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from hetcalc import models
 from hetcalc.errors import InvalidArgument
-from hetcalc.substitute import DEFAULT_IMPL, apply, plan
-from hetcalc.trace import conv_calls
+from hetcalc.settings import DEVICES, DTYPES, SPREAD_LIMIT, LatencySettings
+from hetcalc.substitute import DEFAULT_IMPL, plan
 from hetcalc.variants import ConvShape, Variant
 
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+if TYPE_CHECKING:
+    from hetcalc.analysis import AnalysisReport
 
+__all__ = ["DEVICES", "DTYPES", "Latency", "LatencySettings", "measure", "model_latency",
+           "layer_latencies", "with_layer_latency", "environment", "TORCH_DTYPES"]
 
-@dataclass(frozen=True)
-class LatencySettings:
-    """How to measure: where, on what input, and for how long (``min_run_time`` seconds per
-    model, spread over ``rounds`` interleaved rounds)."""
-
-    device: str = "auto"
-    batch_size: int = 1
-    threads: int | None = None
-    dtype: str = "float32"
-    channels_last: bool = False
-    min_run_time: float = 1.0
-    rounds: int = 10
-
-    def validate(self) -> LatencySettings:
-        """Check every field; raise :class:`InvalidArgument` naming the first bad one."""
-        if self.device not in DEVICES:
-            raise InvalidArgument(f"--device must be one of {', '.join(DEVICES)}, got {self.device!r}")
-        if self.device == "cuda" and not torch.cuda.is_available():
-            raise InvalidArgument("--device cuda: no CUDA device is available here "
-                                  "(use --device cpu, or auto to pick CUDA when present)")
-        if self.dtype not in DTYPES:
-            raise InvalidArgument(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if self.batch_size < 1:
-            raise InvalidArgument(f"--batch-size must be a positive integer, got {self.batch_size}")
-        if self.threads is not None and self.threads < 1:
-            raise InvalidArgument(f"--threads must be a positive integer, got {self.threads}")
-        if not self.min_run_time > 0:
-            raise InvalidArgument(f"--time-budget must be positive seconds, got {self.min_run_time}")
-        if self.rounds < 1:
-            raise InvalidArgument(f"rounds must be a positive integer, got {self.rounds}")
-        return self
-
-    @property
-    def resolved_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+MIN_ROUNDS = 3
+"""Interleaved rounds kept when one iteration is too slow for the requested number in the time
+budget (the time budget bounds the run)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +48,15 @@ class Latency:
     blocks: int
     iterations: int
     device: str
+
+    @property
+    def spread(self) -> float:
+        """Interquartile range over median."""
+        return self.iqr_ms / self.median_ms if self.median_ms else 0.0
+
+    @property
+    def reliable(self) -> bool:
+        return self.spread <= SPREAD_LIMIT
 
 
 def _quartiles(values: list[float]) -> tuple[float, float]:
@@ -98,6 +80,66 @@ def _benchmark():
     return benchmark
 
 
+def resolved_device(settings: LatencySettings) -> torch.device:
+    if settings.device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(settings.device)
+
+
+def environment(settings: LatencySettings) -> dict[str, object]:
+    """What a latency figure depends on: device (and its name), threads, dtype, memory format,
+    batch size, torch version."""
+    device = resolved_device(settings)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+    return {"device": device.type, "device_name": name,
+            "threads": settings.threads or torch.get_num_threads(), "dtype": settings.dtype,
+            "memory_format": "channels_last" if settings.channels_last else "contiguous",
+            "batch_size": settings.batch_size, "torch": torch.__version__}
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return os.uname().machine if hasattr(os, "uname") else "cpu"
+
+
+def _available_bytes(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_fits(largest_output: int, traced_batch: int, settings: LatencySettings,
+               models: int = 2) -> None:
+    """Refuse, before anything is allocated, a timing run whose activations cannot fit.
+
+    ``largest_output`` is the largest tensor (bytes, float32) a module returned when the model
+    was counted at batch ``traced_batch``; the run holds about three of them per model at the
+    timing batch size and dtype."""
+    device = resolved_device(settings)
+    scale = settings.batch_size / max(traced_batch, 1)
+    width = torch.tensor([], dtype=TORCH_DTYPES[settings.dtype]).element_size() / 4
+    needed = int(3 * largest_output * scale * width * models)
+    available = _available_bytes(device)
+    if available is not None and needed > available:
+        raise InvalidArgument(
+            f"batch_size {settings.batch_size}: timing would need about {needed / 1024**3:.1f} GiB "
+            f"of activations on {device.type}, and {available / 1024**3:.1f} GiB is available; "
+            "use a smaller batch size or input shape", argument="batch_size")
+
+
 def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
             settings: LatencySettings,
             on_block: Callable[[str], None] | None = None) -> dict[str, Latency]:
@@ -107,9 +149,9 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     benchmark = _benchmark()
 
     settings.validate()
-    device = settings.resolved_device
-    dtype = DTYPES[settings.dtype]
-    memory_format = torch.channels_last if settings.channels_last else torch.contiguous_format
+    device = resolved_device(settings)
+    dtype = TORCH_DTYPES[settings.dtype]
+    memory_format = _memory_format(settings, len(input_shape))
     shape = (settings.batch_size, *input_shape[1:])
     x = torch.randn(shape, device=device).to(dtype=dtype, memory_format=memory_format)
     threads = settings.threads or torch.get_num_threads()
@@ -123,53 +165,99 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     block_seconds = settings.min_run_time / settings.rounds
     samples: dict[str, list[float]] = {name: [] for name in timers}
     numbers: dict[str, int] = {}
-    with torch.inference_mode():
-        for name, timer in timers.items():
-            timer.timeit(number=2)  # warm-up: allocator, kernel selection, lazy init
-            once = timer.timeit(number=1).median
-            numbers[name] = max(1, int(block_seconds / max(once, 1e-6)))
-        for _ in range(settings.rounds):
+    cudnn = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = device.type == "cuda"
+        with torch.inference_mode():
+            slowest = 0.0
             for name, timer in timers.items():
-                samples[name].append(timer.timeit(number=numbers[name]).median)
-                if on_block is not None:
-                    on_block(name)
+                timer.timeit(number=2)  # warm-up: allocator, kernel selection, lazy init
+                once = timer.timeit(number=1).median
+                slowest = max(slowest, once)
+                numbers[name] = max(1, int(block_seconds / max(once, 1e-6)))
+            rounds = settings.rounds
+            if slowest * rounds > settings.min_run_time:  # one iteration per block is too many
+                rounds = max(MIN_ROUNDS, min(rounds, int(settings.min_run_time / slowest)))
+            for _ in range(rounds):
+                for name, timer in timers.items():
+                    samples[name].append(timer.timeit(number=numbers[name]).median)
+                    if on_block is not None:
+                        on_block(name)
+    finally:
+        torch.backends.cudnn.benchmark = cudnn
 
-    results = {}
-    for name, values in samples.items():
-        low, high = _quartiles(values)
-        results[name] = Latency(
-            median_ms=statistics.median(values) * 1e3, iqr_ms=(high - low) * 1e3,
-            blocks=len(values), iterations=numbers[name] * len(values), device=str(device),
-        )
-    return results
+    return {name: _summary(values, numbers[name], str(device)) for name, values in samples.items()}
 
 
-def model_latency(spec: str, variant: Variant, input_shape: tuple[int, ...] | None,
+def _memory_format(settings: LatencySettings, rank: int) -> torch.memory_format:
+    if not settings.channels_last:
+        return torch.contiguous_format
+    if rank == 4:
+        return torch.channels_last
+    if rank == 5:
+        return torch.channels_last_3d
+    raise InvalidArgument("channels_last needs a 2-D (N,C,H,W) or 3-D (N,C,D,H,W) input",
+                          argument="channels_last")
+
+
+def _summary(values: list[float], number: int, device: str) -> Latency:
+    low, high = _quartiles(values)
+    return Latency(median_ms=statistics.median(values) * 1e3, iqr_ms=(high - low) * 1e3,
+                   blocks=len(values), iterations=number * len(values), device=device)
+
+
+def combine(latencies: list[Latency]) -> Latency:
+    """One model timed in several interleaved runs (the baseline beside each variant in turn):
+    the median of the runs' medians, the largest spread, all blocks and iterations."""
+    if len(latencies) == 1:
+        return latencies[0]
+    return Latency(median_ms=statistics.median(lat.median_ms for lat in latencies),
+                   iqr_ms=max(lat.iqr_ms for lat in latencies),
+                   blocks=sum(lat.blocks for lat in latencies),
+                   iterations=sum(lat.iterations for lat in latencies),
+                   device=latencies[0].device)
+
+
+def model_latency(model: str | nn.Module, variant: Variant, input_shape: tuple[int, ...] | None,
                   settings: LatencySettings, include_first: bool = False,
                   impl: str = DEFAULT_IMPL, merge_pairs: bool = False) -> Latency:
-    """Measured latency of the model ``spec`` under one variant (built with random weights)."""
-    entry = models.resolve(spec)
-    shape = input_shape or entry.input_shape
-    model = models.build(entry, weights="random")
-    if not variant.is_baseline:
-        calls = conv_calls(model, shape, name=spec)
-        apply(model, plan(calls, variant, include_first, merge_pairs), variant, impl)
-    return measure({variant.spec: model}, shape, settings)[variant.spec]
+    """Measured latency of ``model`` under one variant (random weights for a registered model)."""
+    from hetcalc.pipeline import subject
+
+    source = subject(model, input_shape)
+    trace = source.trace()
+    check_fits(trace.largest_output, source.input_shape[0], settings, models=1)
+    decisions = plan(trace.convs, variant, include_first, merge_pairs)
+    runnable = source.runnable(decisions, variant, impl)
+    return measure({variant.spec: runnable}, source.input_shape, settings)[variant.spec]
 
 
 def layer_latencies(shapes: Mapping[str, ConvShape], variant: Variant, settings: LatencySettings,
-                    impl: str = DEFAULT_IMPL,
-                    on_block: Callable[[str], None] | None = None) -> dict[str, tuple[Latency, Latency]]:
+                    impl: str = DEFAULT_IMPL, on_block: Callable[[str], None] | None = None
+                    ) -> dict[str, tuple[Latency, Latency]]:
     """Each layer alone on its real input shape: (standard conv, variant layer) latencies,
     the two measured interleaved. Weights are random; ``settings.batch_size`` sets the batch."""
     from hetcalc.nn import build_variant_layer
 
+    convs = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
     results = {}
     for name, s in shapes.items():
-        conv = nn.Conv2d(s.in_channels, s.out_channels, s.kernel, s.stride, s.padding,
-                         s.dilation, bias=s.bias)
+        conv = convs[s.dims](s.in_channels, s.out_channels, s.kernel, s.stride, s.padding,
+                             s.dilation, bias=s.bias, padding_mode=s.padding_mode)
         layer = build_variant_layer(conv, variant, impl)
         timed = measure({"standard": conv, "variant": layer}, (1, s.in_channels, *s.input_size),
                         settings, on_block)
         results[name] = (timed["standard"], timed["variant"])
     return results
+
+
+def with_layer_latency(report: AnalysisReport, settings: LatencySettings, impl: str,
+                       on_block: Callable[[str], None] | None = None) -> AnalysisReport:
+    """Time every substituted layer alone against its standard conv (``analyze --latency``)."""
+    shapes = {layer.name: layer.shape for layer in report.substituted
+              if layer.flops_analytic > 0}  # a merged pair's pointwise half runs nothing
+    timed = layer_latencies(shapes, report.variant, settings, impl, on_block)
+    layers = [replace(layer, latency_standard_ms=timed[layer.name][0].median_ms,
+                      latency_variant_ms=timed[layer.name][1].median_ms)
+              if layer.name in timed else layer for layer in report.layers]
+    return replace(report, layers=layers, latency_settings=settings)

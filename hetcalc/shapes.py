@@ -6,7 +6,10 @@ torch. :func:`hetcalc.trace.conv_shape` fills a :class:`ConvShape` from a real m
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+from hetcalc.errors import InvalidArgument
 
 Size = tuple[int, ...]
 """One entry per spatial dimension: (L,) for Conv1d, (H, W) for Conv2d, (D, H, W) for Conv3d."""
@@ -85,3 +88,17 @@ def resolve_padding(padding: int | Size | str, kernel: Size, dilation: Size
     if isinstance(padding, str):
         raise ValueError(f"padding must be 'valid', 'same', an int or a tuple, got {padding!r}")
     return tuple((p, p) for p in as_size(padding, len(kernel)))
+
+
+INPUT_SHAPE_FORMS = "N,C,L (1-D), N,C,H,W (2-D) or N,C,D,H,W (3-D), e.g. 1,3,224,224"
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def parse_input_shape(text: str) -> tuple[int, ...]:
+    """Parse ``N,C,L``, ``N,C,H,W`` or ``N,C,D,H,W`` (also ``1x3x224x224``): positive integers,
+    any batch size ``N``."""
+    parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
+    if not 3 <= len(parts) <= 5 or not all(_DIGITS.fullmatch(p) and int(p) > 0 for p in parts):
+        raise InvalidArgument(f"input_shape must be positive integers {INPUT_SHAPE_FORMS}; "
+                              f"got {text!r}", argument="input_shape")
+    return tuple(int(p) for p in parts)

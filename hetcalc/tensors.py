@@ -7,6 +7,8 @@ run and be traced while a 632M-parameter model costs no more memory than its act
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
@@ -36,3 +38,26 @@ def materialize_zero(model: nn.Module) -> nn.Module:
             if buffer is not None:
                 module._buffers[key] = zero_tensor(buffer.shape, buffer.dtype)
     return model
+
+
+def _copy_with(model: nn.Module, make) -> nn.Module:
+    """A deep copy of ``model`` in which every parameter and buffer is ``make(tensor)``: no
+    storage of the original is copied (each tensor is swapped through ``deepcopy``'s memo)."""
+    memo: dict[int, torch.Tensor] = {}
+    for param in model.parameters():
+        if id(param) not in memo:
+            memo[id(param)] = nn.Parameter(make(param), requires_grad=param.requires_grad)
+    for buffer in model.buffers():
+        if id(buffer) not in memo:
+            memo[id(buffer)] = make(buffer)
+    return copy.deepcopy(model, memo)
+
+
+def storage_free_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` (meta, real or storage-free) whose tensors are :func:`zero_tensor`."""
+    return _copy_with(model, lambda t: zero_tensor(t.shape, t.dtype))
+
+
+def meta_copy(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` whose tensors live on the meta device (no storage)."""
+    return _copy_with(model, lambda t: torch.empty_like(t, device="meta"))

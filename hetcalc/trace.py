@@ -26,6 +26,7 @@ with warnings.catch_warnings():  # fvcore's import touches the deprecated torch.
 
 from hetcalc.errors import TraceError
 from hetcalc.shapes import ConvShape, as_size, resolve_padding
+from hetcalc.tensors import storage_free_copy
 
 CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
               nn.ConvTranspose3d)
@@ -57,7 +58,13 @@ class ConvCall:
 
 @dataclass(frozen=True)
 class Trace:
-    """What one traced forward pass tells about a model."""
+    """What counting a model's forward pass tells about it.
+
+    Two independent counters: fvcore (``torch.jit`` tracing, the reference) and torch's
+    ``FlopCounterMode`` (no jit, run on the meta device). ``flops_total``/``by_module`` are
+    fvcore's when it ran (``counter == "fvcore"``), else torch's, and ``fvcore_note`` says why
+    fvcore did not run.
+    """
 
     input_shape: tuple[int, ...]
     convs: list[ConvCall]
@@ -67,10 +74,27 @@ class Trace:
     uncounted_ops: dict[str, int]
     fold_bn: bool = False
     """True when BatchNorm was counted as folded into the layer before it (0 MACs)."""
+    torch_total: int | None = None
+    torch_by_module: dict[str, int] = field(default_factory=dict, repr=False)
+    counter: str = "fvcore"
+    fvcore_note: str | None = None
+    largest_output: int = 0
+    """Bytes of the largest tensor any module returned (float32 at the traced batch size)."""
+
+    @property
+    def fvcore_total(self) -> int | None:
+        return self.flops_total if self.counter == "fvcore" else None
 
     def flops_of(self, name: str) -> int:
-        """fvcore's MACs for the module ``name`` (0 for a module that ran no counted operator)."""
+        """The MACs of module ``name`` by the primary counter (0 for a module that ran no
+        counted operator)."""
         return self.by_module.get(name, 0)
+
+    def fvcore_of(self, name: str) -> int | None:
+        return self.by_module.get(name, 0) if self.counter == "fvcore" else None
+
+    def torch_of(self, name: str) -> int | None:
+        return None if self.torch_total is None else self.torch_by_module.get(name, 0)
 
 
 def conv_shape(conv: nn.Module, input_size: tuple[int, ...], output_size: tuple[int, ...],
@@ -128,6 +152,8 @@ class ConvRecorder:
         self.model = model
         self._calls: dict[str, ConvCall] = {}
         self._handles: list = []
+        self.largest_output = 0
+        """Bytes of the largest tensor a module returned (to bound a real pass's memory)."""
         self._sequence: list[tuple[str, nn.Module]] = []
 
     @property
@@ -156,11 +182,19 @@ class ConvRecorder:
     def _leaf_hook(self, module_name: str):
         def record(module: nn.Module, args, output) -> None:
             self._sequence.append((module_name, module))
+            self._measure(output)
         return record
+
+    def _measure(self, output) -> None:
+        for value in torch.utils._pytree.tree_leaves(output):
+            if isinstance(value, torch.Tensor):
+                self.largest_output = max(self.largest_output,
+                                          value.numel() * value.element_size())
 
     def _hook(self, module_name: str):
         def record(conv: nn.Module, args, output) -> None:
             self._sequence.append((module_name, conv))
+            self._measure(output)
             seen = self._calls.get(module_name)
             if seen is not None:
                 self._calls[module_name] = ConvCall(seen.name, seen.shape, seen.calls + 1,
@@ -283,17 +317,42 @@ def _convolution_mode(inputs, outputs) -> int:
     return conv_flop_count(x, weight, out, transposed=False)
 
 
-def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "model",
-                fold_bn: bool = False) -> Trace:
-    """Trace ``model`` once on a zero input of ``input_shape`` (on the model's device).
+FVCORE_MEMORY_LIMIT = 2 * 1024**3
+"""fvcore traces a real (zero-valued) forward pass on the CPU; it is run when the pass's
+activations, estimated as three times the largest tensor any module returns, fit in this many
+bytes. Beyond, the report stands on torch's counter, which needs no memory at all."""
 
-    fvcore counts an affine BatchNorm in eval mode as 2 per element. ``fold_bn=True`` counts it
-    as 0 instead: folded into the conv or linear layer before it, as a deployed model runs it
-    (what remains is a bias add, which hetcalc, like fvcore, does not count). This is also the
-    paper's convention for its tables, less their bias adds (docs/cost-model.md).
-    """
-    inputs = zero_input(model, input_shape)
-    recorder = ConvRecorder(model)
+
+def _on_meta(model: nn.Module) -> bool:
+    tensors = [*model.parameters(), *model.buffers()]
+    return bool(tensors) and all(t.device.type == "meta" for t in tensors)
+
+
+def _torch_counts(counter) -> tuple[int, dict[str, int]]:
+    """MACs from a ``FlopCounterMode`` (which counts 2 per multiply-add), per module name as
+    ``named_modules`` spells it (its names carry the root class as a prefix)."""
+    by_module: dict[str, int] = {}
+    for key, ops in counter.get_flop_counts().items():
+        if key == "Global":
+            continue
+        _, _, name = key.partition(".")
+        by_module[name] = sum(int(v) for v in ops.values()) // 2
+    return int(counter.get_total_flops()) // 2, by_module
+
+
+def _observe(model: nn.Module, inputs: torch.Tensor) -> tuple[ConvRecorder, int, dict[str, int]]:
+    """One forward pass: conv calls, the largest activation, and torch's counts."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with _counting_mode(), ConvRecorder(model) as recorder, \
+            FlopCounterMode(display=False) as counter:
+        model(inputs)
+    total, by_module = _torch_counts(counter)
+    return recorder, total, by_module
+
+
+def _fvcore(model: nn.Module, inputs: torch.Tensor, fold_bn: bool
+            ) -> tuple[int, dict[str, int], dict[str, int]]:
     analysis = (
         FlopCountAnalysis(model, inputs)
         .unsupported_ops_warnings(False)
@@ -304,17 +363,68 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
     if fold_bn:
         for op in BATCH_NORM_OPS:
             analysis.set_op_handle(op, _folded)
-    try:
-        with hooks_restored(model), _counting_mode(), recorder:
-            total = int(analysis.total())
-            by_module = {k: int(v) for k, v in analysis.by_module().items()}
-            uncounted = dict(sorted(Counter(analysis.unsupported_ops()).items()))
-    except Exception as error:
-        raise TraceError(
-            f"model {name!r} failed to trace with input shape "
-            f"{','.join(map(str, input_shape))}: {_first_line(error)}"
-        ) from error
+    with _counting_mode():
+        total = int(analysis.total())
+        by_module = {k: int(v) for k, v in analysis.by_module().items()}
+        uncounted = dict(sorted(Counter(analysis.unsupported_ops()).items()))
+    return total, by_module, uncounted
 
+
+def _gib(size: int) -> str:
+    return f"{size / 1024**3:.1f} GiB"
+
+
+def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "model",
+                fold_bn: bool = False) -> Trace:
+    """Count ``model`` on a zero input of ``input_shape``, without changing it.
+
+    A model on the meta device (:func:`hetcalc.models.build` with ``weights="meta"``) first runs
+    on meta tensors: the conv calls and torch's ``FlopCounterMode`` counts cost no memory, for
+    any input size. fvcore then traces a storage-free copy on the CPU (the activations are real
+    there) unless they would exceed :data:`FVCORE_MEMORY_LIMIT`; a model that cannot run on the
+    meta device (one whose forward needs values) runs both passes on storage-free CPU tensors.
+    Every hook added during counting is removed, on failure too.
+
+    fvcore counts an affine BatchNorm in eval mode as 2 per element. ``fold_bn=True`` counts it
+    as 0 instead: folded into the conv or linear layer before it, as a deployed model runs it
+    (what remains is a bias add, which hetcalc, like fvcore, does not count). This is also the
+    paper's convention for its tables, less their bias adds (docs/cost-model.md).
+    """
+    shape_text = ",".join(map(str, input_shape))
+    observed = None
+    cpu_model = model
+    if _on_meta(model):
+        try:
+            with hooks_restored(model):
+                observed = _observe(model, zero_input(model, input_shape))
+        except Exception:  # a forward that needs values (data-dependent shapes): run it for real
+            observed = None
+        cpu_model = storage_free_copy(model)
+    cpu_inputs = None
+    try:
+        if observed is None:
+            cpu_inputs = zero_input(cpu_model, input_shape)
+            with hooks_restored(cpu_model):
+                observed = _observe(cpu_model, cpu_inputs)
+        recorder, torch_total, torch_by_module = observed
+        estimate = 3 * recorder.largest_output
+        if estimate > FVCORE_MEMORY_LIMIT:
+            return Trace(
+                input_shape=tuple(input_shape), convs=recorder.calls, flops_total=torch_total,
+                params=count_params(model), by_module=torch_by_module, uncounted_ops={},
+                fold_bn=fold_bn, torch_total=torch_total, torch_by_module=torch_by_module,
+                counter="torch", largest_output=recorder.largest_output,
+                fvcore_note=(f"fvcore not run: its traced pass would hold about "
+                             f"{_gib(estimate)} of activations; counted by torch's "
+                             f"FlopCounterMode on the meta device"),
+            )
+        if cpu_inputs is None:
+            cpu_inputs = zero_input(cpu_model, input_shape)
+        with hooks_restored(cpu_model):
+            total, by_module, uncounted = _fvcore(cpu_model, cpu_inputs, fold_bn)
+    except Exception as error:
+        raise TraceError(f"model {name!r} failed to trace with input shape {shape_text}: "
+                         f"{_first_line(error)}") from error
     return Trace(
         input_shape=tuple(input_shape),
         convs=recorder.calls,
@@ -323,4 +433,7 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
         by_module=by_module,
         uncounted_ops=uncounted,
         fold_bn=fold_bn,
+        torch_total=torch_total,
+        torch_by_module=torch_by_module,
+        largest_output=recorder.largest_output,
     )

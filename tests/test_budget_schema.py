@@ -157,7 +157,7 @@ def test_latency_on_cuda_without_cuda_fails_before_any_model_is_built(tmp_path, 
     code, _, err = run(capsys, str(path))
     assert code == 2
     assert err.startswith(f"hetcalc: error: {path}: entry 1 (vgg16_cifar): max_latency_ms: "
-                          "--device cuda: no CUDA device is available here")
+                          "device cuda: no CUDA device is available here")
 
 
 THREE_MISTAKES = """

@@ -45,8 +45,11 @@ def test_compare_with_latency_interleaves_and_reports(cli):
     assert data["baseline"]["latency_ms"] > 0
     for row in data["variants"]:
         assert row["latency_ms"] > 0
+        # each variant against the baseline timed beside it, in the same interleaved run
         assert row["speedup_measured"] == pytest.approx(
-            data["baseline"]["latency_ms"] / row["latency_ms"])
+            row["baseline_latency_ms"] / row["latency_ms"])
+        assert row["latency_iqr_ms"] >= 0 and isinstance(row["latency_reliable"], bool)
+    assert data["environment"]["device"] == "cpu" and data["environment"]["batch_size"] == 1
 
 
 def test_compare_table_shows_every_column(cli):

@@ -39,15 +39,19 @@ def test_unknown_model_suggests_close_names():
 
 
 @pytest.mark.parametrize(("text", "expected"), [("1,3,32,32", (1, 3, 32, 32)),
-                                                ("2x3x64x48", (2, 3, 64, 48))])
+                                                ("2x3x64x48", (2, 3, 64, 48)),
+                                                ("1,1,16000", (1, 1, 16000)),
+                                                ("8, 3, 16, 112, 112", (8, 3, 16, 112, 112))])
 def test_parse_input_shape(text, expected):
     assert models.parse_input_shape(text) == expected
 
 
-@pytest.mark.parametrize("text", ["1,3,32", "1,3,0,32", "a,b,c,d", "1,3,32,32,1", "-1,3,32,32"])
+@pytest.mark.parametrize("text", ["1,3", "1,3,0,32", "a,b,c,d", "1,3,32,32,1,1", "-1,3,32,32",
+                                  "1,3,\u00b2,32", "", "1,3,32.0,32", "1,,32,32"])
 def test_parse_input_shape_rejects(text):
-    with pytest.raises(InvalidArgument, match="--input-shape must be four positive integers"):
+    with pytest.raises(InvalidArgument, match=r"^input_shape must be positive integers N,C,L") as error:
         models.parse_input_shape(text)
+    assert error.value.argument == "input_shape"
 
 
 def test_counting_build_allocates_no_weight_storage():

@@ -31,7 +31,7 @@ from hetcalc.errors import HetcalcError
 
 if TYPE_CHECKING:
     from hetcalc.analysis import AnalysisReport
-    from hetcalc.latency import LatencySettings
+    from hetcalc.settings import LatencySettings
     from hetcalc.trace import Trace
 
 
@@ -93,7 +93,7 @@ class EntryResult:
 def latency_settings(entry: Entry) -> LatencySettings:
     """The entry's timing settings, validated (:class:`InvalidArgument` when they cannot be met
     here, e.g. ``device = "cuda"`` without CUDA). Imports the timing code."""
-    from hetcalc.latency import LatencySettings
+    from hetcalc.settings import LatencySettings
 
     return LatencySettings(**entry.latency).validate()
 

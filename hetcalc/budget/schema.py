@@ -41,6 +41,7 @@ from typing import Any
 from hetcalc.budget import values
 from hetcalc.budget.values import Bad, describe
 from hetcalc.errors import HetcalcError
+from hetcalc.settings import DEVICES, DTYPES
 from hetcalc.variants import Variant, parse_variant
 
 BUDGETS_TOML = "budgets.toml"
@@ -66,8 +67,6 @@ class BudgetError(HetcalcError, ValueError):
 
 LIMIT_KEYS = ("max_flops", "max_params", "min_reduction", "max_latency_ms")
 LATENCY_KEYS = ("device", "batch_size", "dtype", "threads", "channels_last", "min_run_time")
-DEVICES = ("auto", "cpu", "cuda")  # as hetcalc.latency.LatencySettings takes them
-DTYPES = ("float32", "float16", "bfloat16")
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "input_shape": values.parse_input_shape,

@@ -20,7 +20,7 @@ from hetcalc.cli.options import (
     emit,
 )
 from hetcalc.errors import InvalidArgument
-from hetcalc.latency import LatencySettings
+from hetcalc.latency import LatencySettings, with_layer_latency
 from hetcalc.render import OutputFormat
 from hetcalc.render.analysis import render_analysis
 from hetcalc.substitute import DEFAULT_IMPL
@@ -65,5 +65,5 @@ def analyze_command(
                               impl=impl.value if count else None, merge_pairs=merge_dw_pw,
                               fold_bn=fold_bn)
     if settings is not None:
-        report = analysis.with_layer_latency(report, settings, impl.value)
+        report = with_layer_latency(report, settings, impl.value)
     emit(render_analysis(report), fmt, output)

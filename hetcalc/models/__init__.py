@@ -34,6 +34,7 @@ from torch import nn
 
 from hetcalc.errors import InvalidArgument, ModelLoadError, UnknownModel
 from hetcalc.models import cifar
+from hetcalc.shapes import parse_input_shape
 from hetcalc.tensors import materialize_zero
 
 InputShape = tuple[int, ...]
@@ -91,16 +92,6 @@ def list_models(pattern: str | None = None) -> list[ModelEntry]:
     if pattern:
         names = [n for n in names if fnmatch.fnmatch(n, pattern)]
     return [_REGISTRY[n] for n in names]
-
-
-def parse_input_shape(text: str) -> InputShape:
-    """Parse ``1,3,H,W`` (also ``1x3xHxW``) into a 4-tuple of positive integers."""
-    parts = [p.strip() for p in text.replace("x", ",").split(",")]
-    if len(parts) != 4 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise InvalidArgument(
-            f"--input-shape must be four positive integers N,C,H,W (e.g. 1,3,224,224), got {text!r}"
-        )
-    return tuple(int(p) for p in parts)
 
 
 def resolve(spec: str) -> ModelEntry:
@@ -185,14 +176,16 @@ def _load_file(path: Path, spec: str):
     return module
 
 
-Weights = Literal["none", "random"]
+Weights = Literal["meta", "none", "random"]
 
 
 def build(entry: ModelEntry, weights: Weights = "none") -> nn.Module:
     """Build the model in eval mode.
 
-    ``weights="none"`` (for counting) skips weight initialisation and allocation as described in
-    the module docstring; ``weights="random"`` builds it the ordinary way.
+    ``weights="meta"`` (for counting) builds it on the meta device: no weight is initialised or
+    allocated. ``weights="none"`` then gives every tensor a storage-free zero value (see the
+    module docstring), so a real forward pass can run; ``weights="random"`` builds it the
+    ordinary way.
     """
     if weights == "random":
         model = _call(entry)
@@ -206,7 +199,8 @@ def build(entry: ModelEntry, weights: Weights = "none") -> nn.Module:
             # buffers go to the meta device as they are registered, so none is initialised.
             with _parameters_on_meta():
                 model = _call(entry)
-        materialize_zero(model)
+        if weights == "none":
+            materialize_zero(model)
     return model.eval()
 
 

@@ -86,8 +86,10 @@ def layer_json(layer: LayerReport, timed: bool = False) -> dict:
         "flops_standard": layer.flops_standard,
         "flops_analytic": layer.flops_analytic,
         "flops_counted": layer.flops_counted,
+        "flops_counted_torch": layer.flops_counted_torch,
         "params_standard": layer.params_standard,
         "params_variant": layer.params_variant,
+        "params_kxk": layer.params_kxk,
         "note": layer.note,
     }
     if timed:  # only with analyze --latency: the stable keys above stay as they are
@@ -107,10 +109,14 @@ def report_json(report: AnalysisReport) -> dict:
         "result": {
             "flops_analytic": report.flops_analytic,
             "flops_counted": report.flops_counted,
+            "flops_counted_torch": report.flops_counted_torch,
             "params": report.params,
+            "params_kxk": report.params_kxk,
             "reduction": report.reduction,
             "speedup": report.speedup,
         },
+        "counter": report.counter,
+        "notes": list(report.notes),
         "layers": [layer_json(layer, report.latency_settings is not None)
                    for layer in report.layers],
     }

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from hetcalc.compare import Comparison, VariantResult
-from hetcalc.latency import Latency
+
+if TYPE_CHECKING:
+    from hetcalc.latency import Latency
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain, times
 
 
@@ -34,12 +38,15 @@ def comparison_json(c: Comparison) -> dict:
         "model": c.model,
         "input_shape": list(c.input_shape),
         "unit": "MAC",
+        "counter": c.counter,
         "baseline": {"flops": c.baseline_flops, "params": c.baseline_params,
-                     "latency_ms": c.baseline_latency.median_ms if c.baseline_latency else None},
+                     "latency_ms": c.baseline_latency.median_ms if c.baseline_latency else None,
+                     **_spread(c.baseline_latency)},
         "variants": [{
             "variant": r.label,
             "flops_analytic": r.flops_analytic,
             "flops_counted": r.flops_counted,
+            "flops_counted_torch": r.flops_counted_torch,
             "params": r.params,
             "reduction": r.reduction,
             "speedup_theoretical": r.speedup_theoretical,
@@ -47,8 +54,18 @@ def comparison_json(c: Comparison) -> dict:
             "info_field": r.info_field,
             "latency_ms": r.latency.median_ms if r.latency else None,
             "speedup_measured": r.speedup_measured,
+            "baseline_latency_ms": r.baseline_latency.median_ms if r.baseline_latency else None,
+            **_spread(r.latency),
         } for r in c.variants],
+        "environment": c.environment,
     }
+
+
+def _spread(latency: Latency | None) -> dict:
+    """A latency's interquartile range and whether it is tight enough to trust its ratio."""
+    if latency is None:
+        return {"latency_iqr_ms": None, "latency_reliable": None}
+    return {"latency_iqr_ms": latency.iqr_ms, "latency_reliable": latency.reliable}
 
 
 def render_comparison(c: Comparison) -> Rendered:

@@ -1,0 +1,57 @@
+"""How latency is measured, as plain, torch-free settings (the CLI and budget files validate them
+before torch is imported; :mod:`hetcalc.latency` does the measuring)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hetcalc.errors import InvalidArgument
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "float16", "bfloat16")
+SPREAD_LIMIT = 0.10
+"""A latency whose interquartile range exceeds this share of its median is marked unreliable."""
+
+
+@dataclass(frozen=True)
+class LatencySettings:
+    """How to measure: where, on what input, and for how long (``min_run_time`` seconds per
+    model, spread over ``rounds`` interleaved rounds)."""
+
+    device: str = "auto"
+    batch_size: int = 1
+    threads: int | None = None
+    dtype: str = "float32"
+    channels_last: bool = False
+    min_run_time: float = 1.0
+    rounds: int = 10
+
+    def validate(self) -> LatencySettings:
+        """Check every field; raise :class:`InvalidArgument` naming the first bad one."""
+        if self.device not in DEVICES:
+            raise InvalidArgument(f"device must be one of {', '.join(DEVICES)}, got "
+                                  f"{self.device!r}", argument="device")
+        if self.dtype not in DTYPES:
+            raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}",
+                                  argument="dtype")
+        _positive_int("batch_size", self.batch_size)
+        if self.threads is not None:
+            _positive_int("threads", self.threads)
+        _positive_int("rounds", self.rounds)
+        if (isinstance(self.min_run_time, bool) or not isinstance(self.min_run_time, int | float)
+                or not math.isfinite(self.min_run_time) or self.min_run_time <= 0):
+            raise InvalidArgument(f"min_run_time must be a finite, positive number of seconds, "
+                                  f"got {self.min_run_time!r}", argument="min_run_time")
+        if self.device == "cuda":
+            import torch
+
+            if not torch.cuda.is_available():
+                raise InvalidArgument("device cuda: no CUDA device is available here (use cpu, "
+                                      "or auto to pick CUDA when present)", argument="device")
+        return self
+
+
+def _positive_int(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgument(f"{name} must be a positive integer, got {value!r}", argument=name)

@@ -16,12 +16,11 @@ from hetcalc.errors import InvalidArgument
 from hetcalc.pipeline import Subject, subject
 from hetcalc.substitute import DEFAULT_IMPL, IMPLS, Decision, plan
 from hetcalc.trace import Trace
-from hetcalc.variants import ConvShape, Kind, Variant, layer_cost
+from hetcalc.variants import STANDARD, ConvShape, Variant, layer_cost
 
 if TYPE_CHECKING:
     from hetcalc.settings import LatencySettings
 
-STANDARD = Variant(Kind.STANDARD)
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ def _require_some_fit(model: str, variant: Variant, decisions: list[Decision]) -
         return
     channels = sorted({d.shape.in_channels for d in eligible})
     listing = ", ".join(map(str, channels))
-    if variant.kind is Kind.HETCONV:
+    if variant.part is not None:  # p<P>: the same P for every layer
         raise InvalidArgument(
             f"variant {variant.spec} (P={variant.part}) fits no eligible layer of {model}: "
             f"P must divide both channel counts of a layer (input channels there: {listing})"

@@ -25,9 +25,7 @@ from hetcalc.latency import (
 )
 from hetcalc.pipeline import subject
 from hetcalc.substitute import DEFAULT_IMPL, Decision, plan
-from hetcalc.variants import Kind, Variant, info_field
-
-STANDARD = Variant(Kind.STANDARD)
+from hetcalc.variants import STANDARD, Variant, info_field
 
 BASELINE = "baseline"
 

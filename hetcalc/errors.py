@@ -36,3 +36,12 @@ class ModelLoadError(HetcalcError):
 
 class TraceError(HetcalcError):
     """A model was built but its forward pass could not be traced."""
+
+
+def require_positive(**values: object) -> None:
+    """Raise :class:`InvalidArgument` naming the first value that is not a positive integer
+    (``bool`` is not an integer here)."""
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidArgument(f"{name} must be a positive integer, got {value!r}",
+                                  argument=name)

@@ -14,12 +14,15 @@ Conventions, stated once here and in every table header:
 
 Every function takes and returns integers, except the reductions (Eqs. 5, 7, 11), which are exact
 ``Fraction`` values, and the speedup (Eq. 9), its reciprocal. Arguments that the paper's formulas do
-not admit (a part ``P`` that does not divide ``M``, say) raise ``ValueError``.
+not admit (a part ``P`` that does not divide ``M``, say) raise
+:class:`~hetcalc.errors.InvalidArgument`, a ``ValueError``.
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
+
+from hetcalc.errors import InvalidArgument, require_positive
 
 __all__ = [
     "conv_output_size",
@@ -49,14 +52,8 @@ SE_REDUCTION = 8
 """Squeeze-and-excitation reduction ratio used throughout the paper (Section 4)."""
 
 
-def _positive(**values: int) -> None:
-    for name, value in values.items():
-        if value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value}")
-
-
 def _divides(part_name: str, part: int, whole_name: str, whole: int) -> None:
-    _positive(**{part_name: part})
+    require_positive(**{part_name: part})
     if whole % part:
         raise ValueError(f"{part_name}={part} does not divide {whole_name}={whole}")
 
@@ -64,10 +61,10 @@ def _divides(part_name: str, part: int, whole_name: str, whole: int) -> None:
 def _area(size: tuple[int, ...]) -> int:
     """The product of a kernel's or an output's sizes (``K²`` or ``Do²`` in the paper)."""
     if not size:
-        raise ValueError("a size needs at least one dimension")
+        raise InvalidArgument("a size needs at least one dimension")
     area = 1
     for axis, value in enumerate(size):
-        _positive(**{f"size[{axis}]": value})
+        require_positive(**{f"size[{axis}]": value})
         area *= value
     return area
 
@@ -93,7 +90,7 @@ def flops_standard(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int,
     ``[B=1, N, Do_h, Do_w] = conv2d([1, M, Di_h, Di_w], weight [N, M, kh, kw])``; bias adds
     are not counted.
     """
-    _positive(M=m, N=n)
+    require_positive(M=m, N=n)
     return _area(out_size) * m * n * _area(kernel)
 
 
@@ -113,7 +110,7 @@ def flops_hetconv_1x1(out_size: tuple[int, ...], m: int, n: int, p: int) -> int:
     Each filter has ``M − M/P`` kernels of size 1×1. Requires ``P | M``.
     """
     _divides("P", p, "M", m)
-    _positive(N=n)
+    require_positive(N=n)
     return _area(out_size) * n * (m - m // p)
 
 
@@ -128,7 +125,7 @@ def flops_hetconv(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, 
 
 def reduction_hetconv(p: int, kernel: tuple[int, ...]) -> Fraction:
     """Eq. 5: ``R = FL_HC / FL_S = 1/P + (1 − 1/P)/K²``. At ``P = 1``, ``R = 1``."""
-    _positive(P=p)
+    require_positive(P=p)
     k2 = _area(kernel)
     return Fraction(1, p) + (1 - Fraction(1, p)) / k2
 
@@ -138,14 +135,14 @@ def flops_dwc_pwc(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, 
 
     The depthwise conv keeps the original layer's stride, so both terms use the output size.
     """
-    _positive(M=m, N=n)
+    require_positive(M=m, N=n)
     area = _area(out_size)
     return area * m * _area(kernel) + m * n * area
 
 
 def reduction_dwc_pwc(n: int, kernel: tuple[int, ...]) -> Fraction:
     """Eq. 7: ``R = FL_MobNet / FL_S = 1/N + 1/K²``."""
-    _positive(N=n)
+    require_positive(N=n)
     return Fraction(1, n) + Fraction(1, _area(kernel))
 
 
@@ -174,14 +171,14 @@ def flops_gwc_pwc(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, 
     layers of VGG-16 where N = 2M. Requires ``G | M``.
     """
     _divides("G", g, "M", m)
-    _positive(N=n)
+    require_positive(N=n)
     area = _area(out_size)
     return area * m * (m // g) * _area(kernel) + m * n * area
 
 
 def reduction_gwc_pwc(g: int, kernel: tuple[int, ...]) -> Fraction:
     """Eq. 11: ``R = FL_G / FL_S = 1/G + 1/K²`` (exact for M = N)."""
-    _positive(G=g)
+    require_positive(G=g)
     return Fraction(1, g) + Fraction(1, _area(kernel))
 
 
@@ -199,7 +196,7 @@ def fast_hetconv_overhead(out_size: tuple[int, ...], m: int, n: int, p: int) -> 
     a separate 1×1 conv, so the overhead applies to ``P > 1``.)
     """
     _divides("P", p, "M", m)
-    _positive(N=n)
+    require_positive(N=n)
     return _area(out_size) * n * (m // p)
 
 
@@ -211,13 +208,13 @@ def flops_se(channels: int, reduction: int = SE_REDUCTION) -> int:
     multiplications), which fvcore does not count either; the paper's Table 1 "SE" rows add
     exactly ``C²/4`` per layer at r = 8, i.e. the same two products.
     """
-    _positive(C=channels, r=reduction)
+    require_positive(C=channels, r=reduction)
     return 2 * channels * max(channels // reduction, 1)
 
 
 def params_standard(m: int, n: int, kernel: tuple[int, ...], bias: bool = False) -> int:
     """Weights of a standard conv: ``N·M·K·K`` (+ ``N`` with bias)."""
-    _positive(M=m, N=n)
+    require_positive(M=m, N=n)
     return n * m * _area(kernel) + (n if bias else 0)
 
 
@@ -227,7 +224,7 @@ def params_hetconv(m: int, n: int, kernel: tuple[int, ...], p: int, bias: bool =
     Each filter keeps ``M/P`` K×K kernels and ``M − M/P`` 1×1 kernels. Requires ``P | M``.
     """
     _divides("P", p, "M", m)
-    _positive(N=n)
+    require_positive(N=n)
     return n * ((m // p) * _area(kernel) + m - m // p) + (n if bias else 0)
 
 
@@ -237,18 +234,18 @@ def params_gwc_pwc(m: int, n: int, kernel: tuple[int, ...], g: int, bias: bool =
     With ``bias`` the replaced layer's bias sits on the pointwise conv (+ ``N``).
     """
     _divides("G", g, "M", m)
-    _positive(N=n)
+    require_positive(N=n)
     return m * (m // g) * _area(kernel) + m * n + (n if bias else 0)
 
 
 def params_dwc_pwc(m: int, n: int, kernel: tuple[int, ...], bias: bool = False) -> int:
     """Weights of DWC (M→M, K×K) + PWC (M→N): ``M·K·K + M·N`` (+ ``N`` with bias)."""
-    _positive(M=m, N=n)
+    require_positive(M=m, N=n)
     return m * _area(kernel) + m * n + (n if bias else 0)
 
 
 def params_se(channels: int, reduction: int = SE_REDUCTION) -> int:
     """Weights of squeeze-and-excitation on ``C`` channels: ``2·C·(C/r) + C/r + C`` (with biases)."""
-    _positive(C=channels, r=reduction)
+    require_positive(C=channels, r=reduction)
     hidden = max(channels // reduction, 1)
     return 2 * channels * hidden + hidden + channels

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hetcalc.errors import InvalidArgument
+from hetcalc.errors import InvalidArgument, require_positive
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -35,10 +35,10 @@ class LatencySettings:
         if self.dtype not in DTYPES:
             raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}",
                                   argument="dtype")
-        _positive_int("batch_size", self.batch_size)
+        require_positive(batch_size=self.batch_size)
         if self.threads is not None:
-            _positive_int("threads", self.threads)
-        _positive_int("rounds", self.rounds)
+            require_positive(threads=self.threads)
+        require_positive(rounds=self.rounds)
         if (isinstance(self.min_run_time, bool) or not isinstance(self.min_run_time, int | float)
                 or not math.isfinite(self.min_run_time) or self.min_run_time <= 0):
             raise InvalidArgument(f"min_run_time must be a finite, positive number of seconds, "
@@ -50,8 +50,3 @@ class LatencySettings:
                 raise InvalidArgument("device cuda: no CUDA device is available here (use cpu, "
                                       "or auto to pick CUDA when present)", argument="device")
         return self
-
-
-def _positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgument(f"{name} must be a positive integer, got {value!r}", argument=name)

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from hetcalc.infofield import InfoField
 
 __all__ = ["Kind", "KindSpec", "KINDS", "ConvShape", "Variant", "LayerCost", "layer_cost",
-           "parse_variant", "parse_variants", "part_variant", "VALID_FORMS", "SE_SUFFIX"]
+           "parse_variant", "parse_variants", "part_variant", "VALID_FORMS", "SE_SUFFIX",
+           "STANDARD", "info_field"]
 
 
 class Kind(enum.Enum):
@@ -304,6 +305,9 @@ KINDS: dict[Kind, KindSpec] = {spec.kind: spec for spec in (
         build=_build_dwc,
     ),
 )}
+
+STANDARD = Variant(Kind.STANDARD)
+"""The baseline: every layer a standard convolution."""
 
 VALID_FORMS = ", ".join(KINDS[kind].form for kind in Kind) + f", each optionally with {SE_SUFFIX}"
 

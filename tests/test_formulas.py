@@ -144,3 +144,22 @@ def test_eq4_matches_eq5_for_every_divisor(m, n, p, k, out):
     m = m * p  # make P divide M
     assert Fraction(f.flops_hetconv(out, m, n, k, p), f.flops_standard(out, m, n, k)) == \
         f.reduction_hetconv(p, k)
+
+
+@pytest.mark.parametrize(("channels", "expected"), [
+    (16, 2 * 16 * (16 // 8)),   # C ≥ 2r: C/r hidden units
+    (8, 2 * 8 * 1),            # C = r: one hidden unit
+    (4, 2 * 4 * 1),            # C < r: still one hidden unit, never zero
+    (12, 2 * 12 * 1),          # r < C < 2r: C // r = 1
+])
+def test_flops_se_keeps_at_least_one_hidden_unit(channels, expected):
+    assert f.flops_se(channels) == expected
+
+
+@pytest.mark.parametrize(("out", "kernel", "expected"), [
+    ((16000,), (3,), 16000 * 8 * 16 * 3),                     # Conv1d
+    ((16, 56, 56), (3, 3, 3), 16 * 56 * 56 * 8 * 16 * 27),     # Conv3d
+])
+def test_formulas_take_any_number_of_spatial_dimensions(out, kernel, expected):
+    assert f.flops_standard(out, 8, 16, kernel) == expected
+    assert f.flops_hetconv(out, 8, 16, kernel, 1) == expected

@@ -100,6 +100,20 @@ def test_mask_pattern_small_example():
             assert torch.equal(mask[n, c], expected), (n, c)
 
 
+# Hand-written: the input channels where each filter has its full kernel (c ≡ n mod P).
+@pytest.mark.parametrize(("part", "full"), [
+    (4, {0: [0, 4], 1: [1, 5], 2: [2, 6], 3: [3, 7], 4: [0, 4], 5: [1, 5], 6: [2, 6], 7: [3, 7]}),
+    (8, {0: [0], 1: [1], 2: [2], 3: [3], 4: [4], 5: [5], 6: [6], 7: [7]}),
+])
+def test_mask_full_kernels_where_hand_written(part, full):
+    mask = hetconv_mask(8, 8, 3, part)
+    for n, channels in full.items():
+        assert mask[n].all(dim=(1, 2)).nonzero().flatten().tolist() == channels, n
+        others = [c for c in range(8) if c not in channels]
+        assert mask[n, others].sum(dim=(1, 2)).tolist() == [1] * len(others)  # centre tap only
+        assert mask[n, others, 1, 1].all()
+
+
 @pytest.mark.parametrize(("n", "m", "kernel", "part", "kept"), [
     # N·(M/P·kh·kw + M − M/P) kept entries, as params_hetconv counts them.
     (16, 8, 3, 4, 16 * (8 // 4 * 3 * 3 + 8 - 8 // 4)),
@@ -544,3 +558,49 @@ def test_build_variant_layer_rejects_what_it_cannot_replace():
         build_variant_layer(nn.Linear(8, 8), parse_variant("p2"))
     with pytest.raises(ValueError, match="part P=3 does not divide in_channels=8"):
         build_variant_layer(nn.Conv2d(8, 8, 3), parse_variant("p3"))
+
+
+# -- 1-D and 3-D ------------------------------------------------------------------------------
+
+ND = {1: (nn.Conv1d, F.conv1d), 3: (nn.Conv3d, F.conv3d)}
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize(("dims", "m", "n", "kernel", "stride", "padding", "dilation", "part", "size"), [
+    (1, 8, 16, 3, 1, 1, 1, 4, (20,)),
+    (1, 8, 8, 5, 2, 2, 1, 2, (17,)),
+    (1, 6, 12, 3, 1, 2, 2, 3, (9,)),
+    (3, 8, 8, 3, 1, 1, 1, 4, (4, 5, 6)),
+    (3, 4, 8, (1, 3, 3), (1, 2, 2), (0, 1, 1), 1, 2, (3, 7, 6)),
+])
+def test_hetconv_nd_equals_masked_dense_conv(impl, dims, m, n, kernel, stride, padding, dilation,
+                                            part, size):
+    conv_class, conv_fn = ND[dims]
+    torch.manual_seed(0)
+    conv = conv_class(m, n, kernel, stride, padding, dilation, bias=True, dtype=DTYPE)
+    layer = build_variant_layer(conv, parse_variant(f"p{part}"), impl)
+    layer.load_dense(conv.weight, conv.bias)
+    x = torch.randn(2, m, *size, dtype=DTYPE, requires_grad=True)
+    mask = hetconv_mask(n, m, conv.kernel_size, part)
+    expected = conv_fn(x, conv.weight * mask, conv.bias, conv.stride, conv.padding, conv.dilation)
+    got = layer(x)
+    torch.testing.assert_close(got, expected)
+    # gradients: input and weights, against the masked dense weight's
+    grad = torch.randn_like(expected)
+    (dx,) = torch.autograd.grad(got, x, grad, retain_graph=True)
+    dense = (conv.weight * mask).detach().requires_grad_(True)
+    reference = conv_fn(x, dense, conv.bias, conv.stride, conv.padding, conv.dilation)
+    dx_ref, dw_ref = torch.autograd.grad(reference, (x, dense), grad)
+    torch.testing.assert_close(dx, dx_ref)
+    got.backward(grad)
+    torch.testing.assert_close(grads_as_dense(layer), dw_ref * mask)
+
+
+@pytest.mark.parametrize("spec", ["gwc2", "dwc", "p2-se"])
+@pytest.mark.parametrize("dims", [1, 3])
+def test_variant_layers_nd_run_and_keep_shape(spec, dims):
+    conv_class, _ = ND[dims]
+    conv = conv_class(4, 8, 3, padding=1)
+    layer = build_variant_layer(conv, parse_variant(spec))
+    x = torch.randn(2, 4, *(5,) * dims)
+    assert layer(x).shape == conv(x).shape

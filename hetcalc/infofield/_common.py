@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import math
 
-from hetcalc.errors import InvalidArgument
+from hetcalc.errors import require_positive as _positive
 
-
-def _positive(**values: int) -> None:
-    """Raise :class:`InvalidArgument` naming the first value that is not a positive integer."""
-    for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidArgument(f"{name} must be a positive integer, got {value!r}")
+__all__ = ["_positive", "_divisors"]
 
 
 def _divisors(n: int) -> list[int]:

@@ -6,7 +6,8 @@ Nothing here prints; :mod:`hetcalc.render` turns reports into tables and JSON.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from torch import nn
@@ -14,7 +15,7 @@ from torch import nn
 from hetcalc import formulas
 from hetcalc.errors import InvalidArgument
 from hetcalc.pipeline import Subject, subject
-from hetcalc.substitute import DEFAULT_IMPL, IMPLS, Decision, plan
+from hetcalc.substitute import DEFAULT_IMPL, IMPLS, RULES, Decision, mergeable_pairs, plan
 from hetcalc.trace import Trace
 from hetcalc.variants import STANDARD, ConvShape, Variant, layer_cost
 
@@ -72,6 +73,8 @@ class AnalysisReport:
     """Which counter the baseline figures come from: fvcore, or torch when fvcore did not run."""
     notes: tuple[str, ...] = ()
     """Model-level remarks (why fvcore did not run, why nothing was replaced, ...)."""
+    kept: dict[str, int] = field(default_factory=dict)
+    """How many conv layers each rule kept standard (:data:`hetcalc.substitute.RULES`)."""
 
     @property
     def params_kxk(self) -> int:
@@ -130,21 +133,29 @@ def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerRepo
     return reports
 
 
-def _require_some_fit(model: str, variant: Variant, decisions: list[Decision]) -> None:
-    eligible = [d for d in decisions if d.eligible]
-    if variant.is_baseline or not eligible or any(d.replace for d in decisions):
-        return
-    channels = sorted({d.shape.in_channels for d in eligible})
-    listing = ", ".join(map(str, channels))
-    if variant.part is not None:  # p<P>: the same P for every layer
-        raise InvalidArgument(
-            f"variant {variant.spec} (P={variant.part}) fits no eligible layer of {model}: "
-            f"P must divide both channel counts of a layer (input channels there: {listing})"
-        )
-    raise InvalidArgument(
-        f"variant {variant.spec} fits no eligible layer of {model} "
-        f"({eligible[0].reason}; input channels there: {listing})"
-    )
+def kept_by_rule(decisions: list[Decision]) -> dict[str, int]:
+    """How many conv layers each rule kept standard (:data:`hetcalc.substitute.RULES`)."""
+    counts = Counter(d.rule for d in decisions if not d.replace and d.rule is not None)
+    return {rule: counts[rule] for rule in RULES if counts[rule]}
+
+
+def _nothing_replaced(variant: Variant, trace: Trace, decisions: list[Decision],
+                      merge_pairs: bool) -> str | None:
+    """Why a variant replaced no layer, and what to try, or ``None`` when it replaced some."""
+    if variant.is_baseline or any(d.replace for d in decisions):
+        return None
+    kept = kept_by_rule(decisions)
+    rules = ", ".join(f"{n} {RULES[rule]}" for rule, n in kept.items()) or "no conv layers"
+    text = f"nothing replaced: {variant.spec} changed no layer of {len(decisions)} convs ({rules})"
+    fits = [d for d in decisions if d.rule == "variant"]
+    if fits:
+        channels = ", ".join(map(str, sorted({d.shape.in_channels for d in fits})))
+        text += f"; where it does not fit: {fits[0].reason} (input channels there: {channels})"
+    pairs = mergeable_pairs(trace.convs)
+    if pairs and not merge_pairs and variant.is_hetconv:
+        text += (f"; the model has {pairs} depthwise+pointwise pairs: try --merge-dw-pw "
+                 "(one HetConv layer per pair, paper Table 4)")
+    return text
 
 
 def _removed_between(trace: Trace, decisions: list[Decision]) -> tuple[int, int]:
@@ -162,10 +173,9 @@ def report_from_trace(model: str, trace: Trace, variant: Variant,
     return report_from_plan(model, trace, variant, plan(trace.convs, variant, include_first))
 
 
-def report_from_plan(model: str, trace: Trace, variant: Variant,
-                     decisions: list[Decision]) -> AnalysisReport:
+def report_from_plan(model: str, trace: Trace, variant: Variant, decisions: list[Decision],
+                     merge_pairs: bool = False) -> AnalysisReport:
     """The analytic report of ``variant`` on a traced model, from its per-layer plan."""
-    _require_some_fit(model, variant, decisions)
     layers = layer_reports(decisions, variant)
     replaced = [layer for layer in layers if layer.substituted]
     removed_flops, removed_params = _removed_between(trace, decisions)
@@ -173,12 +183,14 @@ def report_from_plan(model: str, trace: Trace, variant: Variant,
              - removed_flops)
     params = (trace.params + sum(lr.params_variant - lr.params_standard for lr in replaced)
               - removed_params)
-    notes = (trace.fvcore_note,) if trace.fvcore_note else ()
+    notes = tuple(n for n in (trace.fvcore_note,
+                              _nothing_replaced(variant, trace, decisions, merge_pairs)) if n)
     return AnalysisReport(
         model=model, input_shape=trace.input_shape, variant=variant,
         baseline_flops=trace.flops_total, baseline_params=trace.params,
         flops_analytic=flops, flops_counted=None, params=params, layers=layers,
         uncounted_ops=trace.uncounted_ops, counter=trace.counter, notes=notes,
+        kept=kept_by_rule(decisions),
     )
 
 
@@ -243,7 +255,7 @@ def analyze(model: str | nn.Module, variant: Variant, input_shape: tuple[int, ..
     source = subject(model, input_shape)
     trace = source.trace(fold_bn)
     decisions = plan(trace.convs, variant, include_first, merge_pairs)
-    report = report_from_plan(source.name, trace, variant, decisions)
+    report = report_from_plan(source.name, trace, variant, decisions, merge_pairs)
     if impl is None:
         return report
     if variant.is_baseline:

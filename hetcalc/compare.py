@@ -98,7 +98,7 @@ def compare(model: str | nn.Module, variants: list[Variant],
     plans: dict[str, tuple[Variant, list[Decision]]] = {}
     for variant in variants:
         decisions = plan(trace.convs, variant, include_first, merge_pairs)
-        report = analysis.report_from_plan(source.name, trace, variant, decisions)
+        report = analysis.report_from_plan(source.name, trace, variant, decisions, merge_pairs)
         if variant.is_baseline:
             checked = analysis.with_baseline_counts(report, trace)
         else:

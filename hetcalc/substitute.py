@@ -27,7 +27,8 @@ from hetcalc.tensors import materialize_zero, storage_free
 from hetcalc.trace import CONV_TYPES, ConvCall, conv_calls
 from hetcalc.variants import ConvShape, Variant, parse_variant
 
-__all__ = ["IMPLS", "DEFAULT_IMPL", "Decision", "Impl", "plan", "apply", "substitute"]
+__all__ = ["IMPLS", "DEFAULT_IMPL", "Decision", "Impl", "RULES", "plan", "apply", "substitute",
+           "mergeable_pairs"]
 
 DEFAULT_IMPL = Impl.EXACT
 """HetConv realization used unless ``impl`` says otherwise (see docs/modules.md for why)."""
@@ -48,23 +49,40 @@ class Decision:
     """For a merged pair: the modules between DW and PW and the PW conv, made ``nn.Identity``."""
     merged_into: str | None = None
     """For the pointwise conv of a merged pair: the depthwise conv whose place it shares."""
+    rule: str | None = None
+    """Why a kept layer is kept, as one of :data:`RULES` (``None`` when replaced)."""
 
 
-def eligibility(call: ConvCall, first: bool, include_first: bool) -> str | None:
-    """Why a conv layer is not a candidate for any variant, or ``None`` when it is."""
+RULES = {
+    "transposed": "transposed convs",
+    "depthwise": "depthwise convs",
+    "grouped": "grouped convs",
+    "pointwise": "1x1 convs",
+    "shared": "convs called more than once",
+    "first": "first conv (kept as in the paper)",
+    "variant": "layers the variant does not fit",
+    "baseline": "layers of the baseline variant",
+}
+"""The rules that keep a conv standard, as a report counts them."""
+
+
+def eligibility(call: ConvCall, first: bool, include_first: bool) -> tuple[str, str] | None:
+    """Why a conv layer is not a candidate for any variant, as (rule, reason), or ``None``."""
     shape = call.shape
     if shape.transposed:
-        return "transposed conv: the variants replace forward convolutions only"
+        return "transposed", "transposed conv: the variants replace forward convolutions only"
     if shape.depthwise:
-        return f"depthwise conv (groups={shape.groups}): already cheaper than any variant"
+        return "depthwise", (f"depthwise conv (groups={shape.groups}): already cheaper than "
+                             "any variant")
     if shape.groups > 1:
-        return f"grouped conv (groups={shape.groups}): only groups=1 convs are replaced"
+        return "grouped", f"grouped conv (groups={shape.groups}): only groups=1 convs are replaced"
     if shape.pointwise:
-        return f"{'x'.join(['1'] * shape.dims)} kernel: no spatial kernel to make cheaper"
+        return "pointwise", f"{'x'.join(['1'] * shape.dims)} kernel: no spatial kernel to make cheaper"
     if call.calls > 1:
-        return f"called {call.calls} times (shared weights): kept standard"
+        return "shared", f"called {call.calls} times (shared weights): kept standard"
     if first and not include_first:
-        return "first convolution: kept standard as in the paper (--include-first replaces it)"
+        return "first", ("first convolution: kept standard as in the paper (--include-first "
+                         "replaces it)")
     return None
 
 
@@ -112,15 +130,25 @@ def plan(convs: list[ConvCall], variant: Variant, include_first: bool = False,
                     skip.add(index + 1)
                     continue
                 decisions.append(Decision(call.name, call.shape, False,
-                                          f"depthwise+pointwise pair: {reason}", True))
+                                          f"depthwise+pointwise pair: {reason}", True,
+                                          rule="variant"))
                 continue
-        reason = eligibility(call, index == 0, include_first)
-        eligible = reason is None
-        if eligible:
-            reason = "baseline variant: nothing replaced" if variant.is_baseline else variant.check(
-                call.shape)
-        decisions.append(Decision(call.name, call.shape, reason is None, reason, eligible))
+        excluded = eligibility(call, index == 0, include_first)
+        if excluded is not None:
+            rule, reason = excluded
+        elif variant.is_baseline:
+            rule, reason = "baseline", "baseline variant: nothing replaced"
+        else:
+            reason = variant.check(call.shape)
+            rule = None if reason is None else "variant"
+        decisions.append(Decision(call.name, call.shape, reason is None, reason,
+                                  excluded is None, rule=rule))
     return decisions
+
+
+def mergeable_pairs(convs: list[ConvCall]) -> int:
+    """How many depthwise+pointwise pairs ``merge_pairs=True`` could turn into HetConv layers."""
+    return sum(_pair_shape(a, b) is not None for a, b in zip(convs, convs[1:], strict=False))
 
 
 def replace_module(model: nn.Module, name: str, new: nn.Module) -> None:

@@ -103,11 +103,14 @@ def test_include_first_replaces_conv1_when_the_variant_fits(vgg_trace):
     assert report.layers[0].flops_analytic == 32 * 32 * 3 * 9 + 3 * 64 * 32 * 32
 
 
-def test_part_that_fits_no_layer_is_an_error(vgg_trace):
-    with pytest.raises(InvalidArgument, match=r"variant p3 \(P=3\) fits no eligible layer of "
-                       r"vgg16_cifar: P must divide both channel counts of a layer \(input channels there: "
-                       r"64, 128, 256, 512\)"):
-        report_from_trace("vgg16_cifar", vgg_trace, parse_variant("p3"))
+def test_part_that_fits_no_layer_says_why_in_the_report(vgg_trace):
+    report = report_from_trace("vgg16_cifar", vgg_trace, parse_variant("p3"))
+    assert report.flops_analytic == report.baseline_flops and not report.substituted
+    assert report.kept == {"first": 1, "variant": 12}
+    assert report.notes == (
+        "nothing replaced: p3 changed no layer of 13 convs (1 first conv (kept as in the paper), "
+        "12 layers the variant does not fit); where it does not fit: P=3 does not divide M=64 "
+        "input channels (input channels there: 64, 128, 256, 512)",)
 
 
 def test_baseline_variant_changes_nothing(vgg_trace):

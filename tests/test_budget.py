@@ -210,7 +210,8 @@ def test_max_latency_ms_measures_with_the_entry_settings(tmp_path, capsys, monke
 
     calls = []
 
-    def fake_model_latency(spec, variant, input_shape, settings, include_first=False):
+    def fake_model_latency(spec, variant, input_shape, settings, include_first=False,
+                           merge_pairs=False):
         calls.append((spec, variant.spec, input_shape, settings, include_first))
         return types.SimpleNamespace(median_ms=12.5, iqr_ms=0.5)
 
@@ -274,7 +275,31 @@ def test_variant_that_fits_no_layer_names_the_entry(tmp_path, capsys):
     code, _, err = run(capsys, str(path))
     assert code == 2
     assert err.startswith(f'hetcalc: error: {path}: entry 1 "odd" (vgg16_cifar): variant: '
-                          "variant p3 (P=3) fits no eligible layer of vgg16_cifar")
+                          "nothing replaced: p3 changed no layer of 13 convs (1 first conv (kept "
+                          "as in the paper), 12 layers the variant does not fit); where it does "
+                          "not fit: P=3 does not divide M=64 input channels (input channels "
+                          "there: 64, 128, 256, 512); set allow_unchanged = true in this entry")
+
+
+def test_a_no_op_passes_when_the_entry_expects_it(tmp_path, capsys):
+    path = write(tmp_path, '[[model]]\nmodel = "mobilenet_cifar"\nvariant = "p4"\n'
+                           'allow_unchanged = true\nmax_flops = "1G"\n')
+    code, _, err = run(capsys, str(path))
+    assert code == 0, err
+
+
+def test_merge_dw_pw_in_an_entry_replaces_the_pairs(tmp_path, capsys):
+    path = write(tmp_path, '[[model]]\nmodel = "mobilenet_cifar"\nvariant = "p32"\n'
+                           'merge_dw_pw = true\nmax_flops = "1G"\n')
+    code, out, err = run(capsys, str(path), "--format", "json")
+    assert code == 0, err
+    # the check costs what analyze --merge-dw-pw costs (each DW+PW pair -> one HetConv M -> N)
+    from hetcalc.analysis import analyze
+    from hetcalc.variants import parse_variant
+
+    merged = analyze("mobilenet_cifar", parse_variant("p32"), merge_pairs=True, impl=None)
+    assert merged.substituted
+    assert json.loads(out)["entries"][0]["checks"]["flops"]["value"] == merged.flops_analytic
 
 
 # ------------------------------------------------------------------ output formats

@@ -74,8 +74,6 @@ def test_input_shape_override(cli):
      "hetcalc: error: --P must be a positive integer (1, 2, 4, ...), got '-1'"),
     (["analyze", "resnet50", "--P", "2.5"],
      "hetcalc: error: --P must be a positive integer (1, 2, 4, ...), got '2.5'"),
-    (["analyze", "vgg16_cifar", "--P", "3"],
-     "hetcalc: error: variant p3 (P=3) fits no eligible layer of vgg16_cifar"),
     (["analyze", "resnet50", "--variant", "q4"],
      "hetcalc: error: unknown variant 'q4'; valid forms: std, p1, p<P>"),
     (["analyze", "resnet50", "--P", "4", "--variant", "p4"],

@@ -27,7 +27,7 @@ from hetcalc.budget.schema import (
     entry_location,
     is_user_spec,
 )
-from hetcalc.errors import HetcalcError
+from hetcalc.errors import HetcalcError, InvalidArgument
 
 if TYPE_CHECKING:
     from hetcalc.analysis import AnalysisReport
@@ -140,7 +140,8 @@ def measure_latency(entry: Entry) -> float:
     from hetcalc.latency import model_latency
 
     return model_latency(entry.spec, entry.variant, entry.input_shape, latency_settings(entry),
-                         include_first=entry.include_first).median_ms
+                         include_first=entry.include_first,
+                         merge_pairs=entry.merge_dw_pw).median_ms
 
 
 def evaluate(budget: BudgetFile) -> list[EntryResult]:
@@ -151,6 +152,7 @@ def evaluate(budget: BudgetFile) -> list[EntryResult]:
     :class:`BudgetError`; any other failure is the library's error, prefixed with the entry.
     """
     from hetcalc import analysis, models
+    from hetcalc.substitute import plan
 
     traces: dict[tuple[str, tuple[int, ...]], Trace] = {}
     by_key: dict[str, Entry] = {}
@@ -168,8 +170,14 @@ def evaluate(budget: BudgetFile) -> list[EntryResult]:
             if trace_key not in traces:
                 traces[trace_key] = analysis.trace_spec(entry.spec, entry.input_shape)
             key = "variant"
-            report = analysis.report_from_trace(entry.model, traces[trace_key], entry.variant,
-                                                entry.include_first)
+            trace = traces[trace_key]
+            decisions = plan(trace.convs, entry.variant, entry.include_first, entry.merge_dw_pw)
+            report = analysis.report_from_plan(entry.model, trace, entry.variant, decisions,
+                                               entry.merge_dw_pw)
+            if not (entry.variant.is_baseline or report.substituted or entry.allow_unchanged):
+                why = next((n for n in report.notes if n.startswith("nothing replaced")), "")
+                raise InvalidArgument(f"{why}; set allow_unchanged = true in this entry if "
+                                      "that is expected")
             key = "max_latency_ms"
             latency_ms = measure_latency(entry) if Metric.LATENCY in entry.limits else None
         except BudgetError:

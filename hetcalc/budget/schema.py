@@ -72,6 +72,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "input_shape": values.parse_input_shape,
     "variant": values.parse_variant_spec,
     "include_first": values.parse_boolean,
+    "merge_dw_pw": values.parse_boolean,
+    "allow_unchanged": values.parse_boolean,
     "max_flops": values.parse_count,
     "max_params": values.parse_count,
     "min_reduction": lambda v: values.parse_fraction(v, below_one=True),
@@ -141,6 +143,9 @@ class Entry:
     include_first: bool
     limits: dict[Metric, float | int]
     latency: dict[str, Any]  # the LATENCY_KEYS the file sets; LatencySettings has the defaults
+    merge_dw_pw: bool = False
+    allow_unchanged: bool = False
+    """A variant that replaces no layer fails the entry unless this says it is expected."""
 
     @property
     def label(self) -> str:
@@ -416,4 +421,6 @@ def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any] | Non
         input_shape=settings.get("input_shape"), variant=variant,
         include_first=settings.get("include_first", False), limits=limits,
         latency={key: settings[key] for key in LATENCY_KEYS if key in settings},
+        merge_dw_pw=settings.get("merge_dw_pw", False),
+        allow_unchanged=settings.get("allow_unchanged", False),
     )

@@ -6,8 +6,9 @@ from hetcalc.analysis import AnalysisReport, LayerReport
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain, times
 
 
-def _pair(values: tuple[int, int]) -> str:
-    return f"{values[0]}x{values[1]}"
+def _pair(values: tuple[int, ...]) -> str:
+    """``(3, 3)`` -> ``3x3``; one entry per spatial dimension (``9`` for Conv1d)."""
+    return "x".join(map(str, values))
 
 
 def _layer_row(layer: LayerReport) -> dict:
@@ -116,6 +117,7 @@ def report_json(report: AnalysisReport) -> dict:
             "speedup": report.speedup,
         },
         "counter": report.counter,
+        "kept_standard": report.kept,
         "notes": list(report.notes),
         "layers": [layer_json(layer, report.latency_settings is not None)
                    for layer in report.layers],
@@ -185,5 +187,6 @@ def render_analysis(report: AnalysisReport) -> Rendered:
     replaced = len(report.substituted)
     notes.append(f"{replaced} of {len(report.layers)} conv layers replaced; FLOPs are "
                  "multiply-accumulates (MACs), bias adds not counted.")
+    notes += list(report.notes)
     notes += uncounted_notes(report.uncounted_ops)
     return Rendered([layers, totals], report_json(report), notes)

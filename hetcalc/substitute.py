@@ -21,8 +21,17 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from hetcalc.nn import IMPLS, Impl, SqueezeExcite, build_variant_layer, hetconv_like
+from hetcalc.nn import (
+    IMPLS,
+    DepthwisePointwise,
+    GroupPointwise,
+    Impl,
+    SqueezeExcite,
+    build_variant_layer,
+    hetconv_like,
+)
 from hetcalc.nn.hetconv import HETCONV_CLASSES
+from hetcalc.nn.init import decompose
 from hetcalc.tensors import materialize_zero, storage_free
 from hetcalc.trace import CONV_TYPES, ConvCall, conv_calls
 from hetcalc.variants import ConvShape, Variant, parse_variant
@@ -173,10 +182,11 @@ def apply(model: nn.Module, decisions: list[Decision], variant: Variant,
 
     New layers are built on the device and dtype of the conv they replace. With
     ``keep_weights`` a HetConv layer keeps the replaced conv's K×K kernels where the pattern has
-    them and its centre taps elsewhere (:meth:`HetConv2d.load_dense`), and ``std`` copies the
-    conv; GWC+PWC, DWC+PWC, merged DW+PW pairs and SE blocks are freshly initialised
-    (docs/modules.md). On a model whose weights are storage-free zeros
-    (:func:`hetcalc.models.build` for counting) the new layers get the same kind of weights.
+    them and its centre taps elsewhere (:meth:`HetConv2d.load_dense`), GWC+PWC and DWC+PWC take
+    the least-squares decomposition of the dense weight (:mod:`hetcalc.nn.init`), and ``std``
+    copies the conv; merged DW+PW pairs and SE blocks are freshly initialised. On a model whose
+    weights are storage-free zeros (:func:`hetcalc.models.build` for counting) the new layers
+    get the same kind of weights.
     """
     for decision in decisions:
         if not decision.replace or decision.merged_into is not None:
@@ -198,9 +208,18 @@ def apply(model: nn.Module, decisions: list[Decision], variant: Variant,
 
 
 def _carry_weights(conv: nn.Module, layer: nn.Module) -> None:
+    """Give ``layer`` the weights of ``conv`` it has a place for (:mod:`hetcalc.nn.init`)."""
     core = layer[0] if isinstance(layer, nn.Sequential) else layer
     if isinstance(core, tuple(HETCONV_CLASSES.values())):
         core.load_dense(conv.weight, conv.bias)
+    elif isinstance(core, GroupPointwise | DepthwisePointwise):
+        first = core.groupwise if isinstance(core, GroupPointwise) else core.depthwise
+        gw, pw = decompose(conv.weight, first.groups)
+        with torch.no_grad():
+            first.weight.copy_(gw)
+            core.pointwise.weight.copy_(pw)
+            if conv.bias is not None:
+                core.pointwise.bias.copy_(conv.bias)
 
 
 def _build(conv: nn.Module, decision: Decision, variant: Variant, impl: str) -> nn.Module:
@@ -225,10 +244,12 @@ def substitute(model: nn.Module, variant: Variant | str, input_shape: tuple[int,
     Returns a new model and leaves ``model`` untouched (its types, parameters, buffers, modes
     and hooks), unless ``inplace=True``. One forward pass on a zero input of ``input_shape``
     finds the conv layers and their output sizes, in eval mode, without firing the model's
-    hooks and with torch's random state restored (:func:`hetcalc.trace.isolated`);
-    :func:`plan` decides, :func:`apply` replaces (``keep_weights``: see :func:`apply`).
+    hooks (:func:`hetcalc.trace.isolated`); :func:`plan` decides, :func:`apply` replaces
+    (``keep_weights``: see :func:`apply`). Torch's random state is as it was afterwards.
     """
     chosen = parse_variant(variant) if isinstance(variant, str) else variant
     decisions = plan(conv_calls(model, input_shape), chosen, include_first, merge_pairs)
     target = model if inplace else copy.deepcopy(model)
-    return apply(target, decisions, chosen, impl, keep_weights), decisions
+    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=cuda):  # new layers' initialisation leaves no trace
+        return apply(target, decisions, chosen, impl, keep_weights), decisions

@@ -6,7 +6,6 @@ import torchvision
 from fvcore.nn import FlopCountAnalysis
 
 from hetcalc.analysis import analyze, report_from_trace, trace_spec
-from hetcalc.errors import InvalidArgument
 from hetcalc.variants import parse_variant
 
 # VGG-16-CIFAR, 32x32: (Do, M, N) of the twelve conv layers the paper replaces (all but CONV1).

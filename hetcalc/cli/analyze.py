@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from hetcalc import analysis, models
-from hetcalc.cli import app
 from hetcalc.cli.options import (
+    DEFAULT_IMPL,
     DebugOption,
     FoldBnOption,
     FormatOption,
@@ -17,17 +16,19 @@ from hetcalc.cli.options import (
     InputShapeOption,
     MergePairsOption,
     OutputOption,
+    TimeBudgetOption,
+    WideOption,
+    check_input_shape,
+    check_part,
+    check_seconds,
+    check_variant_text,
     emit,
 )
 from hetcalc.errors import InvalidArgument
-from hetcalc.latency import LatencySettings
 from hetcalc.render import OutputFormat
-from hetcalc.render.analysis import render_analysis
-from hetcalc.substitute import DEFAULT_IMPL
 from hetcalc.variants import VALID_FORMS, parse_variant, part_variant
 
 
-@app.command("analyze")
 def analyze_command(
     model: Annotated[str, typer.Argument(help="Model: a registered name (see 'hetcalc models'), "
                                               "timm:NAME, path/to/file.py:fn or package.module:fn.")],
@@ -46,24 +47,35 @@ def analyze_command(
     latency: Annotated[bool, typer.Option("--latency", help="Also time each substituted layer "
                                           "alone on its input shape against its standard conv "
                                           "(CPU, or CUDA when present).")] = False,
-    time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
-                                               "layer pair.")] = 0.5,
+    time_budget: TimeBudgetOption = 0.5,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
+    wide: WideOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Per-layer cost of a variant: the paper's formulas beside fvcore's count of the model."""
-    # Validate every argument before any model is built.
+    # Validate every argument before torch is even imported, let alone a model built.
     if part is not None and variant is not None:
         raise InvalidArgument("give either --P or --variant, not both")
-    chosen = part_variant(part) if part is not None else parse_variant(variant or "p4")
-    shape = models.parse_input_shape(input_shape) if input_shape else None
-    entry_check = models.resolve(model)  # unknown names fail here, in milliseconds
-    del entry_check
+    if part is not None:
+        chosen = part_variant(check_part(part))
+    else:
+        chosen = parse_variant(check_variant_text(variant, "--variant") if variant is not None
+                               else "p4")
+    if input_shape is not None:
+        check_input_shape(input_shape)
+    check_seconds(time_budget)
+
+    from hetcalc import analysis, models
+    from hetcalc.latency import LatencySettings
+    from hetcalc.render.analysis import render_analysis
+
+    shape = models.parse_input_shape(input_shape) if input_shape is not None else None
+    models.resolve(model)  # unknown names fail here, before the model is built
     settings = LatencySettings(min_run_time=time_budget).validate() if latency else None
     report = analysis.analyze(model, chosen, shape, include_first,
                               impl=impl.value if count else None, merge_pairs=merge_dw_pw,
                               fold_bn=fold_bn)
     if settings is not None:
         report = analysis.with_layer_latency(report, settings, impl.value)
-    emit(render_analysis(report), fmt, output)
+    emit(render_analysis(report), fmt, output, wide=wide)

@@ -13,12 +13,14 @@ from typing import Annotated, assert_never
 
 import typer
 
-from hetcalc import budget
-from hetcalc.cli import app
+from hetcalc.cli.lazy import lazy_function, lazy_module
 from hetcalc.cli.options import DebugOption, OutputOption, emit
 from hetcalc.errors import InvalidArgument
 from hetcalc.render import OutputFormat, Rendered, render_text
-from hetcalc.render.budget import render_check, render_junit
+
+budget = lazy_module("hetcalc.budget")  # imports torch: only when the command runs
+render_check = lazy_function("hetcalc.render.budget", "render_check")
+render_junit = lazy_function("hetcalc.render.budget", "render_junit")
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
@@ -68,7 +70,6 @@ def _append_step_summary(rendered: Rendered) -> None:
               file=sys.stderr)
 
 
-@app.command("check")
 def check_command(
     file: Annotated[Path | None, typer.Argument(
         help="Budget file (TOML). Default: budgets.toml, or pyproject.toml with a "

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from hetcalc.cli import app
 from hetcalc.cli.options import DebugOption, FormatOption, OutputOption, emit
 from hetcalc.errors import InvalidArgument
 from hetcalc.infofield import KERNELS, efficiency_table, reduce_design_space
@@ -14,7 +13,6 @@ from hetcalc.render import OutputFormat
 from hetcalc.render.designs import render_efficiency, render_reduction
 
 
-@app.command("designs")
 def designs_command(
     max_length: Annotated[int, typer.Option("--max-length", help="Longest kernel sequence "
                                             "to enumerate.")] = 6,

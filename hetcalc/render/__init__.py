@@ -19,6 +19,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+WIDE = 1000
+"""Columns given to a table that should keep its natural width (a file, a pipe, ``--wide``)."""
+
 
 class OutputFormat(enum.StrEnum):
     TABLE = "table"
@@ -150,7 +153,7 @@ def render_text(rendered: Rendered, fmt: OutputFormat) -> str | RenderableType:
             assert_never(unreachable)
 
 
-def to_string(renderable: str | RenderableType, width: int = 1000) -> str:
+def to_string(renderable: str | RenderableType, width: int = WIDE) -> str:
     """Plain text of a renderable (for ``--output FILE`` and tests)."""
     if isinstance(renderable, str):
         return renderable

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from hetcalc.analysis import AnalysisReport, LayerReport
+from typing import TYPE_CHECKING
+
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain, times
+
+if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
+    from hetcalc.analysis import AnalysisReport, LayerReport
 
 
 def _pair(values: tuple[int, int]) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from hetcalc.compare import Comparison, VariantResult
-from hetcalc.latency import Latency
+from typing import TYPE_CHECKING
+
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain, times
+
+if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
+    from hetcalc.compare import Comparison, VariantResult
+    from hetcalc.latency import Latency
 
 
 def _latency(value: Latency | None) -> str:

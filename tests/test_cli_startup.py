@@ -26,7 +26,11 @@ def _python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
 def test_help_version_curve_and_designs_never_import_torch():
     invocations = [["--help"], ["--version"], [], ["curve"], ["curve", "-f", "json"],
                    ["designs", "--max-length", "3"], ["designs", "--channels", "64"],
-                   ["analyze", "vgg16_cifar", "--P", "²"],  # fails before any import
+                   # These fail before anything is imported:
+                   ["analyze", "vgg16_cifar", "--P", "²"],
+                   ["analyze", "vgg16_cifar", "-o", "/nonexistent/report.txt"],
+                   ["compare", "--plot", "/nonexistent/plot.png"],
+                   ["compare", "--time-budget", "nan"],
                    *([name, "--help"] for name in
                      ("analyze", "compare", "check", "models", "curve", "designs"))]
     result = _python(f"""
@@ -40,7 +44,7 @@ def test_help_version_curve_and_designs_never_import_torch():
     """)
     assert result.returncode == 0, result.stderr
     codes = [line.split()[1] for line in result.stderr.splitlines() if line.startswith("exit ")]
-    assert codes == ["0"] * 7 + ["2"] + ["0"] * 6, result.stderr
+    assert codes == ["0"] * 7 + ["2"] * 4 + ["0"] * 6, result.stderr
 
 
 def test_python_dash_m_hetcalc_prints_the_version():

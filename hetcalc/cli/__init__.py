@@ -70,7 +70,7 @@ def _run_command(args: list[str]) -> int:
         raise
     except Exception as error:
         if errors.is_usage_error(error):
-            print(f"hetcalc: error: {errors.usage_line(error)}", file=sys.stderr)
+            print(f"hetcalc: error: {errors.usage_line(error, invocation.command)}", file=sys.stderr)
             return int(getattr(error, "exit_code", errors.EXIT_ERROR))
         if invocation.debug:
             raise

@@ -7,7 +7,10 @@ loop; none of them imports torch at module level, so building the application fo
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import math
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -19,6 +22,7 @@ from hetcalc.cli.curve import curve_command
 from hetcalc.cli.designs import designs_command
 from hetcalc.cli.models import models_command
 from hetcalc.cli.options import DebugOption, invocation
+from hetcalc.errors import InvalidArgument
 
 HELP = ("What a convolution costs, and what HetConv, GWC+PWC or DWC+PWC would save: analytic "
         "(the paper's Eqs. 1-12), counted (fvcore) and measured. FLOPs are MACs.")
@@ -62,5 +66,37 @@ def root(
         raise typer.Exit(0)
 
 
+def _finite_budget_params(text: str | None) -> None:
+    """``designs --budget-params inf`` (or ``nan``, ``1e400``) must fail as bad input, not as
+    an OverflowError inside the command's own parser."""
+    if text is None:
+        return
+    number = text.strip().upper().replace("_", "").removesuffix("K").removesuffix("M")
+    try:
+        value = float(number.removesuffix("G"))
+    except ValueError:
+        return  # the command's parser says what is wrong with it
+    if not math.isfinite(value):
+        raise InvalidArgument(f"--budget-params must be a positive count such as 100000 or "
+                              f"1.5M, got {text!r}")
+
+
+# Checks run on a command's arguments before its body, for values its own parsing does not
+# reject yet.
+PRECHECKS: dict[str, dict[str, Callable[[Any], None]]] = {
+    "designs": {"budget_params": _finite_budget_params},
+}
+
+
+def _checked(function: Callable[..., None], checks: dict[str, Callable[[Any], None]]):
+    @functools.wraps(function)  # Typer reads the options from the wrapped signature
+    def run_checked(**arguments: Any) -> None:
+        for name, check in checks.items():
+            check(arguments[name])
+        function(**arguments)
+
+    return run_checked
+
+
 for _name, _function in COMMANDS.items():
-    app.command(_name)(_function)
+    app.command(_name)(_checked(_function, PRECHECKS[_name]) if _name in PRECHECKS else _function)

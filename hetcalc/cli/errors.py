@@ -61,12 +61,14 @@ def in_flag_terms(error: HetcalcError, command: str | None) -> str:
     return flag + message[len(argument):]
 
 
-def usage_line(error: Exception) -> str:
-    """A click usage error in one line, pointing to the help of the command it is about."""
+def usage_line(error: Exception, command: str | None = None) -> str:
+    """A click usage error in one line, pointing to the help of the command it is about
+    (``command``, the subcommand being parsed, where the error does not carry its context)."""
     message = error.format_message() if hasattr(error, "format_message") else str(error)
     message = " ".join(message.replace("Value error, ", "").split())
     ctx = getattr(error, "ctx", None)
-    command_path = getattr(ctx, "command_path", None) or "hetcalc"
+    fallback = f"hetcalc {command}" if command else "hetcalc"
+    command_path = ctx.command_path if ctx is not None else fallback
     return f"{message} (see '{command_path} --help')"
 
 

@@ -14,6 +14,7 @@ import importlib.util
 import math
 import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -83,10 +84,15 @@ def check_writable(path: Path, what: str) -> None:
         reason = "No such file or directory"
     elif not directory.is_dir():
         reason = "Not a directory"
-    elif not os.access(directory, os.W_OK | os.X_OK):
-        reason = "Permission denied"
     else:
-        return
+        try:  # what atomic_write will do: a temporary file beside the target
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        except OSError as error:
+            reason = error.strerror or str(error)
+        else:
+            os.close(fd)
+            os.unlink(probe)
+            return
     raise InvalidArgument(f"{what} {path}: cannot write it ({reason})")
 
 

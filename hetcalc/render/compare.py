@@ -56,23 +56,26 @@ def comparison_json(c: Comparison) -> dict:
 
 
 def render_comparison(c: Comparison) -> Rendered:
+    # priority: which columns a narrow terminal keeps (0 always; larger numbers go first).
     columns = [
         Column("variant", "variant", justify="left"),
-        Column("FLOPs (MACs, analytic)", "flops_analytic", human),
-        Column("FLOPs (MACs, counted)", "flops_counted", human),
-        Column("params", "params", human),
-        Column("FLOPs red.", "reduction", percent),
-        Column("params red.", "params_reduction", percent),
-        Column("speedup (Eq. 9)", "speedup_theoretical", times),
-        Column("seq. depth", "sequential_depth", plain),
-        Column("info field vs std", "info_field", plain, justify="left"),
+        Column("FLOPs (MACs, analytic)", "flops_analytic", human, short="MACs"),
+        Column("FLOPs (MACs, counted)", "flops_counted", human, priority=9, short="counted"),
+        Column("params", "params", human, priority=4),
+        Column("FLOPs red.", "reduction", percent, priority=5, short="saved"),
+        Column("params red.", "params_reduction", percent, priority=8),
+        Column("speedup (Eq. 9)", "speedup_theoretical", times, priority=1, short="speedup"),
+        Column("seq. depth", "sequential_depth", plain, priority=6),
+        Column("info field vs std", "info_field", plain, justify="left", priority=7, short="field",
+               footnote=True),
     ]
     if c.latency_settings is not None:
         columns += [
-            Column("latency ms (median ± IQR)", "latency", _latency,
+            Column("latency ms (median ± IQR)", "latency", _latency, priority=2, short="ms",
                    raw=lambda v: None if v is None else v.median_ms),
-            Column("measured speedup", "speedup_measured", times),
-            Column("realized", "realized", percent),
+            Column("measured speedup", "speedup_measured", times, priority=2,
+                   short="measured"),
+            Column("realized", "realized", percent, priority=3),
         ]
     rows = [_row("baseline", None, c)] + [_row(r.label, r, c) for r in c.variants]
     title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"

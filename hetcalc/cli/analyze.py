@@ -48,6 +48,9 @@ def analyze_command(
                                           "alone on its input shape against its standard conv "
                                           "(CPU, or CUDA when present).")] = False,
     time_budget: TimeBudgetOption = 0.5,
+    totals: Annotated[bool, typer.Option("--totals", help="Only the model totals, not the "
+                                         "per-layer rows (table, markdown, csv; JSON always "
+                                         "has both).")] = False,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     wide: WideOption = False,
@@ -78,4 +81,4 @@ def analyze_command(
                               fold_bn=fold_bn)
     if settings is not None:
         report = analysis.with_layer_latency(report, settings, impl.value)
-    emit(render_analysis(report), fmt, output, wide=wide)
+    emit(render_analysis(report, totals_only=totals), fmt, output, wide=wide)

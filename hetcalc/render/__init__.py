@@ -272,17 +272,17 @@ def to_markdown(grids: Sequence[Grid]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def to_csv(grids: Sequence[Grid]) -> str:
-    """Raw values, one CSV block per grid (blocks separated by a blank line), keyed by column."""
+def to_csv(grid: Grid | None) -> str:
+    """One table: a header row of column keys, then the raw values (exact counts, fractions
+    0..1, ratios; never ``61.43%`` or ``2.59x``), an empty field for none."""
     out = io.StringIO()
-    for index, grid in enumerate(grids):
-        if index:
-            out.write("\n")
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([c.key for c in grid.columns])
-        for row in grid.rows:
-            values = [c.raw_value(row) for c in grid.columns]
-            writer.writerow(["" if v is None else v for v in values])
+    if grid is None:
+        return ""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([c.key for c in grid.columns])
+    for row in grid.rows:
+        values = [c.raw_value(row) for c in grid.columns]
+        writer.writerow(["" if v is None else v for v in values])
     return out.getvalue()
 
 
@@ -297,6 +297,11 @@ class Rendered:
     grids: list[Grid]
     data: Any
     notes: list[str] = field(default_factory=list)
+    csv: Grid | None = None
+    """The one table CSV writes, raw values under machine keys (default: the first grid)."""
+
+    def csv_grid(self) -> Grid | None:
+        return self.csv if self.csv is not None else (self.grids[0] if self.grids else None)
 
 
 def render_text(rendered: Rendered, fmt: OutputFormat) -> str | RenderableType:
@@ -305,7 +310,7 @@ def render_text(rendered: Rendered, fmt: OutputFormat) -> str | RenderableType:
         case OutputFormat.JSON:
             return to_json(rendered.data)
         case OutputFormat.CSV:
-            return to_csv(rendered.grids)
+            return to_csv(rendered.csv_grid())
         case OutputFormat.MARKDOWN:
             notes = "".join(f"\n{note}\n" for note in rendered.notes)
             return to_markdown(rendered.grids) + notes

@@ -56,6 +56,8 @@ def _layer_row(layer: LayerReport, pair_standard: int | None = None,
     return {
         "name": layer.name,
         "channels": f"{s.in_channels}->{s.out_channels}",
+        "in_channels": s.in_channels,
+        "out_channels": s.out_channels,
         "kernel": _pair(s.kernel),
         "stride": _pair(s.stride),
         "output_size": _pair(s.output_size),
@@ -229,7 +231,10 @@ def report_json(report: AnalysisReport) -> dict:
     }
 
 
-def render_analysis(report: AnalysisReport) -> Rendered:
+def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Rendered:
+    """The layer table and the totals (``totals_only``: the totals alone, in every format but
+    JSON, which always holds both)."""
+    data = report_json(report)
     counted = report.flops_counted is not None
     spec = report.variant.spec
     # priority: which columns a narrow terminal keeps (0 always; larger numbers go first).
@@ -299,4 +304,46 @@ def render_analysis(report: AnalysisReport) -> Rendered:
                  "multiply-accumulates (MACs), bias adds not counted.")
     notes += costlier_notes(report)
     notes += uncounted_notes(report.uncounted_ops)
-    return Rendered([layers, totals], report_json(report), notes)
+    if totals_only:
+        return Rendered([totals], data, notes, csv=totals_csv(report))
+    return Rendered([layers, totals], data, notes, csv=layers_csv(report, layers.rows))
+
+
+LAYER_CSV_KEYS = ("name", "in_channels", "out_channels", "kernel", "stride", "output_size",
+                  "substituted", "flops_standard", "flops_analytic", "flops_counted",
+                  "flops_difference", "reduction", "params_standard", "params_variant", "note")
+LATENCY_CSV_KEYS = ("latency_standard_ms", "latency_variant_ms", "speedup_measured")
+
+
+def layers_csv(report: AnalysisReport, rows: list[dict]) -> Grid:
+    """``analyze --format csv``: one row per conv layer, the JSON's layer keys (kernel, stride
+    and output size written ``3x3``) plus ``flops_difference`` and the layer's ``reduction``
+    (a fraction; for a merged pair, against the pair; empty for its pointwise half)."""
+    keys = LAYER_CSV_KEYS + (LATENCY_CSV_KEYS if report.latency_settings is not None else ())
+    return Grid("layers", [Column(key, key) for key in keys], rows)
+
+
+TOTAL_CSV_KEYS = ("model", "input_shape", "variant", "unit", "baseline_flops",
+                  "baseline_params", "flops_analytic", "flops_counted", "flops_difference",
+                  "params", "reduction", "params_reduction", "speedup")
+
+
+def totals_csv(report: AnalysisReport) -> Grid:
+    """``analyze --format csv --totals``: the model totals as one row."""
+    counted = report.flops_counted
+    row = {
+        "model": report.model,
+        "input_shape": ",".join(map(str, report.input_shape)),
+        "variant": report.variant.spec,
+        "unit": "MAC",
+        "baseline_flops": report.baseline_flops,
+        "baseline_params": report.baseline_params,
+        "flops_analytic": report.flops_analytic,
+        "flops_counted": counted,
+        "flops_difference": None if counted is None else counted - report.flops_analytic,
+        "params": report.params,
+        "reduction": report.reduction,
+        "params_reduction": report.params_reduction,
+        "speedup": report.speedup,
+    }
+    return Grid("totals", [Column(key, key) for key in TOTAL_CSV_KEYS], [row])

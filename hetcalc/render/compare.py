@@ -90,4 +90,19 @@ def render_comparison(c: Comparison) -> Rendered:
                      f"baseline and variants interleaved over {s.rounds} rounds; realized = "
                      "(measured speedup - 1) / (theoretical speedup - 1).")
     grid = Grid(title, columns, rows)
-    return Rendered([grid], comparison_json(c), notes)
+    return Rendered([grid], comparison_json(c), notes, csv=comparison_csv(c, rows))
+
+
+CSV_KEYS = ("variant", "flops_analytic", "flops_counted", "params", "reduction",
+            "params_reduction", "speedup_theoretical", "sequential_depth", "info_field")
+LATENCY_CSV_KEYS = ("latency_ms", "latency_iqr_ms", "speedup_measured", "realized")
+
+
+def comparison_csv(c: Comparison, rows: list[dict]) -> Grid:
+    """``compare --format csv``: the baseline and one row per variant, raw values (fractions,
+    ratios, milliseconds), the JSON's keys plus the IQR and the realized share."""
+    keys = CSV_KEYS + (LATENCY_CSV_KEYS if c.latency_settings is not None else ())
+    timed = [{**row, "latency_ms": row["latency"].median_ms if row["latency"] else None,
+              "latency_iqr_ms": row["latency"].iqr_ms if row["latency"] else None}
+             for row in rows]
+    return Grid("variants", [Column(key, key) for key in keys], timed)

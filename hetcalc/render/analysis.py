@@ -1,4 +1,4 @@
-"""``hetcalc analyze``: per-layer rows, totals, and the JSON of DESIGN.md."""
+"""``hetcalc analyze``: per-layer rows, totals, and the JSON of docs/analyze.md."""
 
 from __future__ import annotations
 
@@ -212,7 +212,7 @@ def layer_json(layer: LayerReport, timed: bool = False) -> dict:
 
 
 def report_json(report: AnalysisReport) -> dict:
-    """The stable ``analyze --format json`` object (DESIGN.md)."""
+    """The stable ``analyze --format json`` object (docs/analyze.md)."""
     return {
         "model": report.model,
         "input_shape": list(report.input_shape),

@@ -1,4 +1,4 @@
-"""``hetcalc compare``: a baseline row and a row per variant, and the JSON of DESIGN.md."""
+"""``hetcalc compare``: a baseline row and a row per variant, and the JSON of docs/compare.md."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
 
 
 def comparison_json(c: Comparison) -> dict:
-    """The stable ``compare --format json`` object (DESIGN.md)."""
+    """The stable ``compare --format json`` object (docs/compare.md)."""
     return {
         "model": c.model,
         "input_shape": list(c.input_shape),

@@ -16,7 +16,6 @@ from hetcalc.cli.options import (
     InputShapeOption,
     MergePairsOption,
     OutputOption,
-    TimeBudgetOption,
     WideOption,
     check_input_shape,
     check_part,
@@ -47,7 +46,9 @@ def analyze_command(
     latency: Annotated[bool, typer.Option("--latency", help="Also time each substituted layer "
                                           "alone on its input shape against its standard conv "
                                           "(CPU, or CUDA when present).")] = False,
-    time_budget: TimeBudgetOption = 0.5,
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
+                                               "layer pair (positive, finite).",
+                                               metavar="S")] = 0.5,
     totals: Annotated[bool, typer.Option("--totals", help="Only the model totals, not the "
                                          "per-layer rows (table, markdown, csv; JSON always "
                                          "has both).")] = False,

@@ -20,7 +20,6 @@ from hetcalc.cli.options import (
     MergePairsOption,
     OutputOption,
     PlotOption,
-    TimeBudgetOption,
     WideOption,
     check_input_shape,
     check_latency_options,
@@ -54,7 +53,9 @@ def compare_command(
     channels_last: Annotated[bool, typer.Option("--channels-last",
                                                 help="Time in channels_last memory format.")] = False,
     plot: PlotOption = None,
-    time_budget: TimeBudgetOption = 2.0,
+    time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
+                                               "model, spread over interleaved rounds "
+                                               "(positive, finite).", metavar="S")] = 2.0,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     wide: WideOption = False,

@@ -148,10 +148,6 @@ WideOption = Annotated[
     typer.Option("--wide", help="Tables: every column at its full width, even where the "
                  "terminal is narrower (the default fits the terminal)."),
 ]
-TimeBudgetOption = Annotated[
-    float,
-    typer.Option("--time-budget", help="Seconds of timing (positive, finite).", metavar="S"),
-]
 DebugOption = Annotated[
     bool,
     typer.Option("--debug", help="Show the full traceback when something fails.",

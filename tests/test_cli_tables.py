@@ -109,6 +109,7 @@ def test_analyze_table_fits_and_keeps_tokens_whole(reports, case, width):
         # The variant's MACs and what it saves are always there.
         analytic = values[[c.key for c in grid.columns].index("flops_analytic")]
         assert analytic in cells
+    _footnotes_are_used(text)
 
 
 def test_analyze_at_80_columns_drops_columns_and_says_which(reports):
@@ -148,6 +149,17 @@ def test_compare_table_fits_and_keeps_tokens_whole(comparison, width):
         assert values[1] in cells  # the variant's MACs
     if width == 80:
         assert "12.345 ± 0.067" in text  # the latency with its spread, in one piece
+    _footnotes_are_used(text)
+
+
+def _footnotes_are_used(text: str) -> None:
+    """Each footnote listed under a table has its marker in a row (of a column shown)."""
+    lines = text.splitlines()
+    rows = "\n".join(line for line in lines if line.startswith("│"))
+    for line in lines:
+        marker = re.match(r"(\[\d+\]) ", line)
+        if marker:
+            assert f" {marker[1]} " in rows, (marker[1], text)
 
 
 def test_piped_output_keeps_every_column_and_the_notes_in_place(reports):

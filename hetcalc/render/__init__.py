@@ -167,16 +167,22 @@ class FittedTable:
             notes.append(f"Not shown, being 0 or none on every row: {names}.")
         indices = [i for i in indices if i not in blank]
 
-        footnotes: dict[str, int] = {}
-        for i in indices:
-            if grid.columns[i].footnote:
-                for row in cells:
-                    text = row[i]
-                    if text.strip() not in BLANK:
-                        number = footnotes.setdefault(text, len(footnotes) + 1)
-                        row[i] = f"[{number}]"
-                    else:
-                        row[i] = ""
+        texts = [list(row) for row in cells]
+
+        def mark(columns: list[int]) -> dict[str, int]:
+            """Footnote columns' texts -> markers [1], [2], ... in order of appearance."""
+            footnotes: dict[str, int] = {}
+            for i in columns:
+                if grid.columns[i].footnote:
+                    for row, original in zip(cells, texts, strict=True):
+                        text = original[i]
+                        if text.strip() in BLANK:
+                            row[i] = ""
+                        else:
+                            row[i] = f"[{footnotes.setdefault(text, len(footnotes) + 1)}]"
+            return footnotes
+
+        footnotes = mark(indices)
 
         def minimum(i: int) -> _Fit:
             column = grid.columns[i]
@@ -201,6 +207,7 @@ class FittedTable:
             fits.remove(worst)
             dropped.append(worst)
         if dropped:
+            footnotes = mark([f.index for f in fits])  # only the texts of columns still shown
             names = ", ".join(f.column.header for f in sorted(dropped, key=lambda f: f.index))
             notes.append(f"Left out to fit {width} columns: {names} (--wide shows every "
                          "column).")

@@ -102,6 +102,10 @@ def test_shell_completion_completes_commands_and_choices():
      "--max-length must be from 1 to 8, got 0"),
     ("designs", "bottleneck", "bottleneck must be a positive integer, got 0",
      "--bottleneck-channels must be a positive integer, got 0"),
+    ("designs", "in_channels", "in_channels must be a positive integer, got 0",
+     "--channels must be a positive integer, got 0"),
+    ("designs", "out_channels", "out_channels must be a positive integer, got -1",
+     "--out must be a positive integer, got -1"),
     ("curve", "kernel", "kernel must be positive, got 0x3", "--kernel must be positive, got 0x3"),
     # Left alone: a budget file's keys are not flags; an unknown name; a message that does not
     # begin with its argument; an error that names no argument.

@@ -44,8 +44,8 @@ COMMAND_FLAGS: dict[str, dict[str, str] | None] = {
     "compare": ARGUMENT_FLAGS,
     "curve": {"kernel": "--kernel", "channels": "--channels", "max_part": "--max-part"},
     "designs": {"max_length": "--max-length", "kernels": "--kernels", "channels": "--channels",
-                "out": "--out", "bottleneck": "--bottleneck-channels",
-                "budget": "--budget-params"},
+                "in_channels": "--channels", "out": "--out", "out_channels": "--out",
+                "bottleneck": "--bottleneck-channels", "budget": "--budget-params"},
     "check": None,
 }
 

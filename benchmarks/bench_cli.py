@@ -1,7 +1,11 @@
-"""Wall time and peak memory of ``hetcalc analyze`` against doing the same by hand.
+"""Start-up time of the CLI, and wall time and peak memory of ``hetcalc analyze`` against doing
+the same by hand.
 
-    python benchmarks/bench_cli.py [--repeats 5]
+    python benchmarks/bench_cli.py [--repeats 5] [--startup-only]
 
+0. Start-up: ``hetcalc --help``, ``hetcalc --version``, ``hetcalc analyze --help`` and
+   ``hetcalc curve`` against ``python -c "import torch"``, each a fresh process, interleaved in
+   one run; medians and their ratio to importing torch. Target: help and version under 0.25x.
 1. Wall time: ``hetcalc analyze resnet50 --P 4 --format json`` against a bare script that imports
    torch, torchvision and fvcore and counts resnet50 with ``FlopCountAnalysis`` — each a fresh
    process, interleaved run by run so that machine drift hits both alike; medians and their ratio.
@@ -48,10 +52,40 @@ def run(argv: list[str]) -> tuple[float, float]:
     return elapsed, usage.ru_maxrss / 1024
 
 
+def startup(repeats: int) -> None:
+    """Start-up figures: the CLI's light paths against ``import torch``, interleaved."""
+    cases = {
+        'python -c "import torch"': [sys.executable, "-c", "import torch"],
+        "hetcalc --help": HETCALC + ["--help"],
+        "hetcalc --version": HETCALC + ["--version"],
+        "hetcalc analyze --help": HETCALC + ["analyze", "--help"],
+        "hetcalc curve": HETCALC + ["curve"],
+    }
+    for argv in cases.values():  # warm the file cache and the bytecode once
+        run(argv)
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(repeats):
+        for name, argv in cases.items():
+            times[name].append(run(argv)[0])
+    torch_median = statistics.median(times['python -c "import torch"'])
+    print(f"start-up, median of {repeats} interleaved runs (ratio: to import torch; "
+          "target for help and version < 0.25x)")
+    for name, values in times.items():
+        median = statistics.median(values)
+        spread = ", ".join(f"{t:.3f}" for t in values)
+        print(f"  {name:30s} {median:6.3f} s  {median / torch_median:5.2f}x   [{spread}]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--startup-only", action="store_true",
+                        help="Only the start-up figures (seconds, not minutes).")
     args = parser.parse_args()
+
+    startup(args.repeats)
+    if args.startup_only:
+        return
 
     cases = {
         "hetcalc analyze resnet50 --P 4 --format json":

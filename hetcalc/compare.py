@@ -29,8 +29,6 @@ from hetcalc.variants import STANDARD, Variant, info_field
 
 BASELINE = "baseline"
 
-TABLE1_VARIANTS = "p1,p2,p4,p8,p16,p32,p64,pc,gwc4,dwc"
-"""The paper's Table 1 set: the default of ``hetcalc compare``."""
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Kind", "KindSpec", "KINDS", "ConvShape", "Variant", "LayerCost", "layer_cost",
            "parse_variant", "parse_variants", "part_variant", "VALID_FORMS", "SE_SUFFIX",
-           "STANDARD", "info_field"]
+           "STANDARD", "TABLE1_VARIANTS", "info_field"]
 
 
 class Kind(enum.Enum):
@@ -308,6 +308,9 @@ KINDS: dict[Kind, KindSpec] = {spec.kind: spec for spec in (
 
 STANDARD = Variant(Kind.STANDARD)
 """The baseline: every layer a standard convolution."""
+
+TABLE1_VARIANTS = "p1,p2,p4,p8,p16,p32,p64,pc,gwc4,dwc"
+"""The paper's Table 1 set: the default of ``hetcalc compare``."""
 
 VALID_FORMS = ", ".join(KINDS[kind].form for kind in Kind) + f", each optionally with {SE_SUFFIX}"
 

@@ -1,66 +1,82 @@
 """The ``hetcalc`` command line: parse, call the library, render, map errors to exit codes.
 
-Errors are handled here and only here: a :class:`~hetcalc.errors.HetcalcError` or a usage error
-becomes one line on stderr and exit code 2; ``--debug`` shows the traceback instead.
+:func:`main` is the one place where failures become one line on stderr and an exit code (the
+rules are in :mod:`hetcalc.cli.errors`). Importing this package is cheap: the Typer application
+(:mod:`hetcalc.cli.application`) is loaded inside :func:`main`, so that even a Ctrl-C while it
+loads ends with one line and exit code 130.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import traceback
+from typing import Any
 
-import typer
-
-from hetcalc.errors import HetcalcError
-
-app = typer.Typer(
-    name="hetcalc",
-    help="What a convolution costs, and what HetConv, GWC+PWC or DWC+PWC would save: "
-         "analytic (the paper's Eqs. 1-12), counted (fvcore) and measured. FLOPs are MACs.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-# Commands register themselves on ``app``.
-from hetcalc.cli import analyze as _analyze  # noqa: E402,F401
-from hetcalc.cli import check as _check  # noqa: E402,F401
-from hetcalc.cli import compare as _compare  # noqa: E402,F401
-from hetcalc.cli import curve as _curve  # noqa: E402,F401
-from hetcalc.cli import designs as _designs  # noqa: E402,F401
-from hetcalc.cli import models as _models  # noqa: E402,F401
+__all__ = ["app", "main", "run"]
 
 
-def _usage_message(error: Exception) -> str:
-    message = error.format_message() if hasattr(error, "format_message") else str(error)
-    return " ".join(message.replace("Value error, ", "").split())
+def __getattr__(name: str) -> Any:
+    if name == "app":  # ``from hetcalc.cli import app``: the Typer application
+        from hetcalc.cli.application import app
+
+        return app
+    raise AttributeError(f"module 'hetcalc.cli' has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in args
     try:
-        result = app(args=args, prog_name="hetcalc", standalone_mode=False)
+        return _run_command(args)
+    except KeyboardInterrupt:
+        print("hetcalc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # ``hetcalc ... | head``: the reader has gone, nothing to say
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _run_command(args: list[str]) -> int:
+    import typer
+    import typer.main
+
+    from hetcalc.cli import errors
+    from hetcalc.cli.application import app
+    from hetcalc.cli.options import invocation
+    from hetcalc.errors import HetcalcError
+
+    invocation.debug = False
+    invocation.command = None
+    command = typer.main.get_command(app)
+    try:
+        command._main_shell_completion({}, "hetcalc")  # exits when the shell asks to complete
+        with command.make_context("hetcalc", args) as ctx:
+            result = command.invoke(ctx)
     except HetcalcError as error:
-        if debug:
+        if invocation.debug:
             traceback.print_exc()
-        print(f"hetcalc: error: {error}", file=sys.stderr)
-        return 2
+        print(f"hetcalc: error: {errors.in_flag_terms(error, invocation.command)}",
+              file=sys.stderr)
+        return errors.EXIT_ERROR
+    except typer.Exit as exit_:  # --help, --version, or a command's own exit code
+        return int(exit_.exit_code)
     except typer.Abort:
         print("hetcalc: aborted", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, BrokenPipeError):
+        raise
     except Exception as error:
-        if hasattr(error, "exit_code") and hasattr(error, "format_message"):  # click usage error
-            print(f"hetcalc: error: {_usage_message(error)} (see 'hetcalc --help')",
-                  file=sys.stderr)
-            return int(error.exit_code)
-        if debug:
+        if errors.is_usage_error(error):
+            print(f"hetcalc: error: {errors.usage_line(error, invocation.command)}", file=sys.stderr)
+            return int(getattr(error, "exit_code", errors.EXIT_ERROR))
+        if invocation.debug:
             raise
         print(f"hetcalc: internal error: {type(error).__name__}: {error} "
               "(run again with --debug for the traceback)", file=sys.stderr)
-        return 3
+        return errors.EXIT_INTERNAL
     return result if isinstance(result, int) else 0
 
 

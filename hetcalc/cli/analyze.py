@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from hetcalc import analysis, models
-from hetcalc.cli import app
 from hetcalc.cli.options import (
+    DEFAULT_IMPL,
     DebugOption,
     FoldBnOption,
     FormatOption,
@@ -17,17 +16,16 @@ from hetcalc.cli.options import (
     InputShapeOption,
     MergePairsOption,
     OutputOption,
+    WideOption,
     emit,
 )
 from hetcalc.errors import InvalidArgument
-from hetcalc.latency import LatencySettings, with_layer_latency
 from hetcalc.render import OutputFormat
-from hetcalc.render.analysis import render_analysis
-from hetcalc.substitute import DEFAULT_IMPL
+from hetcalc.settings import LatencySettings
+from hetcalc.shapes import parse_input_shape
 from hetcalc.variants import VALID_FORMS, parse_variant, part_variant
 
 
-@app.command("analyze")
 def analyze_command(
     model: Annotated[str, typer.Argument(help="Model: a registered name (see 'hetcalc models'), "
                                               "timm:NAME, path/to/file.py:fn or package.module:fn.")],
@@ -47,23 +45,34 @@ def analyze_command(
                                           "alone on its input shape against its standard conv "
                                           "(CPU, or CUDA when present).")] = False,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
-                                               "layer pair.")] = 0.5,
+                                               "layer pair (positive, finite).",
+                                               metavar="S")] = 0.5,
+    totals: Annotated[bool, typer.Option("--totals", help="Only the model totals, not the "
+                                         "per-layer rows (table, markdown, csv; JSON always "
+                                         "has both).")] = False,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
+    wide: WideOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Per-layer cost of a variant: the paper's formulas beside fvcore's count of the model."""
-    # Validate every argument before any model is built.
+    # Validate every argument before torch is even imported, let alone a model built.
     if part is not None and variant is not None:
         raise InvalidArgument("give either --P or --variant, not both")
-    chosen = part_variant(part) if part is not None else parse_variant(variant or "p4")
-    shape = models.parse_input_shape(input_shape) if input_shape else None
-    entry_check = models.resolve(model)  # unknown names fail here, in milliseconds
-    del entry_check
-    settings = LatencySettings(min_run_time=time_budget).validate() if latency else None
+    chosen = part_variant(part) if part is not None else parse_variant(
+        variant if variant is not None else "p4")
+    shape = parse_input_shape(input_shape) if input_shape is not None else None
+    settings = LatencySettings(min_run_time=time_budget).validate()
+
+    from hetcalc import analysis, models
+    from hetcalc.latency import with_layer_latency
+    from hetcalc.render.analysis import render_analysis
+
+    models.resolve(model)  # unknown names fail here, before the model is built
+    settings = settings if latency else None
     report = analysis.analyze(model, chosen, shape, include_first,
                               impl=impl.value if count else None, merge_pairs=merge_dw_pw,
                               fold_bn=fold_bn)
     if settings is not None:
         report = with_layer_latency(report, settings, impl.value)
-    emit(render_analysis(report), fmt, output)
+    emit(render_analysis(report, totals_only=totals), fmt, output, wide=wide)

@@ -21,7 +21,6 @@ from typing import Annotated, assert_never
 import typer
 
 from hetcalc import budget
-from hetcalc.cli import app
 from hetcalc.cli.options import DebugOption, OutputOption, emit
 from hetcalc.errors import InvalidArgument
 from hetcalc.fileio import atomic_write_text
@@ -90,7 +89,6 @@ def _append_step_summary(rendered: Rendered) -> None:
                               f"({error.strerror or error})") from error
 
 
-@app.command("check")
 def check_command(
     file: Annotated[Path | None, typer.Argument(
         help="Budget file (TOML); it runs the model builders it names. Default: budgets.toml, "

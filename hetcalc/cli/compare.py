@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from hetcalc import models
-from hetcalc.cli import app
 from hetcalc.cli.options import (
+    DEFAULT_IMPL,
     DebugOption,
     FoldBnOption,
     FormatOption,
@@ -20,19 +16,17 @@ from hetcalc.cli.options import (
     InputShapeOption,
     MergePairsOption,
     OutputOption,
+    PlotOption,
+    WideOption,
     emit,
 )
-from hetcalc.compare import TABLE1_VARIANTS, compare
-from hetcalc.curve import plot_comparison
 from hetcalc.errors import InvalidArgument
-from hetcalc.latency import DEVICES, DTYPES, LatencySettings
 from hetcalc.render import OutputFormat
-from hetcalc.render.compare import render_comparison
-from hetcalc.substitute import DEFAULT_IMPL
-from hetcalc.variants import VALID_FORMS, parse_variants
+from hetcalc.settings import DEVICES, DTYPES, LatencySettings
+from hetcalc.shapes import parse_input_shape
+from hetcalc.variants import TABLE1_VARIANTS, VALID_FORMS, parse_variants
 
 
-@app.command("compare")
 def compare_command(
     model: Annotated[str, typer.Argument(help="Model spec (default: the paper's VGG-16 on "
                                               "CIFAR-10).")] = "vgg16_cifar",
@@ -53,27 +47,48 @@ def compare_command(
     dtype: Annotated[str, typer.Option(help="|".join(DTYPES))] = "float32",
     channels_last: Annotated[bool, typer.Option("--channels-last",
                                                 help="Time in channels_last memory format.")] = False,
-    plot: Annotated[Path | None, typer.Option(help="Draw FLOPs against measured latency to this "
-                                              "PNG (needs hetcalc[plot]).")] = None,
+    plot: PlotOption = None,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
-                                               "model, spread over interleaved rounds.")] = 2.0,
+                                               "model, spread over interleaved rounds "
+                                               "(positive, finite).", metavar="S")] = 2.0,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
+    wide: WideOption = False,
     debug: DebugOption = False,
 ) -> None:
-    """Variants side by side: FLOPs analytic and counted, params, theoretical and measured speedup."""
+    """Variants side by side: FLOPs analytic and counted, params, theoretical and measured speedup.
+
+    With --plot, FLOPs against measured latency, one point per variant.
+    """
+    # Validate every argument before torch is even imported, let alone a model built.
     chosen = parse_variants(variants)
-    shape = models.parse_input_shape(input_shape) if input_shape else None
-    models.resolve(model)
-    settings = None
+    shape = parse_input_shape(input_shape) if input_shape is not None else None
+    timing = LatencySettings(device=device, batch_size=batch_size, threads=threads, dtype=dtype,
+                             channels_last=channels_last, min_run_time=time_budget)
     if latency:
-        settings = LatencySettings(device=device, batch_size=batch_size, threads=threads,
-                                   dtype=dtype, channels_last=channels_last,
-                                   min_run_time=time_budget).validate()
+        timing.validate()
+    elif plot is not None:
+        raise InvalidArgument("--plot draws measured latency; drop --no-latency")
+
+    from hetcalc import models
+    from hetcalc.compare import compare
+    from hetcalc.render.compare import render_comparison
+
+    models.resolve(model)
+    settings = timing if latency else None
     if settings is None:
         result = compare(model, chosen, shape, include_first, impl.value,
                          merge_pairs=merge_dw_pw, fold_bn=fold_bn)
     else:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         timed = 1 + sum(not v.is_baseline for v in chosen)
         with Progress(TextColumn("timing {task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(),
@@ -83,13 +98,13 @@ def compare_command(
                              merge_pairs=merge_dw_pw, fold_bn=fold_bn,
                              on_block=lambda name: progress.advance(task))
     rendered = render_comparison(result)
-    if plot is not None:
-        if result.baseline_latency is None:
-            raise InvalidArgument("--plot draws measured latency; drop --no-latency")
+    if plot is not None and result.baseline_latency is not None:
+        from hetcalc.plot import plot_comparison
+
         rows = [("baseline", result.baseline_flops, result.baseline_latency.median_ms)]
         rows += [(r.label, r.flops_analytic, r.latency.median_ms) for r in result.variants
                  if r.latency is not None]
         labels, flops, times = (list(column) for column in zip(*rows, strict=True))
-        plot_comparison(labels, flops, times, f"{model}: FLOPs against latency", str(plot))
+        plot_comparison(labels, flops, times, f"{model}: FLOPs against latency", plot)
         rendered.notes.append(f"plot written to {plot}")
-    emit(rendered, fmt, output)
+    emit(rendered, fmt, output, wide=wide)

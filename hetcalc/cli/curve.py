@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from hetcalc.cli import app
-from hetcalc.cli.options import DebugOption, FormatOption, OutputOption, emit
-from hetcalc.curve import default_parts, plot_curve, speedup_curve
+from hetcalc.cli.options import (
+    DebugOption,
+    FormatOption,
+    OutputOption,
+    PlotOption,
+    WideOption,
+    emit,
+    positive_int,
+)
+from hetcalc.curve import default_parts, speedup_curve
 from hetcalc.errors import InvalidArgument
 from hetcalc.render import Column, Grid, OutputFormat, Rendered, times
 
@@ -18,22 +24,22 @@ def _kernel(text: str) -> tuple[int, int]:
     parts = text.lower().split("x")
     if len(parts) == 1:
         parts = parts * 2
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+    if len(parts) != 2:
         raise InvalidArgument(f"--kernel must be K or KHxKW with positive integers, got {text!r}")
-    return int(parts[0]), int(parts[1])
+    example = "K or KHxKW, e.g. 3 or 1x7"
+    return positive_int(parts[0], "--kernel", example), positive_int(parts[1], "--kernel", example)
 
 
-@app.command("curve")
 def curve_command(
     kernel: Annotated[str, typer.Option(help="Kernel size K or KHxKW.")] = "3",
     max_part: Annotated[int, typer.Option("--max-part", help="Largest P (rows are 1, 2, 4, "
                                           "..., max).")] = 64,
     channels: Annotated[int, typer.Option(help="Output channels N for the DWC+PWC reference "
                                           "(Eq. 7).")] = 256,
-    plot: Annotated[Path | None, typer.Option(help="Draw the curve to this PNG "
-                                              "(needs hetcalc[plot]).")] = None,
+    plot: PlotOption = None,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
+    wide: WideOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Theoretical speedup over the standard conv against the part P (paper Fig. 5)."""
@@ -49,7 +55,9 @@ def curve_command(
     ], [vars(pt) for pt in points])
     notes = ["HetConv has sequential depth 0; GWC+PWC and DWC+PWC add one layer (depth 1)."]
     if plot is not None:
-        plot_curve(points, size, str(plot))
+        from hetcalc.plot import plot_curve
+
+        plot_curve(points, size, plot)
         notes.append(f"plot written to {plot}")
     data = {"kernel": list(size), "channels": channels, "points": [vars(pt) for pt in points]}
-    emit(Rendered([grid], data, notes), fmt, output)
+    emit(Rendered([grid], data, notes), fmt, output, wide=wide)

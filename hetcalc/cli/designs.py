@@ -6,7 +6,6 @@ from typing import Annotated
 
 import typer
 
-from hetcalc.cli import app
 from hetcalc.cli.options import DebugOption, FormatOption, OutputOption, emit
 from hetcalc.errors import InvalidArgument
 from hetcalc.infofield import KERNELS, efficiency_table, reduce_design_space
@@ -14,7 +13,6 @@ from hetcalc.render import OutputFormat
 from hetcalc.render.designs import render_efficiency, render_reduction
 
 
-@app.command("designs")
 def designs_command(
     max_length: Annotated[int, typer.Option("--max-length", help="Longest kernel sequence "
                                             "to enumerate.")] = 6,
@@ -50,15 +48,10 @@ def designs_command(
 
 
 def _count(text: str) -> int:
-    scale = {"K": 10**3, "M": 10**6, "G": 10**9}
-    raw = text.strip().upper().replace("_", "")
-    factor = scale.get(raw[-1:], 1)
-    number = raw[:-1] if raw[-1:] in scale else raw
+    """``--budget-params``: a count such as 100000, 1.5M or 2.9e6 (the budget files' form)."""
+    from hetcalc.budget.values import Bad, parse_count
+
     try:
-        value = float(number) * factor
-    except ValueError:
-        value = -1
-    if value < 1 or value != int(value):
-        raise InvalidArgument(f"--budget-params must be a positive count such as 100000 or "
-                              f"1.5M, got {text!r}")
-    return int(value)
+        return parse_count(text)
+    except Bad as error:
+        raise InvalidArgument(f"--budget-params: {error}") from None

@@ -6,20 +6,20 @@ from typing import Annotated
 
 import typer
 
-from hetcalc import models
-from hetcalc.cli import app
-from hetcalc.cli.options import DebugOption, FormatOption, OutputOption, emit
+from hetcalc.cli.options import DebugOption, FormatOption, OutputOption, WideOption, emit
 from hetcalc.render import Column, Grid, OutputFormat, Rendered
 
 
-@app.command("models")
 def models_command(
     pattern: Annotated[str | None, typer.Argument(help="fnmatch pattern, e.g. 'resnet*'.")] = None,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
+    wide: WideOption = False,
     debug: DebugOption = False,
 ) -> None:
     """List registered models with their default input shapes (also: timm:NAME, file.py:fn)."""
+    from hetcalc import models  # the registry holds torchvision's builders
+
     entries = models.list_models(pattern)
     rows = [{"name": e.name, "input_shape": ",".join(map(str, e.input_shape)), "source": e.source}
             for e in entries]
@@ -33,4 +33,4 @@ def models_command(
     notes = [] if rows else [f"no registered model matches {pattern!r}"]
     notes.append("Also accepted: timm:NAME (with timm installed), path/to/file.py:fn, "
                  "package.module:fn.")
-    emit(Rendered([grid], data, notes), fmt, output)
+    emit(Rendered([grid], data, notes), fmt, output, wide=wide)

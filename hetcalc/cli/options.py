@@ -1,7 +1,20 @@
-"""Options shared by several commands, as ``Annotated`` aliases, and the output step."""
+"""Options shared by several commands, as ``Annotated`` aliases, their up-front checks, and the
+output step.
+
+Nothing here imports torch: ``hetcalc --help`` and ``hetcalc COMMAND --help`` build every
+command's options, and must start at once. The choices that the library defines next to torch
+code (HetConv realizations, devices, dtypes) are repeated here as plain values;
+``tests/test_cli_startup.py`` checks that they match the library's.
+"""
 
 from __future__ import annotations
 
+import enum
+import importlib.util
+import os
+import re
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -9,8 +22,81 @@ import typer
 from rich.console import Console
 
 from hetcalc.errors import InvalidArgument
-from hetcalc.render import OutputFormat, Rendered, render_text, to_string
-from hetcalc.substitute import Impl
+from hetcalc.fileio import atomic_write_text
+from hetcalc.render import WIDE, OutputFormat, Rendered, render_text, to_string
+
+
+class ImplChoice(enum.StrEnum):
+    """``--impl``: the values of :class:`hetcalc.nn.Impl`, without importing torch."""
+
+    EXACT = "exact"
+    FAST = "fast"
+
+
+DEFAULT_IMPL = ImplChoice.EXACT
+
+
+@dataclass
+class Invocation:
+    """What :func:`hetcalc.cli.main` needs to know about the command line being run; set by
+    option callbacks while it is parsed, reset by ``main`` for each run."""
+
+    debug: bool = False
+    command: str | None = None
+
+
+invocation = Invocation()
+
+
+def _set_debug(value: bool) -> bool:
+    if value:
+        invocation.debug = True
+    return value
+
+
+def _check_output(value: Path | None) -> Path | None:
+    """``--output FILE``: fail now, not after minutes of tracing, if FILE cannot be written."""
+    if value is not None:
+        check_writable(value, "--output")
+    return value
+
+
+def _check_plot(value: Path | None) -> Path | None:
+    """``--plot FILE.png``: matplotlib is installed and FILE can be written."""
+    if value is not None:
+        require_matplotlib()
+        check_writable(value, "--plot")
+    return value
+
+
+def check_writable(path: Path, what: str) -> None:
+    """Raise :class:`InvalidArgument` (in the words :func:`hetcalc.fileio.atomic_write` uses)
+    unless ``path`` can be created or replaced: its directory exists and is writable, and the
+    path itself is not a directory."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        reason = "Is a directory"
+    elif not directory.exists():
+        reason = "No such file or directory"
+    elif not directory.is_dir():
+        reason = "Not a directory"
+    else:
+        try:  # what atomic_write will do: a temporary file beside the target
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        except OSError as error:
+            reason = error.strerror or str(error)
+        else:
+            os.close(fd)
+            os.unlink(probe)
+            return
+    raise InvalidArgument(f"{what} {path}: cannot write it ({reason})")
+
+
+def require_matplotlib() -> None:
+    """Fail before any work when a plot is asked for and matplotlib is missing."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise InvalidArgument("--plot needs matplotlib: pip install 'hetcalc[plot]'")
+
 
 FormatOption = Annotated[
     OutputFormat,
@@ -19,8 +105,14 @@ FormatOption = Annotated[
 ]
 OutputOption = Annotated[
     Path | None,
-    typer.Option("--output", "-o", help="Write to this file instead of standard output.",
-                 dir_okay=False),
+    typer.Option("--output", "-o", help="Write to this file instead of standard output "
+                 "(replaced atomically: a failed run leaves the old file as it was).",
+                 dir_okay=False, callback=_check_output, metavar="FILE"),
+]
+PlotOption = Annotated[
+    Path | None,
+    typer.Option("--plot", help="Also draw a PNG to this file (needs pip install "
+                 "'hetcalc[plot]').", dir_okay=False, callback=_check_plot, metavar="FILE.png"),
 ]
 InputShapeOption = Annotated[
     str | None,
@@ -33,7 +125,7 @@ IncludeFirstOption = Annotated[
                  "(the paper keeps it standard)."),
 ]
 ImplOption = Annotated[
-    Impl,
+    ImplChoice,
     typer.Option("--impl", help="HetConv realization: exact runs Eq. 4's MACs, fast runs a dense "
                  "1x1 with Do*Do*N*M/P more.", case_sensitive=False),
 ]
@@ -47,24 +139,45 @@ FoldBnOption = Annotated[
     typer.Option("--fold-bn", help="Count BatchNorm as folded into the layer before it "
                  "(0 MACs, as deployed) instead of fvcore's 2 per element."),
 ]
+WideOption = Annotated[
+    bool,
+    typer.Option("--wide", help="Tables: every column at its full width, even where the "
+                 "terminal is narrower (the default fits the terminal)."),
+]
 DebugOption = Annotated[
-    bool, typer.Option("--debug", help="Show the full traceback when something fails."),
+    bool,
+    typer.Option("--debug", help="Show the full traceback when something fails.",
+                 is_eager=True, callback=_set_debug),
 ]
 
 
-def emit(rendered: Rendered, fmt: OutputFormat, output: Path | None) -> None:
-    """Print ``rendered`` in ``fmt`` to standard output or to ``output``."""
+# --- values the library has no parser for ------------------------------------------------------
+
+_ASCII_COUNT = re.compile(r"[0-9]+", re.ASCII)
+
+
+def positive_int(text: str, flag: str, example: str = "1, 2, 4, ...") -> int:
+    """An ASCII decimal integer >= 1 (``str.isdigit`` would also take ``'²'`` and ``'٤'``)."""
+    stripped = text.strip()
+    if not _ASCII_COUNT.fullmatch(stripped) or int(stripped) < 1:
+        raise InvalidArgument(f"{flag} must be a positive integer ({example}), got {text!r}")
+    return int(stripped)
+
+
+def emit(rendered: Rendered, fmt: OutputFormat, output: Path | None, wide: bool = False) -> None:
+    """Print ``rendered`` in ``fmt`` to standard output, or write it to ``output`` atomically.
+
+    Tables fit the terminal's width (fewer columns, notes as footnotes); ``wide``, a file or a
+    pipe gets every column at its natural width.
+    """
     result = render_text(rendered, fmt)
     if output is not None:
-        try:
-            output.write_text(to_string(result), encoding="utf-8")
-        except OSError as error:
-            raise InvalidArgument(f"--output {output}: cannot write it ({error.strerror})") from error
+        atomic_write_text(output, to_string(result), what="--output")
         return
     if isinstance(result, str):
         typer.echo(result, nl=False)
-    else:
-        console = Console()
-        if not console.is_terminal:  # piped: tables keep their natural width, never fold at 80
-            console = Console(width=1000)
-        console.print(result)
+        return
+    console = Console()
+    if wide or not console.is_terminal:  # never fold a piped table at 80 columns
+        console = Console(width=WIDE)
+    console.print(result)

@@ -15,9 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
-from rich.console import Console, Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.table import Table
 from rich.text import Text
+
+WIDE = 1000
+"""Columns given to a table that should keep its natural width (a file, a pipe, ``--wide``)."""
 
 
 class OutputFormat(enum.StrEnum):
@@ -52,12 +56,25 @@ def plain(value: Any) -> str:
 
 @dataclass(frozen=True)
 class Column:
+    """A column of a :class:`Grid`. The fields after ``raw`` tell a table that must fit a
+    narrow terminal what it may do with the column (:class:`FittedTable`)."""
+
     header: str
     key: str
     fmt: Callable[[Any], str] = plain
     justify: str = "right"
     raw: Callable[[Any], Any] | None = None
     """What CSV writes for a value (default: the value itself)."""
+    priority: int = 0
+    """0: always shown; otherwise the larger, the sooner it is left out to fit a narrow table."""
+    short: str | None = None
+    """A shorter header for a narrow table (the paper's ``K`` for kernel); a legend says so."""
+    footnote: bool = False
+    """Text that a narrow table shows as markers ``[1]``, with the texts listed below it."""
+    hide_if_blank: bool = False
+    """A narrow table leaves the column out when every value is ``0``, ``-`` or empty."""
+    prose: bool = False
+    """Words that may wrap onto more lines (never numbers, names or units)."""
 
     def raw_value(self, row: dict[str, Any]) -> Any:
         value = row.get(self.key)
@@ -77,14 +94,171 @@ class Grid:
         return [[c.fmt(row.get(c.key)) for c in self.columns] for row in self.rows]
 
 
-def to_rich(grid: Grid) -> Table:
+def to_rich(grid: Grid, formatted: bool = False) -> Table:
+    """Every column at its natural width (files, pipes, ``--wide``); ``formatted``: the rows
+    hold text already."""
     table = Table(title=grid.title, caption=grid.caption, title_justify="left",
                   caption_justify="left", header_style="bold")
     for column in grid.columns:
         table.add_column(column.header, justify=column.justify, overflow="fold")
-    for row in grid.formatted():
+    rows = ([[row.get(c.key, "") for c in grid.columns] for row in grid.rows] if formatted
+            else grid.formatted())
+    for row in rows:
         table.add_row(*row)
     return table
+
+
+BLANK = frozenset({"", "-", "0"})
+
+
+def _longest_word(text: str) -> int:
+    return max((cell_len(word) for word in text.split()), default=0)
+
+
+@dataclass
+class _Fit:
+    """One column of a fitted table: which header it shows and how wide it is."""
+
+    index: int
+    column: Column
+    header: str
+    width: int
+    wrap: bool
+
+
+class FittedTable:
+    """A :class:`Grid` as a rich table that fits the width it is rendered at.
+
+    When the natural table (every column, full headers, one line per row) fits, it is exactly
+    :func:`to_rich`'s. Otherwise, in order: columns marked ``hide_if_blank`` whose values are
+    all blank go; ``footnote`` columns become markers ``[1]`` with the texts listed under the
+    table; ``short`` headers stand in for long ones (a legend says what they mean); the columns
+    with the largest ``priority`` go until the rest fit, and a line names them. Cells never
+    wrap and are never cut, so a number stays whole and beside its unit, and a name stays one
+    token; only ``prose`` columns wrap, at spaces. Only when even the essential columns cannot
+    fit does rich fold the widest.
+    """
+
+    def __init__(self, grid: Grid) -> None:
+        self.grid = grid
+
+    def natural_width(self) -> int:
+        cells = self.grid.formatted()
+        widths = [max([cell_len(column.header)] + [cell_len(row[i]) for row in cells])
+                  for i, column in enumerate(self.grid.columns)]
+        return sum(widths) + 3 * len(widths) + 1  # "│ " before each column, "│" at the end
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if self.natural_width() <= options.max_width:
+            yield to_rich(self.grid)
+        else:
+            yield from self._fitted(options.max_width)
+
+    def _fitted(self, width: int) -> RenderResult:
+        grid = self.grid
+        cells = grid.formatted()
+        notes: list[str] = []
+
+        indices = list(range(len(grid.columns)))
+        blank = [i for i in indices if grid.columns[i].hide_if_blank
+                 and all(row[i].strip() in BLANK for row in cells)]
+        if blank:
+            names = ", ".join(grid.columns[i].header for i in blank)
+            notes.append(f"Not shown, being 0 or none on every row: {names}.")
+        indices = [i for i in indices if i not in blank]
+
+        texts = [list(row) for row in cells]
+
+        def mark(columns: list[int]) -> dict[str, int]:
+            """Footnote columns' texts -> markers [1], [2], ... in order of appearance."""
+            footnotes: dict[str, int] = {}
+            for i in columns:
+                if grid.columns[i].footnote:
+                    for row, original in zip(cells, texts, strict=True):
+                        text = original[i]
+                        if text.strip() in BLANK:
+                            row[i] = ""
+                        else:
+                            row[i] = f"[{footnotes.setdefault(text, len(footnotes) + 1)}]"
+            return footnotes
+
+        footnotes = mark(indices)
+
+        def minimum(i: int) -> _Fit:
+            column = grid.columns[i]
+            header = column.short or column.header
+            body = max((cell_len(row[i]) for row in cells), default=0)
+            if column.prose:
+                body = min(body, max(12, max((_longest_word(row[i]) for row in cells),
+                                             default=0)))
+            return _Fit(i, column, header, max(body, _longest_word(header), 1), column.prose)
+
+        fits = [minimum(i) for i in indices]
+
+        def total(chosen: list[_Fit]) -> int:
+            return sum(f.width for f in chosen) + 3 * len(chosen) + 1  # "│ " before, "│" after
+
+        dropped: list[_Fit] = []
+        while total(fits) > width:
+            candidates = [f for f in fits if f.column.priority > 0]
+            if not candidates:
+                break
+            worst = max(candidates, key=lambda f: (f.column.priority, f.index))
+            fits.remove(worst)
+            dropped.append(worst)
+        if dropped:
+            footnotes = mark([f.index for f in fits])  # only the texts of columns still shown
+            names = ", ".join(f.column.header for f in sorted(dropped, key=lambda f: f.index))
+            notes.append(f"Left out to fit {width} columns: {names} (--wide shows every "
+                         "column).")
+
+        # Room to spare: full headers where they fit on one line, then wider short headers.
+        slack = width - total(fits)
+        for fit in fits:
+            body = max((cell_len(row[fit.index]) for row in cells), default=0)
+            for header in (fit.column.header, fit.header):
+                wanted = max(body if not fit.wrap else fit.width, cell_len(header))
+                if wanted - fit.width <= slack:
+                    slack -= max(0, wanted - fit.width)
+                    fit.width = max(fit.width, wanted)
+                    fit.header = header
+                    break
+        for fit in fits:  # what is left goes to the prose, which then wraps less
+            if fit.wrap and slack > 0:
+                body = max((cell_len(row[fit.index]) for row in cells), default=0)
+                extra = min(slack, max(0, body - fit.width))
+                fit.width += extra
+                slack -= extra
+
+        if total(fits) > width:  # even the essential columns are too wide: rich folds them
+            yield to_rich(Grid(grid.title, [f.column for f in fits],
+                               [dict(zip((f.column.key for f in fits), (row[f.index] for f in fits),
+                                         strict=True)) for row in cells], grid.caption),
+                          formatted=True)
+            yield from self._notes(footnotes, [], notes)
+            return
+        table = Table(title=grid.title, caption=grid.caption, title_justify="left",
+                      caption_justify="left", header_style="bold")
+        for fit in fits:
+            table.add_column(Text(fit.header, no_wrap=False, overflow="fold"),
+                             justify=fit.column.justify, width=fit.width, min_width=fit.width,
+                             no_wrap=not fit.wrap, overflow="fold" if fit.wrap else "ellipsis")
+        for row in cells:
+            table.add_row(*(row[fit.index] for fit in fits))
+        yield table
+        yield from self._notes(footnotes, fits, notes)
+
+    @staticmethod
+    def _notes(footnotes: dict[str, int], fits: list[_Fit], notes: list[str]) -> RenderResult:
+        shortened = [f for f in fits if f.header != f.column.header]
+        if shortened:
+            legend = [f.column.header if f.column.header.startswith(f.header + " ")
+                      else f"{f.header} = {f.column.header}" for f in shortened]
+            notes.insert(0, "Headers in full: " + "; ".join(legend) + ".")
+        for text, number in footnotes.items():
+            yield Text(f"[{number}] {text}")
+        for note in notes:
+            yield Text(note)
 
 
 def _md_cell(text: str) -> str:
@@ -105,17 +279,17 @@ def to_markdown(grids: Sequence[Grid]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def to_csv(grids: Sequence[Grid]) -> str:
-    """Raw values, one CSV block per grid (blocks separated by a blank line), keyed by column."""
+def to_csv(grid: Grid | None) -> str:
+    """One table: a header row of column keys, then the raw values (exact counts, fractions
+    0..1, ratios; never ``61.43%`` or ``2.59x``), an empty field for none."""
     out = io.StringIO()
-    for index, grid in enumerate(grids):
-        if index:
-            out.write("\n")
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow([c.key for c in grid.columns])
-        for row in grid.rows:
-            values = [c.raw_value(row) for c in grid.columns]
-            writer.writerow(["" if v is None else v for v in values])
+    if grid is None:
+        return ""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([c.key for c in grid.columns])
+    for row in grid.rows:
+        values = [c.raw_value(row) for c in grid.columns]
+        writer.writerow(["" if v is None else v for v in values])
     return out.getvalue()
 
 
@@ -130,6 +304,11 @@ class Rendered:
     grids: list[Grid]
     data: Any
     notes: list[str] = field(default_factory=list)
+    csv: Grid | None = None
+    """The one table CSV writes, raw values under machine keys (default: the first grid)."""
+
+    def csv_grid(self) -> Grid | None:
+        return self.csv if self.csv is not None else (self.grids[0] if self.grids else None)
 
 
 def render_text(rendered: Rendered, fmt: OutputFormat) -> str | RenderableType:
@@ -138,19 +317,19 @@ def render_text(rendered: Rendered, fmt: OutputFormat) -> str | RenderableType:
         case OutputFormat.JSON:
             return to_json(rendered.data)
         case OutputFormat.CSV:
-            return to_csv(rendered.grids)
+            return to_csv(rendered.csv_grid())
         case OutputFormat.MARKDOWN:
             notes = "".join(f"\n{note}\n" for note in rendered.notes)
             return to_markdown(rendered.grids) + notes
         case OutputFormat.TABLE:
-            parts: list[RenderableType] = [to_rich(g) for g in rendered.grids]
+            parts: list[RenderableType] = [FittedTable(g) for g in rendered.grids]
             parts += [Text(note) for note in rendered.notes]
             return Group(*parts)
         case _ as unreachable:
             assert_never(unreachable)
 
 
-def to_string(renderable: str | RenderableType, width: int = 1000) -> str:
+def to_string(renderable: str | RenderableType, width: int = WIDE) -> str:
     """Plain text of a renderable (for ``--output FILE`` and tests)."""
     if isinstance(renderable, str):
         return renderable

@@ -1,9 +1,13 @@
-"""``hetcalc analyze``: per-layer rows, totals, and the JSON of DESIGN.md."""
+"""``hetcalc analyze``: per-layer rows, totals, and the JSON of docs/analyze.md."""
 
 from __future__ import annotations
 
-from hetcalc.analysis import AnalysisReport, LayerReport
+from typing import TYPE_CHECKING
+
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain, times
+
+if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
+    from hetcalc.analysis import AnalysisReport, LayerReport
 
 
 def _pair(values: tuple[int, ...]) -> str:
@@ -11,12 +15,50 @@ def _pair(values: tuple[int, ...]) -> str:
     return "x".join(map(str, values))
 
 
-def _layer_row(layer: LayerReport) -> dict:
+MERGED_PREFIX = "pointwise conv merged into "
+PAIR_PREFIX = "depthwise+pointwise pair -> one HetConv"
+PAIR_NOTE = ("depthwise+pointwise pair -> one HetConv layer (paper Table 4): its MACs here, "
+             "its reduction against the pair's")
+MERGED_NOTE = "pointwise half of the pair above, merged into its HetConv layer"
+
+
+def merged_pairs(report: AnalysisReport) -> dict[str, str]:
+    """``{depthwise layer: pointwise layer}`` for each DW+PW pair merged into one HetConv
+    (``--merge-dw-pw``), read from the pointwise layers' notes."""
+    pairs = {}
+    for layer in report.layers:
+        note = (layer.note or "").split("; ")[0]
+        if layer.substituted and note.startswith(MERGED_PREFIX):
+            pairs[note.removeprefix(MERGED_PREFIX)] = layer.name
+    return pairs
+
+
+def _table_note(note: str | None, replacement: str | None) -> str | None:
+    """A layer's note for the tables: a merged pair's first clause said once for all pairs."""
+    if note is None or replacement is None:
+        return note
+    return "; ".join([replacement, *note.split("; ")[1:]])
+
+
+def _layer_row(layer: LayerReport, pair_standard: int | None = None,
+               merged: bool = False) -> dict:
+    """One table row. ``pair_standard``: the standard MACs of the DW+PW pair this depthwise
+    layer heads (its reduction is against the pair); ``merged``: the pair's pointwise half,
+    whose cost is in the row above."""
     s = layer.shape
     counted = layer.flops_counted
+    if merged:
+        reduction, note = None, _table_note(layer.note, MERGED_NOTE)
+    elif pair_standard is not None:
+        reduction = 1 - layer.flops_analytic / pair_standard
+        note = _table_note(layer.note, PAIR_NOTE)
+    else:
+        reduction, note = layer.reduction, layer.note
     return {
         "name": layer.name,
         "channels": f"{s.in_channels}->{s.out_channels}",
+        "in_channels": s.in_channels,
+        "out_channels": s.out_channels,
         "kernel": _pair(s.kernel),
         "stride": _pair(s.stride),
         "output_size": _pair(s.output_size),
@@ -25,14 +67,87 @@ def _layer_row(layer: LayerReport) -> dict:
         "flops_analytic": layer.flops_analytic,
         "flops_counted": counted,
         "flops_difference": None if counted is None else counted - layer.flops_analytic,
-        "reduction": layer.reduction,
+        "reduction": reduction,
         "params_standard": layer.params_standard,
         "params_variant": layer.params_variant,
-        "note": layer.note,
+        "note": note,
         "latency_standard_ms": layer.latency_standard_ms,
         "latency_variant_ms": layer.latency_variant_ms,
         "speedup_measured": layer.speedup_measured,
     }
+
+
+def layer_rows(report: AnalysisReport) -> list[dict]:
+    """The per-layer rows of the table, CSV and Markdown (merged pairs counted as pairs)."""
+    pairs = merged_pairs(report)
+    by_name = {layer.name: layer for layer in report.layers}
+    merged = set(pairs.values())
+    rows = []
+    for layer in report.layers:
+        partner = by_name.get(pairs.get(layer.name, ""))
+        pair_standard = layer.flops_standard + partner.flops_standard if partner else None
+        rows.append(_layer_row(layer, pair_standard, layer.name in merged))
+    return rows
+
+
+def _share(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def costlier_notes(report: AnalysisReport) -> list[str]:
+    """Say so, and why, where the variant costs more MACs than what it replaces."""
+    variant = report.variant
+    pairs = merged_pairs(report)
+    by_name = {layer.name: layer for layer in report.layers}
+    notes = []
+    dearer_pairs = []
+    for dw_name, pw_name in pairs.items():
+        dw, pw = by_name.get(dw_name), by_name.get(pw_name)
+        if dw is not None and pw is not None:
+            pair = dw.flops_standard + pw.flops_standard
+            if dw.flops_analytic > pair:
+                dearer_pairs.append((dw, dw.flops_analytic / pair - 1))
+    if dearer_pairs and variant.part is not None:
+        p = variant.part
+        k2 = 1
+        for size in dearer_pairs[0][0].shape.kernel:
+            k2 *= size
+        low = min(extra for _, extra in dearer_pairs)
+        high = max(extra for _, extra in dearer_pairs)
+        extra = f"{_share(low)}" if _share(low) == _share(high) else \
+            f"{_share(low)} to {_share(high)}"
+        notes.append(
+            f"More MACs than what it replaces: {len(dearer_pairs)} of {len(pairs)} merged pairs "
+            f"cost {extra} more as one HetConv layer. A HetConv layer M->N with P={p} runs "
+            f"Do*Do*N*(M*K*K/P + M - M/P) MACs (Eq. 4), (K*K - 1 + P)/P = "
+            f"{(k2 - 1 + p) / p:.2f} times a pointwise conv's Do*Do*M*N for K*K={k2}, while "
+            "the depthwise+pointwise pair it replaces runs Do*Do*M*(K*K + N) (Eq. 6), only "
+            "(1 + K*K/N) times it: the pair is already close to the pointwise conv's cost, and "
+            "a HetConv with a large P is not below it. What the merge buys is one layer less "
+            "on the critical path (sequential depth 0) and, in the paper, accuracy: its "
+            "Table 4 reports the same trade on CIFAR-10, MobileNet 46.36M FLOPs at 91.17%, "
+            "MobileNet P32 55.94M (+20.7%) at 92.06%.")
+    dearer = [layer for layer in report.layers
+              if layer.substituted and layer.name not in pairs
+              and layer.name not in pairs.values()
+              and layer.flops_analytic > layer.flops_standard]
+    if dearer:
+        names = ", ".join(layer.name for layer in dearer[:3]) + (", ..." if len(dearer) > 3
+                                                                  else "")
+        if variant.groups is not None and variant.groups == 1:
+            why = (f"GWC+PWC with G={variant.groups} runs the whole K x K conv and a pointwise "
+                   "conv after it: Eq. 11's R = 1/G + 1/K^2 is above 1")
+        elif variant.se:
+            why = ("the squeeze-and-excitation block adds 2*N*N/8 MACs per layer, more than "
+                   "the substitution removes there")
+        else:
+            why = "its equation's R (Eqs. 5, 7, 11) is above 1 for these layers' shapes"
+        notes.append(f"More MACs than the standard conv it replaces in {len(dearer)} "
+                     f"layer{'s' if len(dearer) > 1 else ''} ({names}): {why}.")
+    if report.reduction < 0 and notes:
+        notes.append(f"In all, {variant.spec} costs {_share(-report.reduction)} more MACs "
+                     "than the baseline model.")
+    return notes
 
 
 # Operators fvcore has no handle for that perform no multiply-accumulates: element-wise
@@ -100,7 +215,7 @@ def layer_json(layer: LayerReport, timed: bool = False) -> dict:
 
 
 def report_json(report: AnalysisReport) -> dict:
-    """The stable ``analyze --format json`` object (DESIGN.md)."""
+    """The stable ``analyze --format json`` object (docs/analyze.md)."""
     return {
         "model": report.model,
         "input_shape": list(report.input_shape),
@@ -124,34 +239,42 @@ def report_json(report: AnalysisReport) -> dict:
     }
 
 
-def render_analysis(report: AnalysisReport) -> Rendered:
+def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Rendered:
+    """The layer table and the totals (``totals_only``: the totals alone, in every format but
+    JSON, which always holds both)."""
+    data = report_json(report)
     counted = report.flops_counted is not None
+    spec = report.variant.spec
+    # priority: which columns a narrow terminal keeps (0 always; larger numbers go first).
     columns = [
         Column("layer", "name", justify="left"),
-        Column("M->N", "channels"),
-        Column("kernel", "kernel"),
-        Column("stride", "stride"),
-        Column("output", "output_size"),
-        Column("std MACs (Eq. 1)", "flops_standard", human),
-        Column(f"{report.variant.spec} MACs (analytic)", "flops_analytic", human),
+        Column("M->N", "channels", priority=5),
+        Column("kernel", "kernel", priority=7, short="K"),
+        Column("stride", "stride", priority=9, short="s"),
+        Column("output", "output_size", priority=8, short="Do"),
+        Column("std MACs (Eq. 1)", "flops_standard", human, priority=4, short="std MACs"),
+        Column(f"{spec} MACs (analytic)", "flops_analytic", human, short=f"{spec} MACs"),
     ]
     if counted:
-        columns += [Column("counted (fvcore)", "flops_counted", human),
-                    Column("counted - analytic", "flops_difference", _signed)]
+        columns += [Column("counted (fvcore)", "flops_counted", human, priority=12,
+                           short="counted"),
+                    Column("counted - analytic", "flops_difference", _signed, priority=6,
+                           hide_if_blank=True)]
     if report.latency_settings is not None:
-        columns += [Column("std ms", "latency_standard_ms", _ms),
-                    Column(f"{report.variant.spec} ms", "latency_variant_ms", _ms),
-                    Column("measured speedup", "speedup_measured", times)]
+        columns += [Column("std ms", "latency_standard_ms", _ms, priority=10),
+                    Column(f"{spec} ms", "latency_variant_ms", _ms, priority=10),
+                    Column("measured speedup", "speedup_measured", times, priority=3,
+                           short="speedup")]
     columns += [
-        Column("reduction", "reduction", percent),
-        Column("params std", "params_standard", human),
-        Column(f"params {report.variant.spec}", "params_variant", human),
-        Column("note", "note", plain, justify="left"),
+        Column("reduction", "reduction", percent, priority=2, short="saved"),
+        Column("params std", "params_standard", human, priority=11),
+        Column(f"params {spec}", "params_variant", human, priority=11),
+        Column("note", "note", plain, justify="left", priority=3, footnote=True),
     ]
     layers = Grid(
         f"{report.model} {','.join(map(str, report.input_shape))}: "
         f"{report.variant.spec} ({report.variant.description}), conv layers",
-        columns, [_layer_row(layer) for layer in report.layers],
+        columns, layer_rows(report),
     )
     total_rows = [
         {"quantity": "baseline FLOPs (MACs, fvcore count of the original model)",
@@ -179,7 +302,7 @@ def render_analysis(report: AnalysisReport) -> Rendered:
          "exact": report.speedup},
     ]
     totals = Grid("model totals", [
-        Column("quantity", "quantity", justify="left"),
+        Column("quantity", "quantity", justify="left", prose=True),
         Column("value", "value", lambda v: v if isinstance(v, str) else human(v)),
         Column("exact", "exact", lambda v: f"{v:,}" if isinstance(v, int) else f"{v:.6f}"),
     ], total_rows)
@@ -188,5 +311,48 @@ def render_analysis(report: AnalysisReport) -> Rendered:
     notes.append(f"{replaced} of {len(report.layers)} conv layers replaced; FLOPs are "
                  "multiply-accumulates (MACs), bias adds not counted.")
     notes += list(report.notes)
+    notes += costlier_notes(report)
     notes += uncounted_notes(report.uncounted_ops)
-    return Rendered([layers, totals], report_json(report), notes)
+    if totals_only:
+        return Rendered([totals], data, notes, csv=totals_csv(report))
+    return Rendered([layers, totals], data, notes, csv=layers_csv(report, layers.rows))
+
+
+LAYER_CSV_KEYS = ("name", "in_channels", "out_channels", "kernel", "stride", "output_size",
+                  "substituted", "flops_standard", "flops_analytic", "flops_counted",
+                  "flops_difference", "reduction", "params_standard", "params_variant", "note")
+LATENCY_CSV_KEYS = ("latency_standard_ms", "latency_variant_ms", "speedup_measured")
+
+
+def layers_csv(report: AnalysisReport, rows: list[dict]) -> Grid:
+    """``analyze --format csv``: one row per conv layer, the JSON's layer keys (kernel, stride
+    and output size written ``3x3``) plus ``flops_difference`` and the layer's ``reduction``
+    (a fraction; for a merged pair, against the pair; empty for its pointwise half)."""
+    keys = LAYER_CSV_KEYS + (LATENCY_CSV_KEYS if report.latency_settings is not None else ())
+    return Grid("layers", [Column(key, key) for key in keys], rows)
+
+
+TOTAL_CSV_KEYS = ("model", "input_shape", "variant", "unit", "baseline_flops",
+                  "baseline_params", "flops_analytic", "flops_counted", "flops_difference",
+                  "params", "reduction", "params_reduction", "speedup")
+
+
+def totals_csv(report: AnalysisReport) -> Grid:
+    """``analyze --format csv --totals``: the model totals as one row."""
+    counted = report.flops_counted
+    row = {
+        "model": report.model,
+        "input_shape": ",".join(map(str, report.input_shape)),
+        "variant": report.variant.spec,
+        "unit": "MAC",
+        "baseline_flops": report.baseline_flops,
+        "baseline_params": report.baseline_params,
+        "flops_analytic": report.flops_analytic,
+        "flops_counted": counted,
+        "flops_difference": None if counted is None else counted - report.flops_analytic,
+        "params": report.params,
+        "reduction": report.reduction,
+        "params_reduction": report.params_reduction,
+        "speedup": report.speedup,
+    }
+    return Grid("totals", [Column(key, key) for key in TOTAL_CSV_KEYS], [row])

@@ -1,14 +1,14 @@
-"""``hetcalc compare``: a baseline row and a row per variant, and the JSON of DESIGN.md."""
+"""``hetcalc compare``: a baseline row and a row per variant, and the JSON of docs/compare.md."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hetcalc.compare import Comparison, VariantResult
-
-if TYPE_CHECKING:
-    from hetcalc.latency import Latency
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain, times
+
+if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
+    from hetcalc.compare import Comparison, VariantResult
+    from hetcalc.latency import Latency
 
 
 def _latency(value: Latency | None) -> str:
@@ -33,7 +33,7 @@ def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
 
 
 def comparison_json(c: Comparison) -> dict:
-    """The stable ``compare --format json`` object (DESIGN.md)."""
+    """The stable ``compare --format json`` object (docs/compare.md)."""
     return {
         "model": c.model,
         "input_shape": list(c.input_shape),
@@ -69,23 +69,26 @@ def _spread(latency: Latency | None) -> dict:
 
 
 def render_comparison(c: Comparison) -> Rendered:
+    # priority: which columns a narrow terminal keeps (0 always; larger numbers go first).
     columns = [
         Column("variant", "variant", justify="left"),
-        Column("FLOPs (MACs, analytic)", "flops_analytic", human),
-        Column("FLOPs (MACs, counted)", "flops_counted", human),
-        Column("params", "params", human),
-        Column("FLOPs red.", "reduction", percent),
-        Column("params red.", "params_reduction", percent),
-        Column("speedup (Eq. 9)", "speedup_theoretical", times),
-        Column("seq. depth", "sequential_depth", plain),
-        Column("info field vs std", "info_field", plain, justify="left"),
+        Column("FLOPs (MACs, analytic)", "flops_analytic", human, short="MACs"),
+        Column("FLOPs (MACs, counted)", "flops_counted", human, priority=9, short="counted"),
+        Column("params", "params", human, priority=4),
+        Column("FLOPs red.", "reduction", percent, priority=5, short="saved"),
+        Column("params red.", "params_reduction", percent, priority=8),
+        Column("speedup (Eq. 9)", "speedup_theoretical", times, priority=1, short="speedup"),
+        Column("seq. depth", "sequential_depth", plain, priority=6),
+        Column("info field vs std", "info_field", plain, justify="left", priority=7, short="field",
+               footnote=True),
     ]
     if c.latency_settings is not None:
         columns += [
-            Column("latency ms (median ± IQR)", "latency", _latency,
+            Column("latency ms (median ± IQR)", "latency", _latency, priority=2, short="ms",
                    raw=lambda v: None if v is None else v.median_ms),
-            Column("measured speedup", "speedup_measured", times),
-            Column("realized", "realized", percent),
+            Column("measured speedup", "speedup_measured", times, priority=2,
+                   short="measured"),
+            Column("realized", "realized", percent, priority=3),
         ]
     rows = [_row("baseline", None, c)] + [_row(r.label, r, c) for r in c.variants]
     title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
@@ -100,4 +103,19 @@ def render_comparison(c: Comparison) -> Rendered:
                      f"baseline and variants interleaved over {s.rounds} rounds; realized = "
                      "(measured speedup - 1) / (theoretical speedup - 1).")
     grid = Grid(title, columns, rows)
-    return Rendered([grid], comparison_json(c), notes)
+    return Rendered([grid], comparison_json(c), notes, csv=comparison_csv(c, rows))
+
+
+CSV_KEYS = ("variant", "flops_analytic", "flops_counted", "params", "reduction",
+            "params_reduction", "speedup_theoretical", "sequential_depth", "info_field")
+LATENCY_CSV_KEYS = ("latency_ms", "latency_iqr_ms", "speedup_measured", "realized")
+
+
+def comparison_csv(c: Comparison, rows: list[dict]) -> Grid:
+    """``compare --format csv``: the baseline and one row per variant, raw values (fractions,
+    ratios, milliseconds), the JSON's keys plus the IQR and the realized share."""
+    keys = CSV_KEYS + (LATENCY_CSV_KEYS if c.latency_settings is not None else ())
+    timed = [{**row, "latency_ms": row["latency"].median_ms if row["latency"] else None,
+              "latency_iqr_ms": row["latency"].iqr_ms if row["latency"] else None}
+             for row in rows]
+    return Grid("variants", [Column(key, key) for key in keys], timed)

@@ -1,0 +1,5 @@
+"""``python -m hetcalc``: the ``hetcalc`` command."""
+
+from hetcalc.cli import run
+
+run()

@@ -1,0 +1,78 @@
+"""How failures reach the terminal: one line on stderr and an exit code, decided here only.
+
+- :class:`~hetcalc.errors.HetcalcError` (bad input, a model that cannot be analysed):
+  ``hetcalc: error: ...``, exit 2. An :class:`~hetcalc.errors.InvalidArgument` about a library
+  argument is told in the command's words: the argument's name at the head of the message
+  becomes the flag that fed it (``min_run_time must be ...`` -> ``--time-budget must be ...``).
+- A usage error (unknown option, missing argument, bad value): the same line, pointing to the
+  command's help, exit 2.
+- Ctrl-C: ``hetcalc: interrupted``, exit 130.
+- Anything else is a bug: ``hetcalc: internal error: ...``, exit 3.
+With ``--debug`` a traceback comes first.
+"""
+
+from __future__ import annotations
+
+from hetcalc.errors import HetcalcError, InvalidArgument
+
+EXIT_ERROR = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
+
+# The flags that feed the library's arguments: the same for every command that has them.
+ARGUMENT_FLAGS = {
+    "part": "--P",
+    "variant": "--variant",
+    "variants": "--variants",
+    "input_shape": "--input-shape",
+    "include_first": "--include-first",
+    "merge_pairs": "--merge-dw-pw",
+    "fold_bn": "--fold-bn",
+    "impl": "--impl",
+    "min_run_time": "--time-budget",
+    "device": "--device",
+    "dtype": "--dtype",
+    "batch_size": "--batch-size",
+    "threads": "--threads",
+    "channels_last": "--channels-last",
+}
+
+# Per command, where a name means something else there (or is not a flag at all: ``check``
+# reads its arguments from a budget file, whose keys its messages already name).
+COMMAND_FLAGS: dict[str, dict[str, str] | None] = {
+    "analyze": ARGUMENT_FLAGS,
+    "compare": ARGUMENT_FLAGS,
+    "curve": {"kernel": "--kernel", "channels": "--channels", "max_part": "--max-part"},
+    "designs": {"max_length": "--max-length", "kernels": "--kernels", "channels": "--channels",
+                "in_channels": "--channels", "out": "--out", "out_channels": "--out",
+                "bottleneck": "--bottleneck-channels", "budget": "--budget-params"},
+    "check": None,
+}
+
+
+def in_flag_terms(error: HetcalcError, command: str | None) -> str:
+    """The message of ``error``, with a library argument's name replaced by its flag."""
+    message = str(error)
+    argument = error.argument if isinstance(error, InvalidArgument) else None
+    flags = COMMAND_FLAGS.get(command or "") or {}
+    flag = flags.get(argument or "")
+    if flag is None or not message.startswith(argument):
+        return message
+    return flag + message[len(argument):]
+
+
+def usage_line(error: Exception, command: str | None = None) -> str:
+    """A click usage error in one line, pointing to the help of the command it is about
+    (``command``, the subcommand being parsed, where the error does not carry its context)."""
+    message = error.format_message() if hasattr(error, "format_message") else str(error)
+    message = " ".join(message.replace("Value error, ", "").split())
+    ctx = getattr(error, "ctx", None)
+    fallback = f"hetcalc {command}" if command else "hetcalc"
+    command_path = ctx.command_path if ctx is not None else fallback
+    return f"{message} (see '{command_path} --help')"
+
+
+def is_usage_error(error: Exception) -> bool:
+    """A click usage error (Typer's own copy of click or click itself): it knows its exit code
+    and how to say what went wrong."""
+    return hasattr(error, "exit_code") and hasattr(error, "format_message")

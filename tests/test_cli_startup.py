@@ -1,0 +1,104 @@
+"""The command line starts at once: help, version, curve and designs never import torch; the
+choices repeated in the CLI to keep it torch-free match the library's; Ctrl-C is one line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parent.parent
+HEAVY = ("torch", "torchvision", "fvcore")
+
+
+def _python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=ROOT)
+
+
+def test_help_version_curve_and_designs_never_import_torch():
+    invocations = [["--help"], ["--version"], [], ["curve"], ["curve", "-f", "json"],
+                   ["designs", "--max-length", "3"], ["designs", "--channels", "64"],
+                   # These fail before anything is imported:
+                   ["analyze", "vgg16_cifar", "--P", "²"],
+                   ["analyze", "vgg16_cifar", "-o", "/nonexistent/report.txt"],
+                   ["compare", "--plot", "/nonexistent/plot.png"],
+                   ["compare", "--time-budget", "nan"],
+                   *([name, "--help"] for name in
+                     ("analyze", "compare", "check", "models", "curve", "designs"))]
+    result = _python(f"""
+        import sys
+        from hetcalc.cli import main
+        for args in {invocations!r}:
+            code = main(args)
+            loaded = [name for name in {HEAVY!r} if name in sys.modules]
+            assert not loaded, (args, loaded)
+            print("exit", code, args, file=sys.stderr)
+    """)
+    assert result.returncode == 0, result.stderr
+    codes = [line.split()[1] for line in result.stderr.splitlines() if line.startswith("exit ")]
+    assert codes == ["0"] * 7 + ["2"] * 4 + ["0"] * 6, result.stderr
+
+
+def test_python_dash_m_hetcalc_prints_the_version():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for module in ("hetcalc", "hetcalc.cli"):
+        result = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True,
+                                text=True, timeout=60, env=env)
+        assert (result.returncode, result.stdout, result.stderr) == (0, "hetcalc 0.1.0\n", "")
+
+
+def test_cli_choices_match_the_library():
+    from hetcalc import compare, latency, nn
+    from hetcalc.cli import options
+
+    assert [c.value for c in options.ImplChoice] == [i.value for i in nn.Impl]
+    assert options.DEFAULT_IMPL.value == "exact"
+    assert options.DEVICES == latency.DEVICES
+    assert tuple(latency.DTYPES) == options.DTYPES
+    assert options.TABLE1_VARIANTS == compare.TABLE1_VARIANTS
+
+
+def test_ctrl_c_while_torch_is_imported_is_one_line_and_130():
+    result = _python("""
+        import sys
+
+        class Interrupt:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch":
+                    raise KeyboardInterrupt
+                return None
+
+        sys.meta_path.insert(0, Interrupt())
+        from hetcalc.cli import main
+        sys.exit(main(["analyze", "vgg16_cifar", "--P", "4"]))
+    """)
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "hetcalc: interrupted\n")
+
+
+def test_ctrl_c_while_building_the_application_is_one_line_and_130(cli, monkeypatch):
+    import typer.main
+
+    def interrupted(app):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(typer.main, "get_command", interrupted)
+    assert cli("--help") == (130, "", "hetcalc: interrupted\n")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT as a terminal sends it")
+def test_sigint_to_a_running_analysis_is_one_line_and_130():
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "hetcalc", "analyze", "resnet50", "--P", "4"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    time.sleep(1.0)  # inside main by now: importing torch or tracing
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert (process.returncode, out, err) == (130, "", "hetcalc: interrupted\n")

@@ -40,7 +40,8 @@ def no_tracing(monkeypatch):
 
 ENTRY = '[[model]]\nmodel = "vgg16_cifar"\n'
 NUMBER_FORMS = "an integer or a number with a K, M, G or T suffix, e.g. 2.9G, 850M, 17_000_000"
-SHAPE_FORMS = 'four positive integers N,C,H,W such as [1, 3, 224, 224] or "1,3,224,224"'
+SHAPE_FORMS = ('positive integers N,C,L, N,C,H,W or N,C,D,H,W such as [1, 3, 224, 224] or '
+               '"1,3,224,224"')
 SPEC_FORMS = "expected path/to/file.py:fn or package.module:fn"
 
 INVALID = [
@@ -93,8 +94,8 @@ INVALID = [
     ("integer-beyond-toml", ENTRY + f'max_flops = {"9" * 5000}\n', "not valid TOML: "),
     ("zero-latency", ENTRY + 'max_latency_ms = 0\n',
      "entry 1 (vgg16_cifar): max_latency_ms: must be a positive number, got the integer 0"),
-    ("bad-input-shape", ENTRY + 'input_shape = "1,3,32"\nmax_flops = "1G"\n',
-     f"entry 1 (vgg16_cifar): input_shape: expected {SHAPE_FORMS}, got the string '1,3,32'"),
+    ("bad-input-shape", ENTRY + 'input_shape = "1,3"\nmax_flops = "1G"\n',
+     f"entry 1 (vgg16_cifar): input_shape: expected {SHAPE_FORMS}, got the string '1,3'"),
     ("bad-input-shape-array", ENTRY + 'input_shape = [1, 3, 0, 32]\nmax_flops = "1G"\n',
      f"entry 1 (vgg16_cifar): input_shape: expected {SHAPE_FORMS}, got the array [1, 3, 0, 32]"),
     ("bad-variant", ENTRY + 'variant = "p4x"\nmax_flops = "1G"\n',

@@ -111,15 +111,16 @@ def test_parse_tolerance_names_the_option():
 @pytest.mark.parametrize(("value", "expected"), [
     ([1, 3, 32, 32], (1, 3, 32, 32)), ("1,3,32,32", (1, 3, 32, 32)),
     ("1x3x224x224", (1, 3, 224, 224)), (" 2, 3, 8, 8 ", (2, 3, 8, 8)),
+    ("1,1,16000", (1, 1, 16000)), ([1, 3, 16, 112, 112], (1, 3, 16, 112, 112)),
 ])
 def test_parse_input_shape(value, expected):
     assert parse_input_shape(value) == expected
 
 
-@pytest.mark.parametrize("value", ["1,3,32", "1,3,0,32", "1,3,²,3", "9" * 5000 + ",1,1,1",
-                                   [1, 3, 32], [1, 3, True, 32], 32])
+@pytest.mark.parametrize("value", ["1,3", "1,3,0,32", "1,3,²,3", "9" * 5000 + ",1,1,1",
+                                   [1, 3], [1, 3, True, 32], 32, [1, 1, 1, 1, 1, 1]])
 def test_parse_input_shape_rejects(value):
-    with pytest.raises(Bad, match="^expected four positive integers N,C,H,W"):
+    with pytest.raises(Bad, match="^expected positive integers N,C,L, N,C,H,W or N,C,D,H,W"):
         parse_input_shape(value)
 
 

@@ -23,14 +23,16 @@ def test_analyze_json_follows_design(cli):
     code, out, _ = cli("analyze", "vgg16_cifar", "--P", "4", "--format", "json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"model", "input_shape", "unit", "variant", "baseline", "result", "layers"}
+    assert set(data) == {"model", "input_shape", "unit", "variant", "baseline", "result", "layers",
+                         "counter", "kept_standard", "notes"}
     assert data["unit"] == "MAC" and data["variant"] == "p4" and data["input_shape"] == [1, 3, 32, 32]
-    assert set(data["result"]) == {"flops_analytic", "flops_counted", "params", "reduction",
-                                   "speedup"}
+    assert data["counter"] == "fvcore" and data["kept_standard"] == {"first": 1}
+    assert set(data["result"]) == {"flops_analytic", "flops_counted", "flops_counted_torch",
+                                   "params", "params_kxk", "reduction", "speedup"}
     assert set(data["layers"][0]) == {
         "name", "in_channels", "out_channels", "kernel", "stride", "output_size", "substituted",
-        "flops_standard", "flops_analytic", "flops_counted", "params_standard",
-        "params_variant", "note"}
+        "flops_standard", "flops_analytic", "flops_counted", "flops_counted_torch",
+        "params_standard", "params_variant", "params_kxk", "note"}
     layers = data["layers"]
     # Rows add up: baseline - replaced standard cost + their variant cost = the variant total.
     delta = sum(r["flops_analytic"] - r["flops_standard"] for r in layers if r["substituted"])
@@ -78,8 +80,9 @@ def test_input_shape_override(cli):
      "hetcalc: error: unknown variant 'q4'; valid forms: std, p1, p<P>"),
     (["analyze", "resnet50", "--P", "4", "--variant", "p4"],
      "hetcalc: error: give either --P or --variant, not both"),
-    (["analyze", "resnet50", "--input-shape", "1,3,224"],
-     "hetcalc: error: --input-shape must be four positive integers N,C,H,W"),
+    (["analyze", "resnet50", "--input-shape", "1,3"],
+     "hetcalc: error: --input-shape must be positive integers N,C,L (1-D), N,C,H,W (2-D) or "
+     "N,C,D,H,W (3-D)"),
     (["analyze", "missing/net.py:build"],
      "hetcalc: error: model 'missing/net.py:build': file missing/net.py does not exist"),
     (["analyze", "no_such_pkg.nets:build"],

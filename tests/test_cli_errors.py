@@ -123,16 +123,13 @@ def test_only_invalid_argument_is_rewritten():
     assert in_flag_terms(UnknownModel("part of it"), "analyze") == "part of it"
 
 
-def test_a_library_error_naming_its_argument_reaches_the_user_as_the_flag(cli, monkeypatch):
-    from hetcalc.cli import analyze
-
-    def library_check(value):
-        raise InvalidArgument(f"min_run_time must be positive seconds, got {value}",
-                              argument="min_run_time")
-
-    monkeypatch.setattr(analyze, "check_seconds", library_check)
-    assert cli("analyze", "vgg16_cifar", "--time-budget", "0.25") == (
-        2, "", "hetcalc: error: --time-budget must be positive seconds, got 0.25\n")
+def test_a_library_error_naming_its_argument_reaches_the_user_as_the_flag(cli):
+    # hetcalc.settings.LatencySettings says "min_run_time ..."; analyze's flag is --time-budget
+    assert cli("analyze", "vgg16_cifar", "--time-budget", "inf") == (
+        2, "", "hetcalc: error: --time-budget must be a finite, positive number of seconds, "
+               "got inf\n")
+    assert cli("analyze", "vgg16_cifar", "--P", "0") == (
+        2, "", "hetcalc: error: --P must be a positive integer (1, 2, 4, ...), got '0'\n")
 
 
 # --- interrupts and bugs ------------------------------------------------------------------------
@@ -143,7 +140,7 @@ def _raise_in_analyze(monkeypatch, error: BaseException) -> None:
     def fail(value):
         raise error
 
-    monkeypatch.setattr(analyze, "check_seconds", fail)
+    monkeypatch.setattr(analyze, "parse_variant", fail)
 
 
 def test_ctrl_c_in_a_command_is_one_line_and_130(cli, monkeypatch):
@@ -185,7 +182,7 @@ def test_output_is_checked_before_any_work(cli, tmp_path, monkeypatch, target, r
     from hetcalc.cli import analyze
 
     (tmp_path / "file.txt").write_text("")
-    monkeypatch.setattr(analyze, "check_seconds", lambda value: pytest.fail("ran the command"))
+    monkeypatch.setattr(analyze, "parse_variant", lambda value: pytest.fail("ran the command"))
     path = tmp_path / target
     assert cli("analyze", "vgg16_cifar", "-o", str(path)) == (
         2, "", f"hetcalc: error: --output {path}: cannot write it ({reason})\n")

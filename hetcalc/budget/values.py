@@ -165,8 +165,9 @@ def parse_text(value: Any) -> str:
     return value.strip()
 
 
-SHAPE_FORMS = "four positive integers N,C,H,W such as [1, 3, 224, 224] or \"1,3,224,224\""
-_SHAPE_TEXT = re.compile(r"\s*[0-9]+\s*(?:[,x]\s*[0-9]+\s*){3}")
+SHAPE_FORMS = ("positive integers N,C,L, N,C,H,W or N,C,D,H,W such as [1, 3, 224, 224] or "
+               "\"1,3,224,224\"")
+_SHAPE_TEXT = re.compile(r"\s*[0-9]+\s*(?:[,x]\s*[0-9]+\s*){2,4}")
 
 
 def parse_input_shape(value: Any) -> tuple[int, ...]:
@@ -175,7 +176,7 @@ def parse_input_shape(value: Any) -> tuple[int, ...]:
         shape = tuple(int(part) for part in value.replace("x", ",").split(","))
         if all(size > 0 for size in shape):
             return shape
-    if (isinstance(value, list) and len(value) == 4
+    if (isinstance(value, list) and 3 <= len(value) <= 5
             and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
         return tuple(value)
     raise Bad(f"expected {SHAPE_FORMS}, got {describe(value)}")

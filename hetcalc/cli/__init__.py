@@ -43,10 +43,8 @@ def _run_command(args: list[str]) -> int:
     import typer
     import typer.main
 
-    from hetcalc.cli import errors
     from hetcalc.cli.application import app
     from hetcalc.cli.options import invocation
-    from hetcalc.errors import HetcalcError
 
     invocation.debug = False
     invocation.command = None
@@ -55,29 +53,50 @@ def _run_command(args: list[str]) -> int:
         command._main_shell_completion({}, "hetcalc")  # exits when the shell asks to complete
         with command.make_context("hetcalc", args) as ctx:
             result = command.invoke(ctx)
-    except HetcalcError as error:
+    except Exception as error:
+        if _caused_by_interrupt(error):  # a Ctrl-C that a library wrapped in its own error
+            raise KeyboardInterrupt from error
+        return _failure(error, invocation)
+    return result if isinstance(result, int) else 0
+
+
+def _caused_by_interrupt(error: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt) or "KeyboardInterrupt" in str(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _failure(error: Exception, invocation) -> int:
+    """The exit code for ``error`` (the rules of :mod:`hetcalc.cli.errors`), its line printed."""
+    import typer
+
+    from hetcalc.cli import errors
+    from hetcalc.errors import HetcalcError
+
+    if isinstance(error, HetcalcError):
         if invocation.debug:
-            traceback.print_exc()
+            traceback.print_exception(error)
         print(f"hetcalc: error: {errors.in_flag_terms(error, invocation.command)}",
               file=sys.stderr)
         return errors.EXIT_ERROR
-    except typer.Exit as exit_:  # --help, --version, or a command's own exit code
-        return int(exit_.exit_code)
-    except typer.Abort:
+    if isinstance(error, typer.Exit):  # --help, --version, or a command's own exit code
+        return int(error.exit_code)
+    if isinstance(error, typer.Abort):
         print("hetcalc: aborted", file=sys.stderr)
         return 1
-    except (KeyboardInterrupt, BrokenPipeError):
-        raise
-    except Exception as error:
-        if errors.is_usage_error(error):
-            print(f"hetcalc: error: {errors.usage_line(error, invocation.command)}", file=sys.stderr)
-            return int(getattr(error, "exit_code", errors.EXIT_ERROR))
-        if invocation.debug:
-            raise
-        print(f"hetcalc: internal error: {type(error).__name__}: {error} "
-              "(run again with --debug for the traceback)", file=sys.stderr)
-        return errors.EXIT_INTERNAL
-    return result if isinstance(result, int) else 0
+    if errors.is_usage_error(error):
+        print(f"hetcalc: error: {errors.usage_line(error, invocation.command)}", file=sys.stderr)
+        return int(getattr(error, "exit_code", errors.EXIT_ERROR))
+    if invocation.debug:
+        raise error
+    print(f"hetcalc: internal error: {type(error).__name__}: {error} "
+          "(run again with --debug for the traceback)", file=sys.stderr)
+    return errors.EXIT_INTERNAL
 
 
 def run() -> None:

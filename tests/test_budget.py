@@ -16,6 +16,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from checking import run, write
 
 from hetcalc import analysis
 from hetcalc.cli import main
@@ -78,16 +79,6 @@ def _trace_once():
         yield
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["check", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def write(directory: Path, text: str, name: str = "budgets.toml") -> Path:
-    path = directory / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def headroom(limit: int, value: int) -> str:

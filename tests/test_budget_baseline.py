@@ -16,10 +16,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from checking import run, write
 
 from hetcalc import analysis, budget, fileio
 from hetcalc.budget.schema import parse_budgets
-from hetcalc.cli import main
 from hetcalc.errors import InvalidArgument
 
 # VGG-16-CIFAR, see test_budget.py for the arithmetic: HetConv P=4 and P=2 MACs, P=4 params.
@@ -47,16 +47,6 @@ def _no_step_summary(monkeypatch):
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
 
 
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["check", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def write(directory: Path, text: str, name: str = "budgets.toml") -> Path:
-    path = directory / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _budget(variant: str) -> str:

@@ -9,24 +9,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from checking import run, write
 
 from hetcalc import analysis, budget
-from hetcalc.cli import main
 from hetcalc.errors import ModelLoadError
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["check", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def write(directory: Path, text: str, name: str = "budgets.toml") -> Path:
-    path = directory / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 @pytest.fixture(autouse=True)

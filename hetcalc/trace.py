@@ -394,12 +394,14 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
     observed = None
     cpu_model = model
     if _on_meta(model):
+        # Copied before the meta pass, which may move a model's plain tensor attributes to the
+        # meta device (torchvision's AnchorGenerator keeps its anchors on the last input's).
+        cpu_model = storage_free_copy(model)
         try:
             with hooks_restored(model):
                 observed = _observe(model, zero_input(model, input_shape))
         except Exception:  # a forward that needs values (data-dependent shapes): run it for real
             observed = None
-        cpu_model = storage_free_copy(model)
     cpu_inputs = None
     try:
         if observed is None:

@@ -129,3 +129,169 @@ def test_timm_models_when_timm_is_installed():
     assert sum(p.numel() for p in models.build(entry).parameters()) == 11_689_512
     with pytest.raises(UnknownModel, match="unknown timm model 'resnt18'; did you mean timm:resnet18"):
         models.resolve("timm:resnt18")
+
+
+# Every family of torchvision.models, registered by name (docs/zoo.md).
+
+FAMILIES = {"": "torchvision", "segmentation": "torchvision (segmentation)",
+            "detection": "torchvision (detection)", "video": "torchvision (video)",
+            "optical_flow": "torchvision (optical flow)",
+            "quantization": "torchvision (quantizable, float)"}
+
+
+@pytest.mark.parametrize(("module", "source"), FAMILIES.items())
+def test_every_torchvision_family_is_registered(module, source):
+    import torchvision
+
+    names = torchvision.models.list_models(
+        module=getattr(torchvision.models, module) if module else torchvision.models)
+    assert names
+    assert {n: models.resolve(n).source for n in names} == dict.fromkeys(names, source)
+
+
+def test_registry_holds_every_torchvision_model():
+    import torchvision
+
+    registered = {e.name for e in models.list_models()}
+    assert set(torchvision.models.list_models()) <= registered
+    assert len(registered) == len(torchvision.models.list_models()) + 3  # + the paper's
+
+
+@pytest.mark.parametrize(("name", "shape"), [
+    ("quantized_inception_v3", (1, 3, 299, 299)), ("quantized_resnet18", (1, 3, 224, 224)),
+    ("deeplabv3_resnet50", (1, 3, 520, 520)), ("lraspp_mobilenet_v3_large", (1, 3, 520, 520)),
+    ("maskrcnn_resnet50_fpn", (1, 3, 800, 800)), ("ssd300_vgg16", (1, 3, 300, 300)),
+    ("ssdlite320_mobilenet_v3_large", (1, 3, 320, 320)),
+    ("fasterrcnn_mobilenet_v3_large_320_fpn", (1, 3, 320, 320)),
+    ("r3d_18", (1, 3, 16, 112, 112)), ("r2plus1d_18", (1, 3, 16, 112, 112)),
+    ("s3d", (1, 3, 16, 224, 224)), ("mvit_v1_b", (1, 3, 16, 224, 224)),
+    ("swin3d_t", (1, 3, 16, 224, 224)), ("raft_small", (1, 3, 2, 512, 512)),
+])
+def test_family_default_input_shapes(name, shape):
+    assert models.resolve(name).input_shape == shape
+
+
+@pytest.fixture
+def no_downloads(monkeypatch):
+    """Every way torchvision fetches weights raises: a build that tried would fail."""
+    import torch.hub
+    import torchvision.models._api as api
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"a weight download was attempted: {args} {kwargs}")
+
+    monkeypatch.setattr(api.WeightsEnum, "get_state_dict", refuse)
+    monkeypatch.setattr(api, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "lraspp_mobilenet_v3_large", "retinanet_resnet50_fpn",
+                                  "r3d_18", "raft_small", "quantized_resnet18"])
+def test_one_model_per_family_builds_without_downloading(no_downloads, name):
+    assert not models.build(models.resolve(name), weights="meta").training
+
+
+@pytest.mark.slow
+def test_no_torchvision_build_downloads_weights(no_downloads):
+    import torchvision
+
+    for name in torchvision.models.list_models():
+        model = models.build(models.resolve(name), weights="meta")
+        assert not model.training, name
+
+
+def test_the_download_guard_works(no_downloads):
+    import torchvision
+
+    with pytest.raises(AssertionError, match="a weight download was attempted"):
+        torchvision.models.get_model("lraspp_mobilenet_v3_large", weights=None)  # backbone's
+
+
+def test_detection_builds_with_real_weights_without_downloading(no_downloads):
+    model = models.build(models.resolve("ssdlite320_mobilenet_v3_large"), weights="random")
+    assert model.backbone.features[0][0][0].weight.abs().sum() > 0
+
+
+def _plain(name, **kwargs):
+    import torchvision
+
+    with torch.device("meta"):
+        return torchvision.models.get_model(name, weights=None, **kwargs)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), [
+    ("fasterrcnn_mobilenet_v3_large_320_fpn", {"weights_backbone": None}),
+    ("lraspp_mobilenet_v3_large", {"weights_backbone": None}), ("raft_small", {}),
+])
+def test_adapted_models_keep_their_layer_names(name, kwargs):
+    adapted = models.build(models.resolve(name), weights="meta")
+    plain = _plain(name, **kwargs)
+    assert isinstance(adapted, type(plain)) and type(adapted).__name__ == type(plain).__name__
+    assert [n for n, _ in adapted.named_modules()] == [n for n, _ in plain.named_modules()]
+    assert [n for n, _ in adapted.named_parameters()] == [n for n, _ in plain.named_parameters()]
+
+
+@pytest.mark.parametrize(("name", "shape", "outputs"), [
+    # segmentation: {"out": N,21,H,W} -> (N,21,H,W,)
+    ("lraspp_mobilenet_v3_large", (2, 3, 64, 64), [(2, 21, 64, 64)]),
+    # optical flow: a two-frame clip -> one N,2,H,W flow per refinement iteration (12)
+    ("raft_small", (1, 3, 2, 128, 128), [(1, 2, 128, 128)] * 12),
+])
+def test_adapters_take_one_tensor_and_return_tensors(name, shape, outputs):
+    model = models.build(models.resolve(name), weights="meta")
+    with torch.no_grad():
+        result = model(torch.zeros(shape, device="meta"))
+    assert isinstance(result, tuple) and [tuple(t.shape) for t in result] == outputs
+
+
+def test_detection_adapter_returns_the_detections_of_each_image():
+    # boxes, labels, scores per image; a zero input yields the cap of 100 detections (docs/zoo.md)
+    model = models.build(models.resolve("fasterrcnn_mobilenet_v3_large_320_fpn"))
+    with torch.no_grad():
+        result = model(torch.zeros(2, 3, 320, 320))
+    assert [tuple(t.shape) for t in result] == [(100, 4), (100,), (100,)] * 2
+
+
+def test_optical_flow_adapter_names_the_expected_layout():
+    model = models.build(models.resolve("raft_small"), weights="meta")
+    with pytest.raises(ValueError, match=r"^expected two frames as N,C,2,H,W, got input shape "
+                                         r"1,6,128,128$"):
+        model(torch.zeros(1, 6, 128, 128, device="meta"))
+
+
+def test_optical_flow_input_of_another_layout_fails_in_one_line(cli):
+    code, out, err = cli("analyze", "raft_small", "--input-shape", "1,6,128,128")
+    assert code == 2 and out == ""
+    assert err == ("hetcalc: error: model 'raft_small' failed to trace with input shape "
+                   "1,6,128,128: expected two frames as N,C,2,H,W, got input shape 1,6,128,128\n")
+
+
+def test_quantizable_model_counts_as_its_float_twin():
+    from hetcalc.analysis import trace_spec
+
+    quantizable, plain = trace_spec("quantized_resnet18"), trace_spec("resnet18")
+    assert [c.shape for c in quantizable.convs] == [c.shape for c in plain.convs]
+    assert (quantizable.flops_total, quantizable.params) == (plain.flops_total, plain.params)
+
+
+def test_quantizable_models_build_as_float_convolutions():
+    # quantize=False: torchvision's float model ready for quantization, its convs nn.Conv2d
+    model = models.build(models.resolve("quantized_resnet18"), weights="meta")
+    plain = models.build(models.resolve("resnet18"), weights="meta")
+    convs = [(n, m) for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(n, type(m)) for n, m in convs] == [
+        (n, type(m)) for n, m in plain.named_modules() if isinstance(m, torch.nn.Conv2d)]
+    assert sum(p.numel() for p in model.parameters()) == 11_689_512  # resnet18's
+
+
+def test_models_command_lists_every_family(cli):
+    import json
+
+    code, out, _ = cli("models", "--format", "json")
+    assert code == 0
+    sources = {row["name"]: row["source"] for row in json.loads(out)}
+    assert sources["maskrcnn_resnet50_fpn"] == "torchvision (detection)"
+    assert sources["raft_large"] == "torchvision (optical flow)"
+    assert sources["quantized_resnet18"] == "torchvision (quantizable, float)"
+    assert set(sources.values()) == {*FAMILIES.values(), "paper (CIFAR-10)"}

@@ -1,8 +1,10 @@
 """Model registry: one dict from name to builder and default input shape.
 
 A model spec is one of
-* a registered name: every torchvision classification model (``resnet50``, ``vgg16``, ...) and the
-  paper's CIFAR-10 models (``vgg16_cifar``, ``resnet56_cifar``, ``mobilenet_cifar``);
+* a registered name: every model of ``torchvision.models.list_models()`` (classification,
+  segmentation, detection, video, optical flow and the quantizable classification models, see
+  :mod:`hetcalc.models.zoo` and docs/zoo.md) and the paper's CIFAR-10 models (``vgg16_cifar``,
+  ``resnet56_cifar``, ``mobilenet_cifar``);
 * ``timm:NAME`` when timm is installed (``pip install 'hetcalc[timm]'``);
 * ``path/to/file.py:build_fn`` or ``package.module:build_fn``, a function that takes no
   arguments and returns an ``nn.Module``.
@@ -33,15 +35,12 @@ import torch
 from torch import nn
 
 from hetcalc.errors import InvalidArgument, ModelLoadError, UnknownModel
-from hetcalc.models import cifar
+from hetcalc.models import cifar, zoo
+from hetcalc.models.zoo import IMAGENET_SHAPE, INCEPTION_SHAPE, InputShape
 from hetcalc.shapes import parse_input_shape
 from hetcalc.tensors import materialize_zero
 
-InputShape = tuple[int, ...]
-
-IMAGENET_SHAPE: InputShape = (1, 3, 224, 224)
 CIFAR_SHAPE: InputShape = (1, 3, 32, 32)
-INCEPTION_SHAPE: InputShape = (1, 3, 299, 299)
 
 
 @dataclass(frozen=True)
@@ -74,16 +73,8 @@ register_model("resnet56_cifar", CIFAR_SHAPE, "paper (CIFAR-10)")(cifar.resnet56
 register_model("mobilenet_cifar", CIFAR_SHAPE, "paper (CIFAR-10)")(cifar.mobilenet_cifar)
 
 
-def _register_torchvision() -> None:
-    import torchvision
-
-    for name in torchvision.models.list_models(module=torchvision.models):
-        shape = INCEPTION_SHAPE if name == "inception_v3" else IMAGENET_SHAPE
-        builder = partial(torchvision.models.get_model, name, weights=None)
-        register_model(name, shape, "torchvision")(builder)
-
-
-_register_torchvision()
+for _name, _builder, _shape, _source in zoo.entries():
+    register_model(_name, _shape, _source)(_builder)
 
 
 def list_models(pattern: str | None = None) -> list[ModelEntry]:

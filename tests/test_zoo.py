@@ -1,0 +1,103 @@
+"""Every model of ``torchvision.models.list_models()``, every family, through hetcalc (docs/zoo.md).
+
+Each model is traced once at its default input; both variants (``p4`` and ``dwc``) are then
+planned and evaluated from that one trace, analytically. torch's count of the baseline is
+checked against the GFLOPS torchvision publishes with the model's weights (``meta["_ops"]``,
+multiply-accumulates counted by torch's flop counter): equal to the digit, or off by an amount
+the test computes by hand (a head torchvision's figure leaves out or adds), or published at
+another input size. One CLI run per family covers the end-to-end path, where every replaced
+layer's count must equal the formulas (exact realization).
+"""
+
+import json
+
+import pytest
+import torchvision
+from torchvision.transforms._presets import ImageClassification
+
+from hetcalc import models
+from hetcalc.analysis import report_from_plan
+from hetcalc.pipeline import subject
+from hetcalc.substitute import plan
+from hetcalc.variants import parse_variant
+
+VARIANTS = [parse_variant("p4"), parse_variant("dwc")]
+
+
+def published_gmacs(name: str) -> float | None:
+    """torchvision's GFLOPS (in fact GMACs) for the model's first weights."""
+    return next(iter(torchvision.models.get_model_weights(name))).meta.get("_ops")
+
+
+# MACs per detection (14x14 RoI features, 256 channels) of the heads that run once per
+# detection, and per proposal of the Faster R-CNN box head (7x7 RoI features).
+MASK_HEAD = 4 * 14 * 14 * 256 * 256 * 9 + 14 * 14 * 256 * 256 * 2 * 2 + 28 * 28 * 256 * 91
+KEYPOINT_HEAD = (14 * 14 * 9 * (256 * 512 + 7 * 512 * 512)  # eight 3x3 convs
+                 + 14 * 14 * 512 * 17 * 4 * 4)               # 4x4 transposed conv to 17 maps
+BOX_HEAD = 256 * 7 * 7 * 1024 + 1024 * 1024 + 1024 * 91 + 1024 * 91 * 4
+# The auxiliary FCN head of the pretrained segmentation weights (aux_loss=True): 3x3 conv to
+# C/4 channels, 1x1 conv to 21 classes, at 520/8 = 65 x 65.
+AUX_RESNET = 65 * 65 * (1024 * 256 * 9 + 256 * 21)
+AUX_MOBILENET = 65 * 65 * (40 * 10 * 9 + 10 * 21)
+
+PUBLISHED_DIFFERENCE = {
+    # name: MACs to add to hetcalc's count to get torchvision's figure, and why
+    "fcn_resnet50": AUX_RESNET, "fcn_resnet101": AUX_RESNET,        # aux head published
+    "deeplabv3_resnet50": AUX_RESNET, "deeplabv3_resnet101": AUX_RESNET,
+    "deeplabv3_mobilenet_v3_large": AUX_MOBILENET,
+    "maskrcnn_resnet50_fpn": -100 * MASK_HEAD,                      # published: no detection
+    "keypointrcnn_resnet50_fpn": -100 * KEYPOINT_HEAD,
+    "fasterrcnn_mobilenet_v3_large_fpn": -1000 * BOX_HEAD,          # published: no proposal
+    "fasterrcnn_mobilenet_v3_large_320_fpn": -150 * BOX_HEAD,
+}
+
+
+def published_at_another_size(name: str) -> bool:
+    """torchvision publishes a classification model's figure at its evaluation crop (240 to 600
+    for EfficientNet, 256 for Swin V2, 384 and 518 for the SWAG weights), hetcalc counts it at
+    its default input (224x224, 299x299 for Inception V3)."""
+    transforms = next(iter(torchvision.models.get_model_weights(name))).transforms()
+    return isinstance(transforms, ImageClassification) and \
+        transforms.crop_size != [models.resolve(name).input_shape[-1]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", torchvision.models.list_models())
+def test_every_torchvision_model_analyses(name):
+    trace = subject(name).trace()
+    assert trace.counter == "fvcore" and trace.flops_total > 0 and trace.convs
+    assert all(call.shape.batch > 0 for call in trace.convs)  # every head ran on something
+    for variant in VARIANTS:
+        decisions = plan(trace.convs, variant)
+        report = report_from_plan(name, trace, variant, decisions)
+        assert [layer.name for layer in report.layers] == [call.name for call in trace.convs]
+        assert all(d.replace or d.reason for d in decisions), variant.spec
+        assert 0 < report.flops_analytic <= report.baseline_flops, variant.spec
+        assert report.params <= report.baseline_params, variant.spec
+    published = published_gmacs(name)
+    if published is None or published_at_another_size(name):
+        return
+    assert round((trace.torch_total + PUBLISHED_DIFFERENCE.get(name, 0)) / 1e9, 3) == published
+
+
+# One command per family, the substituted model really built and counted.
+CLI_RUNS = [
+    ("squeezenet1_1", ["--variant", "dwc"]),
+    ("deeplabv3_mobilenet_v3_large", ["--P", "4", "--input-shape", "1,3,224,224"]),
+    ("fasterrcnn_mobilenet_v3_large_320_fpn", ["--P", "4"]),
+    ("r3d_18", ["--variant", "dwc"]),
+    ("raft_small", ["--P", "4", "--input-shape", "1,3,2,128,128"]),
+    ("quantized_resnet18", ["--P", "4"]),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "options"), CLI_RUNS, ids=[name for name, _ in CLI_RUNS])
+def test_analyze_each_family_end_to_end(cli, name, options):
+    code, out, err = cli("analyze", name, *options, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    replaced = [layer for layer in data["layers"] if layer["substituted"]]
+    assert replaced
+    assert all(layer["flops_counted"] == layer["flops_analytic"] for layer in replaced)
+    assert data["result"]["flops_counted"] == data["result"]["flops_analytic"]

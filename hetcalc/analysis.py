@@ -125,10 +125,12 @@ def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerRepo
             ))
             continue
         cost = layer_cost(variant, s) if d.replace else baseline
+        # a shared conv (kept) costs its first call's MACs times its calls' volume over the first's
         reports.append(LayerReport(
-            name=d.name, shape=s, substituted=d.replace, flops_standard=standard,
-            flops_analytic=cost.flops, flops_counted=None, params_standard=standard_params,
-            params_variant=cost.params, params_kxk=cost.params_kxk, note=d.reason,
+            name=d.name, shape=s, substituted=d.replace, flops_standard=int(standard * d.scale),
+            flops_analytic=int(cost.flops * d.scale), flops_counted=None,
+            params_standard=standard_params, params_variant=cost.params,
+            params_kxk=cost.params_kxk, note=d.reason,
         ))
     return reports
 

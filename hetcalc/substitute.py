@@ -16,7 +16,9 @@ block for an ``-se`` variant), the pointwise conv and the modules between become
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 import torch
 from torch import nn
@@ -60,6 +62,8 @@ class Decision:
     """For the pointwise conv of a merged pair: the depthwise conv whose place it shares."""
     rule: str | None = None
     """Why a kept layer is kept, as one of :data:`RULES` (``None`` when replaced)."""
+    scale: Fraction = Fraction(1)
+    """A shared conv's cost over all its calls, relative to its first call's (``shape``)."""
 
 
 RULES = {
@@ -151,8 +155,14 @@ def plan(convs: list[ConvCall], variant: Variant, include_first: bool = False,
             reason = variant.check(call.shape)
             rule = None if reason is None else "variant"
         decisions.append(Decision(call.name, call.shape, reason is None, reason,
-                                  excluded is None, rule=rule))
+                                  excluded is None, rule=rule, scale=_call_scale(call)))
     return decisions
+
+
+def _call_scale(call: ConvCall) -> Fraction:
+    s = call.shape
+    first = s.batch * math.prod(s.input_size if s.transposed else s.output_size)
+    return Fraction(call.volume, first) if call.volume else Fraction(1)
 
 
 def mergeable_pairs(convs: list[ConvCall]) -> int:

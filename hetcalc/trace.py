@@ -12,6 +12,7 @@ are returned in :attr:`Trace.uncounted_ops`, never silently taken as zero.
 from __future__ import annotations
 
 import contextlib
+import math
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,10 @@ class ConvCall:
     order: int = 0
     followed_by: tuple[Follower, ...] = ()
     """Leaf modules called after this conv and before the next conv (first call only)."""
+    volume: int = 0
+    """Σ over the calls of batch × the product of the sizes the conv's MACs scale with (the
+    output's; the input's for a transposed conv): a shared conv's cost is its first call's
+    times ``volume / shape volume``."""
 
 
 @dataclass(frozen=True)
@@ -195,19 +200,20 @@ class ConvRecorder:
         def record(conv: nn.Module, args, output) -> None:
             self._sequence.append((module_name, conv))
             self._measure(output)
-            seen = self._calls.get(module_name)
-            if seen is not None:
-                self._calls[module_name] = ConvCall(seen.name, seen.shape, seen.calls + 1,
-                                                    seen.order)
-                return
             x = args[0]
             dims = len(conv.kernel_size)
             batch = int(x.shape[0]) if x.dim() == dims + 2 else 1  # unbatched: C × size
             in_size = tuple(int(v) for v in x.shape[-dims:])
             out_size = tuple(int(v) for v in output.shape[-dims:])
+            volume = batch * math.prod(in_size if getattr(conv, "transposed", False) else out_size)
+            seen = self._calls.get(module_name)
+            if seen is not None:
+                self._calls[module_name] = replace(seen, calls=seen.calls + 1,
+                                                   volume=seen.volume + volume)
+                return
             self._calls[module_name] = ConvCall(module_name,
                                                 conv_shape(conv, in_size, out_size, batch),
-                                                order=len(self._calls))
+                                                order=len(self._calls), volume=volume)
         return record
 
     def __enter__(self) -> ConvRecorder:

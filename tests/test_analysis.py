@@ -142,3 +142,45 @@ def test_vgg_with_folded_bn_is_within_1_percent_of_table1(vgg_trace_folded, spec
 def test_fold_bn_keeps_counted_equal_to_analytic():
     report = analyze("vgg16_cifar", parse_variant("p4"), fold_bn=True)
     assert report.flops_counted == report.flops_analytic == CONV1 + LINEAR + hetconv_layers(4)
+
+
+class _SharedHead(torch.nn.Module):
+    """One conv called on two sizes (an FPN-style shared head)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.head = torch.nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        y = self.stem(x)
+        return self.head(y).sum() + self.head(torch.nn.functional.avg_pool2d(y, 2)).sum()
+
+
+def test_a_shared_conv_costs_all_its_calls():
+    report = analyze(_SharedHead(), parse_variant("p4"), input_shape=(2, 3, 16, 16))
+    head = next(layer for layer in report.layers if layer.name == "head")
+    expected = 2 * (16 * 16 + 8 * 8) * 8 * 8 * 3 * 3  # batch 2, a 16x16 and an 8x8 call
+    assert head.flops_standard == head.flops_analytic == expected
+    assert head.flops_counted == head.flops_counted_torch == expected
+    assert head.note == "called 2 times (shared weights): kept standard"
+
+
+@pytest.mark.parametrize("batch", [2, 8])
+@pytest.mark.parametrize("spec", ["p4", "pc", "gwc4", "dwc", "p4-se", "std-se"])
+def test_every_figure_scales_with_the_batch(vgg_trace, spec, batch):
+    one = report_from_trace("vgg16_cifar", vgg_trace, parse_variant(spec))
+    many = report_from_trace("vgg16_cifar", trace_spec("vgg16_cifar", (batch, 3, 32, 32)),
+                             parse_variant(spec))
+    assert many.flops_analytic == batch * one.flops_analytic
+    assert many.baseline_flops == batch * one.baseline_flops
+    assert many.params == one.params and many.baseline_params == one.baseline_params
+    assert [layer.flops_analytic for layer in many.layers] == [
+        batch * layer.flops_analytic for layer in one.layers]
+
+
+def test_batch_of_eight_counts_eight_images():
+    report = analyze("vgg16_cifar", parse_variant("p4"), input_shape=(8, 3, 32, 32))
+    # 106,399,744 MACs per image (tests/golden/analyze-vgg16_cifar-p4.json, Table 1's P4 row)
+    assert report.flops_analytic == report.flops_counted == 8 * 106_399_744
+    assert report.baseline_flops == 8 * 314_017_792 and report.params == 5_181_898

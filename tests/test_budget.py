@@ -427,3 +427,11 @@ def test_budgets_toml_wins_over_pyproject(tmp_path, capsys, monkeypatch):
 
 def test_check_help():
     assert main(["check", "--help"]) == 0
+
+
+def test_a_batch_of_two_costs_two_images(tmp_path, capsys):
+    path = write(tmp_path, '[[model]]\nmodel = "vgg16_cifar"\nvariant = "p4"\n'
+                           'input_shape = [2, 3, 32, 32]\nmax_flops = "1G"\n')
+    code, out, err = run(capsys, str(path), "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["entries"][0]["checks"]["flops"]["value"] == 2 * 106_399_744

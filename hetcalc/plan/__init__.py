@@ -1,0 +1,13 @@
+"""Per-layer plans: which variant each convolution takes, and the mildest plan that meets a
+budget (``hetcalc plan``).
+
+* :mod:`~hetcalc.plan.file`: the :class:`Plan` (layer name -> variant) and its TOML file;
+
+Importing this package does not import torch (budget files name plans, and are validated
+without it).
+"""
+
+from hetcalc.plan.file import PLAN_SUFFIX, Plan, as_plan, is_plan_path, parse_plan, plan_toml, read_plan
+
+__all__ = ["PLAN_SUFFIX", "Plan", "as_plan", "is_plan_path", "parse_plan", "plan_toml",
+           "read_plan"]

@@ -277,10 +277,24 @@ def test_infeasible_budget_exits_2_naming_the_smallest_reachable(cli, vgg_trace)
     (["--max-flops", "1G", "--choices", "p4,q"], "--choices: unknown variant 'q'"),
     (["--max-flops", "1G", "-o", "plan.txt"], "--output plan.txt: a plan file's name ends in"),
     (["--max-latency-ms", "0"], "--max-latency-ms must be a finite, positive number"),
+    (["--max-latency-ms", "nan"], "--max-latency-ms must be a finite, positive number"),
+    (["--max-params", "0"], "--max-params: "),
+    (["--max-flops", ""], "--max-flops: "),
+    (["--max-flops", "1G", "--choices", ""], "--choices: variants: empty variant list"),
+    (["--max-latency-ms", "5", "--threads", "0"], "--threads must be a positive integer"),
+    (["--max-latency-ms", "5", "--time-budget", "0"], "--time-budget must be a finite"),
+    (["--max-latency-ms", "5", "--device", "tpu"], "--device must be one of auto, cpu, cuda"),
+    (["--max-flops", "1G", "--input-shape", "1,3"], "--input-shape must be positive integers"),
+    (["--max-flops", "1G", "-o", "{tmp}/no/plan.toml"], "--output {tmp}/no/plan.toml: cannot"),
 ])
-def test_plan_arguments_fail_before_any_work(cli, args, message):
+def test_plan_arguments_fail_before_any_work(cli, tmp_path, args, message):
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    message = message.replace("{tmp}", str(tmp_path))
     code, out, err = cli("plan", "vgg16_cifar", *args)
     assert (code, out) == (2, "") and err.startswith(f"hetcalc: error: {message}"), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    code, _, err = cli("plan", "resnet5", "--max-flops", "1G")
+    assert code == 2 and err.startswith("hetcalc: error: unknown model 'resnet5'")
 
 
 def test_analyze_plan_errors_name_file_layer_and_value(cli, tmp_path):
@@ -294,7 +308,7 @@ def test_analyze_plan_errors_name_file_layer_and_value(cli, tmp_path):
     code, _, err = cli("analyze", "resnet18", "--plan", str(path))
     assert code == 2 and 'this plan is for model "vgg16_cifar", not "resnet18"' in err
     code, _, err = cli("analyze", "vgg16_cifar", "--plan", str(path), "--P", "4")
-    assert code == 2 and "give one of --P, --variant or --plan" in err
+    assert code == 2 and "give either --plan or --P, not both" in err
 
 
 def test_compare_puts_a_plan_beside_the_variants(cli, tmp_path):

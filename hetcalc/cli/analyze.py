@@ -63,8 +63,11 @@ def analyze_command(
 ) -> None:
     """Per-layer cost of a variant: the paper's formulas beside fvcore's count of the model."""
     # Validate every argument before torch is even imported, let alone a model built.
-    if sum(given is not None for given in (part, variant, plan_file)) > 1:
-        raise InvalidArgument("give one of --P, --variant or --plan")
+    if part is not None and variant is not None:
+        raise InvalidArgument("give either --P or --variant, not both")
+    if plan_file is not None and (part is not None or variant is not None):
+        raise InvalidArgument(f"give either --plan or {'--P' if part is not None else '--variant'}"
+                              ", not both (a plan names each layer's variant)")
     chosen: Variant | Plan
     if plan_file is not None:
         if include_first or merge_dw_pw:

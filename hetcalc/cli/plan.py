@@ -3,6 +3,7 @@ a budget."""
 
 from __future__ import annotations
 
+import math
 import shlex
 from pathlib import Path
 from typing import Annotated
@@ -117,6 +118,9 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
         raise InvalidArgument("give at least one budget: --max-flops, --max-params or "
                               "--max-latency-ms")
     flops, params = _count(max_flops, "--max-flops"), _count(max_params, "--max-params")
+    if max_latency_ms is not None and not (math.isfinite(max_latency_ms) and max_latency_ms > 0):
+        raise InvalidArgument(f"--max-latency-ms must be a finite, positive number of "
+                              f"milliseconds, got {max_latency_ms!r}")
     offered = None
     if choices is not None:
         try:

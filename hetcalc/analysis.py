@@ -7,6 +7,7 @@ Nothing here prints; :mod:`hetcalc.render` turns reports into tables and JSON.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,16 @@ from torch import nn
 from hetcalc import formulas
 from hetcalc.errors import InvalidArgument
 from hetcalc.pipeline import Subject, subject
-from hetcalc.substitute import DEFAULT_IMPL, IMPLS, RULES, Decision, mergeable_pairs, plan
+from hetcalc.plan.file import Plan
+from hetcalc.substitute import (
+    DEFAULT_IMPL,
+    IMPLS,
+    RULES,
+    Assignment,
+    Decision,
+    mergeable_pairs,
+    plan,
+)
 from hetcalc.trace import Trace
 from hetcalc.variants import STANDARD, ConvShape, Variant, layer_cost
 
@@ -41,6 +51,8 @@ class LayerReport:
     """torch's ``FlopCounterMode`` count of the layer (fvcore's is ``flops_counted``)."""
     params_kxk: int = 0
     """Weights of the layer's kernel-sized part as it runs (0 for a 1×1 conv)."""
+    variant: Variant = STANDARD
+    """The variant the layer runs (``std`` where it is kept)."""
 
     @property
     def speedup_measured(self) -> float | None:
@@ -75,6 +87,18 @@ class AnalysisReport:
     """Model-level remarks (why fvcore did not run, why nothing was replaced, ...)."""
     kept: dict[str, int] = field(default_factory=dict)
     """How many conv layers each rule kept standard (:data:`hetcalc.substitute.RULES`)."""
+    plan: Plan | None = None
+    """The per-layer plan the report is of, when it is of one (``variant`` is then ``std``,
+    what the layers the plan does not name take); each layer's own variant is in its report."""
+
+    @property
+    def label(self) -> str:
+        """How the report names what it costs: the variant's spec, or the plan's file name."""
+        return self.plan.spec if self.plan is not None else self.variant.spec
+
+    @property
+    def description(self) -> str:
+        return self.plan.description if self.plan is not None else self.variant.description
 
     @property
     def params_kxk(self) -> int:
@@ -100,11 +124,12 @@ class AnalysisReport:
         return [layer for layer in self.layers if layer.substituted]
 
 
-def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerReport]:
-    """Analytic cost of every planned layer; kept layers cost what they cost (Eq. 1 for groups=1)."""
+def layer_reports(decisions: list[Decision]) -> list[LayerReport]:
+    """Analytic cost of every planned layer under its decision's variant; kept layers cost what
+    they cost (Eq. 1 for groups=1)."""
     reports = []
     for d in decisions:
-        s = d.shape
+        s, variant = d.shape, d.variant
         baseline = layer_cost(STANDARD, s)
         standard, standard_params = baseline.flops, baseline.params
         if d.merged_into is not None:  # the pointwise half of a merged pair: gone
@@ -112,6 +137,7 @@ def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerRepo
                 name=d.name, shape=s, substituted=True, flops_standard=standard,
                 flops_analytic=0, flops_counted=None, params_standard=standard_params,
                 params_variant=0, note=f"pointwise conv merged into {d.merged_into}",
+                variant=variant,
             ))
             continue
         if d.pair is not None:
@@ -122,6 +148,7 @@ def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerRepo
                 params_variant=cost.params, params_kxk=cost.params_kxk,
                 note=f"depthwise+pointwise pair -> one HetConv {d.pair.in_channels}->"
                      f"{d.pair.out_channels} (paper Table 4)",
+                variant=variant,
             ))
             continue
         cost = layer_cost(variant, s) if d.replace else baseline
@@ -131,6 +158,7 @@ def layer_reports(decisions: list[Decision], variant: Variant) -> list[LayerRepo
             flops_analytic=int(cost.flops * d.scale), flops_counted=None,
             params_standard=standard_params, params_variant=cost.params,
             params_kxk=cost.params_kxk, note=d.reason,
+            variant=variant if d.replace else STANDARD,
         ))
     return reports
 
@@ -141,10 +169,12 @@ def kept_by_rule(decisions: list[Decision]) -> dict[str, int]:
     return {rule: counts[rule] for rule in RULES if counts[rule]}
 
 
-def _nothing_replaced(variant: Variant, trace: Trace, decisions: list[Decision],
-                      merge_pairs: bool) -> str | None:
-    """Why a variant replaced no layer, and what to try, or ``None`` when it replaced some."""
-    if variant.is_baseline or any(d.replace for d in decisions):
+def _nothing_replaced(variant: Variant | Mapping[str, Variant], trace: Trace,
+                      decisions: list[Decision], merge_pairs: bool) -> str | None:
+    """Why a variant replaced no layer, and what to try, or ``None`` when it replaced some (or
+    is a per-layer plan, which replaces what it names)."""
+    if (isinstance(variant, Mapping) or variant.is_baseline
+            or any(d.replace for d in decisions)):
         return None
     kept = kept_by_rule(decisions)
     rules = ", ".join(f"{n} {RULES[rule]}" for rule, n in kept.items()) or "no conv layers"
@@ -169,16 +199,18 @@ def _removed_between(trace: Trace, decisions: list[Decision]) -> tuple[int, int]
             sum(followers[name].params for name in names))
 
 
-def report_from_trace(model: str, trace: Trace, variant: Variant,
+def report_from_trace(model: str, trace: Trace, variant: Assignment,
                       include_first: bool = False) -> AnalysisReport:
-    """The analytic report of ``variant`` on a traced model."""
+    """The analytic report of ``variant`` (or of a per-layer plan) on a traced model."""
     return report_from_plan(model, trace, variant, plan(trace.convs, variant, include_first))
 
 
-def report_from_plan(model: str, trace: Trace, variant: Variant, decisions: list[Decision],
+def report_from_plan(model: str, trace: Trace, variant: Assignment, decisions: list[Decision],
                      merge_pairs: bool = False) -> AnalysisReport:
-    """The analytic report of ``variant`` on a traced model, from its per-layer plan."""
-    layers = layer_reports(decisions, variant)
+    """The analytic report of ``variant`` on a traced model, from its decisions (each layer
+    costed under its own decision's variant). ``variant`` is what was planned: one variant, or
+    a per-layer plan (mapping name -> variant), which the report names by its ``spec``."""
+    layers = layer_reports(decisions)
     replaced = [layer for layer in layers if layer.substituted]
     removed_flops, removed_params = _removed_between(trace, decisions)
     flops = (trace.flops_total + sum(lr.flops_analytic - lr.flops_standard for lr in replaced)
@@ -187,13 +219,19 @@ def report_from_plan(model: str, trace: Trace, variant: Variant, decisions: list
               - removed_params)
     notes = tuple(n for n in (trace.fvcore_note,
                               _nothing_replaced(variant, trace, decisions, merge_pairs)) if n)
+    per_layer = _as_plan(variant) if isinstance(variant, Mapping) else None
     return AnalysisReport(
-        model=model, input_shape=trace.input_shape, variant=variant,
+        model=model, input_shape=trace.input_shape,
+        variant=STANDARD if per_layer is not None else variant,
         baseline_flops=trace.flops_total, baseline_params=trace.params,
         flops_analytic=flops, flops_counted=None, params=params, layers=layers,
         uncounted_ops=trace.uncounted_ops, counter=trace.counter, notes=notes,
-        kept=kept_by_rule(decisions),
+        kept=kept_by_rule(decisions), plan=per_layer,
     )
+
+
+def _as_plan(layers: Mapping[str, Variant]) -> Plan:
+    return layers if isinstance(layers, Plan) else Plan(layers)
 
 
 def trace_spec(spec: str | nn.Module, input_shape: tuple[int, ...] | None = None,
@@ -231,36 +269,47 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subje
     if impl not in IMPLS:
         raise InvalidArgument(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}",
                               argument="impl")
-    counted = source.count(decisions, report.variant, impl, trace.fold_bn)
+    counted = source.count(decisions, impl, trace.fold_bn)
     layers = []
     for layer in report.layers:
         origin = counted if layer.substituted else trace
         checked = replace(layer, flops_counted=origin.fvcore_of(layer.name),
                           flops_counted_torch=origin.torch_of(layer.name))
         if layer.substituted:
-            notes = [n for n in (layer.note, explain_difference(checked, report.variant, impl)) if n]
+            notes = [n for n in (layer.note, explain_difference(checked, layer.variant, impl)) if n]
             checked = replace(checked, note="; ".join(notes) or None)
         layers.append(checked)
     return replace(report, layers=layers, flops_counted=counted.fvcore_total, impl=str(impl),
                    flops_counted_torch=counted.torch_total, uncounted_ops=counted.uncounted_ops)
 
 
-def analyze(model: str | nn.Module, variant: Variant, input_shape: tuple[int, ...] | None = None,
-            include_first: bool = False, impl: str | None = DEFAULT_IMPL,
-            merge_pairs: bool = False, fold_bn: bool = False) -> AnalysisReport:
+def analyze(model: str | nn.Module, variant: Assignment,
+            input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+            impl: str | None = DEFAULT_IMPL, merge_pairs: bool = False,
+            fold_bn: bool = False) -> AnalysisReport:
     """Analyse ``model`` (a spec such as ``"resnet50"``, or an ``nn.Module`` with its
     ``input_shape``) under ``variant``: one count and the paper's formulas, then, unless
     ``impl`` is ``None``, fvcore's and torch's counts of the model substituted with that
     realization. ``merge_pairs`` turns depthwise+pointwise pairs into one HetConv layer (paper
     Table 4); ``fold_bn`` counts BatchNorm as folded into the layer before it (see
-    :func:`hetcalc.trace.trace_model`). The caller's module is never changed."""
+    :func:`hetcalc.trace.trace_model`). The caller's module is never changed.
+
+    ``variant`` may be a per-layer plan (a :class:`~hetcalc.plan.Plan`, or a mapping layer name
+    -> variant): each named layer takes its variant, the others stay standard. A plan made for
+    another model is refused; without ``input_shape`` the plan's own is used, when it has one.
+    """
+    if isinstance(variant, Plan):
+        if isinstance(model, str):
+            variant.check_model(model)
+        input_shape = input_shape if input_shape is not None else variant.input_shape
     source = subject(model, input_shape)
     trace = source.trace(fold_bn)
     decisions = plan(trace.convs, variant, include_first, merge_pairs)
     report = report_from_plan(source.name, trace, variant, decisions, merge_pairs)
     if impl is None:
         return report
-    if variant.is_baseline:
+    if variant.is_baseline if isinstance(variant, Variant) else not any(d.replace
+                                                                         for d in decisions):
         return with_baseline_counts(report, trace)
     return cross_check(report, decisions, source, trace, impl)
 

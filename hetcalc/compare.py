@@ -1,5 +1,8 @@
 """Variants side by side on one model: analytic, counted and measured, in one run.
 
+A per-layer plan (:class:`hetcalc.plan.Plan`) may stand among the variants, as one more column
+under its label (its file's name); it is costed, counted and timed the same way.
+
 The model is counted once; each variant is then planned and costed from that count, counted on
 its own substituted copy (:func:`hetcalc.analysis.cross_check`, the same check ``analyze``
 makes), and, unless latency is off, timed beside the baseline, interleaved in the same process
@@ -14,6 +17,7 @@ from dataclasses import dataclass, replace
 from torch import nn
 
 from hetcalc import analysis
+from hetcalc.errors import InvalidArgument
 from hetcalc.infofield import compare_fields
 from hetcalc.latency import (
     Latency,
@@ -24,6 +28,7 @@ from hetcalc.latency import (
     measure,
 )
 from hetcalc.pipeline import subject
+from hetcalc.plan.file import Plan
 from hetcalc.substitute import DEFAULT_IMPL, Decision, plan
 from hetcalc.variants import STANDARD, Variant, info_field
 
@@ -33,7 +38,7 @@ BASELINE = "baseline"
 
 @dataclass(frozen=True)
 class VariantResult:
-    variant: Variant
+    variant: Variant | Plan
     label: str
     flops_analytic: int
     flops_counted: int | None
@@ -73,7 +78,7 @@ class Comparison:
     """What the latencies depend on (device, threads, dtype, ...): :func:`latency.environment`."""
 
 
-def compare(model: str | nn.Module, variants: list[Variant],
+def compare(model: str | nn.Module, variants: list[Variant | Plan],
             input_shape: tuple[int, ...] | None = None, include_first: bool = False,
             impl: str = DEFAULT_IMPL, latency: LatencySettings | None = None,
             merge_pairs: bool = False, fold_bn: bool = False,
@@ -84,19 +89,32 @@ def compare(model: str | nn.Module, variants: list[Variant],
     Timing holds at most two models at once: the baseline and one variant, built, timed
     interleaved, and freed before the next is built. The baseline's latency is the median over
     those runs; each variant's measured speedup is against the baseline of its own run.
+
+    A plan is refused if it names another model; it takes its layers as they are named
+    (``include_first`` and ``merge_pairs`` apply to the variants only).
     """
     if latency is not None:
         latency.validate()
+    labels = [variant.spec for variant in variants]
+    repeated = sorted({label for label in labels if labels.count(label) > 1
+                       and any(isinstance(v, Plan) and v.spec == label for v in variants)})
+    if repeated:
+        raise InvalidArgument(f"variants: two plans share the label {repeated[0]!r}; give the "
+                              "files distinct names", argument="variants")
+    for variant in variants:
+        if isinstance(variant, Plan) and isinstance(model, str):
+            variant.check_model(model)
     source = subject(model, input_shape)
     trace = source.trace(fold_bn)
     if latency is not None:
         check_fits(trace.largest_output, source.input_shape[0], latency)
 
     results: list[VariantResult] = []
-    plans: dict[str, tuple[Variant, list[Decision]]] = {}
+    plans: dict[str, tuple[Variant | Plan, list[Decision]]] = {}
     for variant in variants:
-        decisions = plan(trace.convs, variant, include_first, merge_pairs)
-        report = analysis.report_from_plan(source.name, trace, variant, decisions, merge_pairs)
+        merge = merge_pairs and not isinstance(variant, Plan)
+        decisions = plan(trace.convs, variant, include_first, merge)
+        report = analysis.report_from_plan(source.name, trace, variant, decisions, merge)
         if variant.is_baseline:
             checked = analysis.with_baseline_counts(report, trace)
         else:
@@ -107,7 +125,7 @@ def compare(model: str | nn.Module, variants: list[Variant],
             flops_counted=checked.flops_counted, params=report.params,
             reduction=report.reduction, params_reduction=report.params_reduction,
             speedup_theoretical=report.speedup, sequential_depth=variant.sequential_depth,
-            info_field=info_field_summary(variant, decisions),
+            info_field=info_field_summary(decisions),
             flops_counted_torch=checked.flops_counted_torch,
         ))
 
@@ -119,7 +137,7 @@ def compare(model: str | nn.Module, variants: list[Variant],
         for label, (variant, decisions) in plans.items():
             if variant.is_baseline:
                 continue
-            candidate = source.runnable(decisions, variant, impl)
+            candidate = source.runnable(decisions, impl)
             timed = measure({BASELINE: baseline_model, label: candidate}, source.input_shape,
                             latency, on_block)
             del candidate
@@ -136,9 +154,10 @@ def compare(model: str | nn.Module, variants: list[Variant],
                       environment=None if latency is None else environment(latency))
 
 
-def info_field_summary(variant: Variant, decisions: list[Decision]) -> str:
-    """How the variant's information field compares with the standard conv's, over the layers
-    it replaces (second paper, Definition 1): ``same``, or e.g. ``smaller in 3 of 12 layers``."""
+def info_field_summary(decisions: list[Decision]) -> str:
+    """How the information field of each replaced layer (under its decision's variant) compares
+    with the standard conv's (second paper, Definition 1): ``same``, or e.g. ``smaller in 3 of
+    12 layers``."""
     replaced = [d for d in decisions if d.replace and d.merged_into is None]
     if not replaced:
         return "same (nothing replaced)"
@@ -147,7 +166,7 @@ def info_field_summary(variant: Variant, decisions: list[Decision]) -> str:
     counts: dict[str, int] = {}
     for d in replaced:
         shape = d.pair or d.shape
-        field = info_field(variant, shape)
+        field = info_field(d.variant, shape)
         reference = info_field(STANDARD, shape)
         relation = compare_fields(field, reference).name.lower()
         counts[relation] = counts.get(relation, 0) + 1

@@ -228,7 +228,7 @@ def model_latency(model: str | nn.Module, variant: Variant, input_shape: tuple[i
     trace = source.trace()
     check_fits(trace.largest_output, source.input_shape[0], settings, models=1)
     decisions = plan(trace.convs, variant, include_first, merge_pairs)
-    runnable = source.runnable(decisions, variant, impl)
+    runnable = source.runnable(decisions, impl)
     return measure({variant.spec: runnable}, source.input_shape, settings)[variant.spec]
 
 

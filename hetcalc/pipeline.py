@@ -3,8 +3,11 @@
 
     subject(model, input_shape)              a name, how to build the model, its input shape
     Subject.trace(fold_bn)                   the baseline counted (hetcalc.trace.trace_model)
-    Subject.count(decisions, variant, ...)   the substituted model, really built, counted
-    Subject.runnable(decisions, variant, ...) a model with real weights, for timing
+    Subject.count(decisions, impl, ...)      the substituted model, really built, counted
+    Subject.runnable(decisions, ...)         a model with real weights, for timing
+
+Each decision carries the variant its layer takes, so one path serves a uniform variant and a
+per-layer plan alike.
 
 Counting builds on the meta device (no weight is allocated or initialised); a caller's
 ``nn.Module`` is copied (to meta for counting, for real for timing) and never changed.
@@ -25,7 +28,6 @@ from hetcalc.shapes import INPUT_SHAPE_FORMS
 from hetcalc.substitute import DEFAULT_IMPL, Decision, apply
 from hetcalc.tensors import meta_copy
 from hetcalc.trace import Trace, trace_model
-from hetcalc.variants import Variant
 
 
 @dataclass(frozen=True)
@@ -41,19 +43,20 @@ class Subject:
         """The baseline model counted (conv calls, fvcore and torch counts)."""
         return trace_model(self.build("meta"), self.input_shape, self.name, fold_bn)
 
-    def count(self, decisions: Sequence[Decision], variant: Variant,
-              impl: str = DEFAULT_IMPL, fold_bn: bool = False) -> Trace:
-        """The model substituted as ``decisions`` say, with the ``impl`` realization, counted."""
-        model = apply(self.build("meta"), list(decisions), variant, impl)
+    def count(self, decisions: Sequence[Decision], impl: str = DEFAULT_IMPL,
+              fold_bn: bool = False) -> Trace:
+        """The model substituted as ``decisions`` say (each layer by its decision's variant),
+        with the ``impl`` realization, counted."""
+        model = apply(self.build("meta"), list(decisions), impl)
         return trace_model(model, self.input_shape, self.name, fold_bn)
 
     def runnable(self, decisions: Sequence[Decision] | None = None,
-                 variant: Variant | None = None, impl: str = DEFAULT_IMPL) -> nn.Module:
+                 impl: str = DEFAULT_IMPL) -> nn.Module:
         """A model with real weights (random for a registered model, the caller's own for an
-        ``nn.Module``), substituted when ``decisions`` are given."""
+        ``nn.Module``), substituted as ``decisions`` say (each carries its own variant)."""
         model = self.build("random")
-        if decisions is not None and variant is not None and not variant.is_baseline:
-            apply(model, list(decisions), variant, impl)
+        if decisions is not None:
+            apply(model, list(decisions), impl)
         return model
 
 

@@ -16,13 +16,18 @@ block for an ``-se`` variant), the pointwise conv and the modules between become
 from __future__ import annotations
 
 import copy
+import difflib
+import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from hetcalc.errors import InvalidArgument
 from hetcalc.nn import (
     IMPLS,
     DepthwisePointwise,
@@ -36,10 +41,15 @@ from hetcalc.nn.hetconv import HETCONV_CLASSES
 from hetcalc.nn.init import decompose
 from hetcalc.tensors import materialize_zero, storage_free
 from hetcalc.trace import CONV_TYPES, ConvCall, conv_calls
-from hetcalc.variants import ConvShape, Variant, parse_variant
+from hetcalc.variants import STANDARD, ConvShape, Variant, parse_variant
 
-__all__ = ["IMPLS", "DEFAULT_IMPL", "Decision", "Impl", "RULES", "plan", "apply", "substitute",
-           "mergeable_pairs"]
+__all__ = ["IMPLS", "DEFAULT_IMPL", "Assignment", "Decision", "Impl", "RULES", "plan", "apply",
+           "substitute", "mergeable_pairs"]
+
+Assignment = Variant | Mapping[str, Variant]
+"""What :func:`plan` is asked for: one variant for every layer it fits, or a per-layer plan
+(conv layer name -> variant; layers it does not name stay standard), such as a
+:class:`hetcalc.plan.Plan`."""
 
 DEFAULT_IMPL = Impl.EXACT
 """HetConv realization used unless ``impl`` says otherwise (see docs/modules.md for why)."""
@@ -64,6 +74,9 @@ class Decision:
     """Why a kept layer is kept, as one of :data:`RULES` (``None`` when replaced)."""
     scale: Fraction = Fraction(1)
     """A shared conv's cost over all its calls, relative to its first call's (``shape``)."""
+    variant: Variant = STANDARD
+    """The variant the layer takes: ``std`` for a kept layer; for a merged pair (both halves)
+    the HetConv variant of the one layer that replaces it."""
 
 
 RULES = {
@@ -75,6 +88,7 @@ RULES = {
     "first": "first conv (kept as in the paper)",
     "variant": "layers the variant does not fit",
     "baseline": "layers of the baseline variant",
+    "plan": "layers the plan keeps standard",
 }
 """The rules that keep a conv standard, as a report counts them."""
 
@@ -120,9 +134,16 @@ def _pair_shape(dw: ConvCall, pw: ConvCall) -> ConvShape | None:
     return replace(d, out_channels=p.out_channels, groups=1, bias=p.bias)
 
 
-def plan(convs: list[ConvCall], variant: Variant, include_first: bool = False,
+def plan(convs: list[ConvCall], variant: Assignment, include_first: bool = False,
          merge_pairs: bool = False) -> list[Decision]:
-    """A :class:`Decision` for every conv layer in ``convs`` (in call order)."""
+    """A :class:`Decision` for every conv layer in ``convs`` (in call order).
+
+    ``variant`` is one variant, tried on every eligible layer (a layer it does not fit stays
+    standard with the reason), or a per-layer plan: a mapping from conv layer names to variants
+    (see :func:`_plan_layers`).
+    """
+    if isinstance(variant, Mapping):
+        return _plan_layers(convs, variant, merge_pairs)
     decisions: list[Decision] = []
     merging = merge_pairs and variant.is_hetconv
     skip: set[int] = set()
@@ -137,9 +158,9 @@ def plan(convs: list[ConvCall], variant: Variant, include_first: bool = False,
                 if reason is None:
                     removed = tuple(f.name for f in call.followed_by) + (pw.name,)
                     decisions.append(Decision(call.name, call.shape, True, None, True, pair,
-                                              removed))
+                                              removed, variant=variant))
                     decisions.append(Decision(pw.name, pw.shape, True, None, True,
-                                              merged_into=call.name))
+                                              merged_into=call.name, variant=variant))
                     skip.add(index + 1)
                     continue
                 decisions.append(Decision(call.name, call.shape, False,
@@ -155,7 +176,54 @@ def plan(convs: list[ConvCall], variant: Variant, include_first: bool = False,
             reason = variant.check(call.shape)
             rule = None if reason is None else "variant"
         decisions.append(Decision(call.name, call.shape, reason is None, reason,
-                                  excluded is None, rule=rule, scale=_call_scale(call)))
+                                  excluded is None, rule=rule, scale=_call_scale(call),
+                                  variant=variant if reason is None else STANDARD))
+    return decisions
+
+
+def _plan_layers(convs: list[ConvCall], layers: Mapping[str, Variant],
+                 merge_pairs: bool) -> list[Decision]:
+    """The decisions of a per-layer plan: each named layer takes its variant, every other layer
+    stays standard.
+
+    A plan is explicit, so what it asks is done or refused, never quietly dropped: a name that
+    is no conv layer of the model, a layer that no variant may replace (1x1, depthwise,
+    grouped, transposed, shared) given anything but ``std``, or a variant that does not fit its
+    layer is an :class:`InvalidArgument` naming the layer and the value (and the plan's file,
+    when the mapping has a ``where``). The first convolution takes a variant when the plan
+    names it (``include_first`` does not apply). Plans do not merge depthwise+pointwise pairs.
+    """
+    where = getattr(layers, "where", None) or "plan"
+    if merge_pairs:
+        raise InvalidArgument(f"merge_pairs: {where} is a per-layer plan, which does not merge "
+                              "depthwise+pointwise pairs", argument="merge_pairs")
+    known = [call.name for call in convs]
+    for name in layers:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f"; did you mean {', '.join(map(json.dumps, close))}?" if close else ""
+            raise InvalidArgument(f"{where}: layer {json.dumps(name)} = "
+                                  f"{json.dumps(layers[name].spec)}: the model has no conv layer "
+                                  f"of that name ({len(known)} conv layers){hint}")
+    decisions = []
+    for index, call in enumerate(convs):
+        chosen = layers.get(call.name, STANDARD)
+        named = f"{where}: layer {json.dumps(call.name)} = {json.dumps(chosen.spec)}"
+        excluded = eligibility(call, index == 0, include_first=not chosen.is_baseline)
+        if excluded is not None:
+            if not chosen.is_baseline:
+                raise InvalidArgument(f"{named}: {excluded[1]}")
+            rule, reason = excluded
+        elif chosen.is_baseline:
+            rule, reason = "plan", "kept standard by the plan"
+        else:
+            reason = chosen.check(call.shape)
+            if reason is not None:
+                raise InvalidArgument(f"{named}: {reason}")
+            rule = None
+        decisions.append(Decision(call.name, call.shape, reason is None, reason,
+                                  excluded is None, rule=rule, scale=_call_scale(call),
+                                  variant=chosen if reason is None else STANDARD))
     return decisions
 
 
@@ -186,9 +254,10 @@ def _meta_twin(conv: nn.Module) -> nn.Module:
     return twin
 
 
-def apply(model: nn.Module, decisions: list[Decision], variant: Variant,
-          impl: str = DEFAULT_IMPL, keep_weights: bool = True) -> nn.Module:
-    """Replace, in place, every conv that ``decisions`` marks for replacement.
+def apply(model: nn.Module, decisions: list[Decision], impl: str = DEFAULT_IMPL,
+          keep_weights: bool = True) -> nn.Module:
+    """Replace, in place, every conv that ``decisions`` marks for replacement, each by the
+    layer of its own decision's variant.
 
     New layers are built on the device and dtype of the conv they replace. With
     ``keep_weights`` a HetConv layer keeps the replaced conv's K×K kernels where the pattern has
@@ -206,7 +275,7 @@ def apply(model: nn.Module, decisions: list[Decision], variant: Variant,
             raise TypeError(f"{decision.name} is {type(conv).__name__}, not a forward convolution")
         zero = storage_free(conv.weight)
         source = _meta_twin(conv) if zero else conv
-        layer = _build(source, decision, variant, impl)
+        layer = _build(source, decision, impl)
         if zero:
             materialize_zero(layer)
         elif keep_weights and decision.pair is None:
@@ -232,7 +301,8 @@ def _carry_weights(conv: nn.Module, layer: nn.Module) -> None:
                 core.pointwise.bias.copy_(conv.bias)
 
 
-def _build(conv: nn.Module, decision: Decision, variant: Variant, impl: str) -> nn.Module:
+def _build(conv: nn.Module, decision: Decision, impl: str) -> nn.Module:
+    variant = decision.variant
     if decision.pair is None:
         return build_variant_layer(conv, variant, impl)
     pair = decision.pair
@@ -245,11 +315,16 @@ def _build(conv: nn.Module, decision: Decision, variant: Variant, impl: str) -> 
     return layer
 
 
-def substitute(model: nn.Module, variant: Variant | str, input_shape: tuple[int, ...],
-               include_first: bool = False, impl: str = DEFAULT_IMPL, merge_pairs: bool = False,
-               inplace: bool = False, keep_weights: bool = True
-               ) -> tuple[nn.Module, list[Decision]]:
-    """The model converted to ``variant``, with the per-layer plan.
+def substitute(model: nn.Module, variant: Assignment | str | Path,
+               input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+               impl: str = DEFAULT_IMPL, merge_pairs: bool = False, inplace: bool = False,
+               keep_weights: bool = True) -> tuple[nn.Module, list[Decision]]:
+    """The model converted to ``variant``, with the per-layer decisions.
+
+    ``variant`` is a variant (or its spec, ``"p4"``), or a per-layer plan: a
+    :class:`~hetcalc.plan.Plan`, a mapping layer name -> variant, or the path of a plan file
+    (a :class:`~pathlib.Path` or a string ending in ``.toml``). ``input_shape`` is required
+    unless the plan has one.
 
     Returns a new model and leaves ``model`` untouched (its types, parameters, buffers, modes
     and hooks), unless ``inplace=True``. One forward pass on a zero input of ``input_shape``
@@ -257,9 +332,19 @@ def substitute(model: nn.Module, variant: Variant | str, input_shape: tuple[int,
     hooks (:func:`hetcalc.trace.isolated`); :func:`plan` decides, :func:`apply` replaces
     (``keep_weights``: see :func:`apply`). Torch's random state is as it was afterwards.
     """
+    from hetcalc.plan.file import is_plan_path, read_plan
+
+    if is_plan_path(variant):
+        variant = read_plan(variant)  # type: ignore[arg-type]
     chosen = parse_variant(variant) if isinstance(variant, str) else variant
+    if input_shape is None:
+        input_shape = getattr(chosen, "input_shape", None)
+        if input_shape is None:
+            raise InvalidArgument("input_shape is required (the plan has none)"
+                                  if isinstance(chosen, Mapping) else "input_shape is required",
+                                  argument="input_shape")
     decisions = plan(conv_calls(model, input_shape), chosen, include_first, merge_pairs)
     target = model if inplace else copy.deepcopy(model)
     cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
     with torch.random.fork_rng(devices=cuda):  # new layers' initialisation leaves no trace
-        return apply(target, decisions, chosen, impl, keep_weights), decisions
+        return apply(target, decisions, impl, keep_weights), decisions

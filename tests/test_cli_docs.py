@@ -21,6 +21,7 @@ PAGES = {
     "curve": "curve.md",
     "designs": "infofield.md",
     "models": "models.md",
+    "plan": "plan.md",
 }
 # Pages this change did not touch, where an option is still to be described; strict, so that
 # documenting it shows up as an unexpected pass.
@@ -66,7 +67,7 @@ def test_every_option_is_in_its_commands_page(command, names):
     assert any(_mentions(text, name) for name in names), (PAGES[command], names)
 
 
-@pytest.mark.parametrize("command", ["analyze", "compare", "curve", "models", "check"])
+@pytest.mark.parametrize("command", ["analyze", "compare", "curve", "models", "check", "plan"])
 def test_the_synopsis_lists_the_formats_the_command_takes(command):
     info = next(c for c in app.registered_commands if c.name == command)
     hints = typing.get_type_hints(info.callback, include_extras=True)
@@ -76,7 +77,8 @@ def test_the_synopsis_lists_the_formats_the_command_takes(command):
     assert synopsis is not None and synopsis[1].split("|") == choices
 
 
-@pytest.mark.parametrize("page", ["analyze.md", "compare.md", "curve.md", "models.md"])
+@pytest.mark.parametrize("page", ["analyze.md", "compare.md", "curve.md", "models.md",
+                                  "plan.md"])
 def test_pages_point_to_files_that_exist(page):
     text = (DOCS / page).read_text(encoding="utf-8")
     for target in re.findall(r"(?<![\w/])((?:docs/)?[\w-]+\.md)\b", text):

@@ -5,8 +5,8 @@ CUDA device for ``device = "cuda"``) without importing anything the file names; 
 :func:`~hetcalc.budget.schema.load_budget_file` as ``check`` to get those problems together with
 the syntax ones. :func:`evaluate` then takes the entries one by one: it imports and calls the
 entry's model builder (a ``path/to/file.py:fn`` runs here, and not before), traces each distinct
-(model, input shape) once, costs the entry's variant on that trace and, for ``max_latency_ms``,
-times it.
+(model, input shape) once, costs the entry's variant (or its per-layer plan) on that trace and,
+for ``max_latency_ms``, times it.
 
 torch, the model registry and the timing code are imported inside the functions that use them,
 so importing :mod:`hetcalc.budget` stays cheap and free of torch (a budget file can be validated
@@ -28,6 +28,7 @@ from hetcalc.budget.schema import (
     is_user_spec,
 )
 from hetcalc.errors import HetcalcError, InvalidArgument
+from hetcalc.plan.file import Plan
 
 if TYPE_CHECKING:
     from hetcalc.analysis import AnalysisReport
@@ -169,7 +170,7 @@ def evaluate(budget: BudgetFile) -> list[EntryResult]:
             trace_key = (entry.spec, entry.input_shape)
             if trace_key not in traces:
                 traces[trace_key] = analysis.trace_spec(entry.spec, entry.input_shape)
-            key = "variant"
+            key = "plan" if isinstance(entry.variant, Plan) else "variant"
             trace = traces[trace_key]
             decisions = plan(trace.convs, entry.variant, entry.include_first, entry.merge_dw_pw)
             report = analysis.report_from_plan(entry.model, trace, entry.variant, decisions,

@@ -14,6 +14,8 @@ A budget file is TOML (``budgets.toml``, or the same tables under ``[tool.hetcal
     max_params = "5.2M"
     min_reduction = "60%"           # or 0.6; share of the baseline MACs the variant removes
     max_latency_ms = 50             # measured median (with device, batch_size, dtype, threads)
+    # plan = "plans/r50.toml"       # instead of a variant: a per-layer plan (hetcalc plan),
+                                    # read relative to this file
 
 The whole file is validated before any model is built; every problem names the file, the entry
 (its index and model or name), the key and the bad value, on one line, and all of them are
@@ -40,7 +42,8 @@ from typing import Any
 
 from hetcalc.budget import values
 from hetcalc.budget.values import Bad, describe
-from hetcalc.errors import HetcalcError
+from hetcalc.errors import HetcalcError, InvalidArgument
+from hetcalc.plan.file import Plan, read_plan
 from hetcalc.settings import DEVICES, DTYPES
 from hetcalc.variants import Variant, parse_variant
 
@@ -86,7 +89,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "min_run_time": values.parse_positive_number,
 }
 DEFAULT_KEYS = tuple(_PARSERS)
-ENTRY_KEYS = ("model", "name", *DEFAULT_KEYS)
+ENTRY_KEYS = ("model", "name", *DEFAULT_KEYS, "plan")
+"""``plan`` is an entry's own (a plan is made for one model), never in [defaults]."""
 TOP_KEYS = ("defaults", "model")
 
 
@@ -139,7 +143,9 @@ class Entry:
     # None: the model's own, which only importing the model tells (see Entry.key); filled in
     # by the check callback for registered names and by evaluation for the rest.
     input_shape: tuple[int, ...] | None
-    variant: Variant
+    variant: Variant | Plan
+    """The variant, or the per-layer plan the entry's ``plan`` key names (which shows its file
+    name where a variant shows its spec)."""
     include_first: bool
     limits: dict[Metric, float | int]
     latency: dict[str, Any]  # the LATENCY_KEYS the file sets; LatencySettings has the defaults
@@ -410,7 +416,13 @@ def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any] | Non
     if not limits:
         problems.append(f"{where}: no limit; give at least one of {', '.join(LIMIT_KEYS)} "
                         "(here or in [defaults])")
-    variant = settings.get("variant", parse_variant("std"))
+    variant: Variant | Plan = settings.get("variant", parse_variant("std"))
+    if "plan" in raw:
+        plan = _entry_plan(raw, own, settings, model, base_dir, f"{where}: plan", problems)
+        if plan is not None:
+            variant = plan
+            if "input_shape" not in settings and plan.input_shape is not None:
+                settings["input_shape"] = plan.input_shape
     if Metric.REDUCTION in limits and variant.is_baseline:
         problems.append(f"{where}: min_reduction: needs a variant (e.g. variant = \"p4\"); "
                         f"variant {variant.spec} reduces nothing")
@@ -424,3 +436,32 @@ def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any] | Non
         merge_dw_pw=settings.get("merge_dw_pw", False),
         allow_unchanged=settings.get("allow_unchanged", False),
     )
+
+
+def _entry_plan(raw: dict[str, Any], own: dict[str, Any], settings: dict[str, Any], model: str,
+                base_dir: Path, where: str, problems: list[str]) -> Plan | None:
+    """The plan an entry's ``plan`` key names, read (relative to the budget file) and checked
+    without torch; its problems are appended, and None returned, when anything is wrong. The
+    entry's own ``variant`` may not be given with it (one from [defaults] gives way)."""
+    value = raw["plan"]
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{where}: expected the path of a plan file such as \"plan.toml\", "
+                        f"got {describe(value)}")
+        return None
+    if "variant" in own:
+        problems.append(f"{where}: give variant or plan, not both (a plan names each "
+                        "layer's variant)")
+        return None
+    if settings.get("merge_dw_pw"):
+        problems.append(f"{where}: a per-layer plan does not merge depthwise+pointwise pairs; "
+                        "drop merge_dw_pw")
+        return None
+    text = value.strip()
+    path = Path(text) if Path(text).is_absolute() else base_dir / text
+    try:
+        plan = read_plan(path, where=text)
+        plan.check_model(model)
+    except InvalidArgument as error:
+        problems.append(f"{where}: {error}")
+        return None
+    return plan

@@ -1,7 +1,8 @@
-"""``hetcalc analyze MODEL --P 4`` (or ``--variant SPEC``)."""
+"""``hetcalc analyze MODEL --P 4`` (or ``--variant SPEC``, or ``--plan FILE.toml``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,10 +21,11 @@ from hetcalc.cli.options import (
     emit,
 )
 from hetcalc.errors import InvalidArgument
+from hetcalc.plan.file import Plan, read_plan
 from hetcalc.render import OutputFormat
 from hetcalc.settings import LatencySettings
 from hetcalc.shapes import parse_input_shape
-from hetcalc.variants import VALID_FORMS, parse_variant, part_variant
+from hetcalc.variants import VALID_FORMS, Variant, parse_variant, part_variant
 
 
 def analyze_command(
@@ -33,6 +35,10 @@ def analyze_command(
                                              metavar="P")] = None,
     variant: Annotated[str | None, typer.Option("--variant", "-v",
                                                 help=f"Any variant: {VALID_FORMS}.")] = None,
+    plan_file: Annotated[Path | None, typer.Option(
+        "--plan", help="A per-layer plan (TOML, e.g. written by 'hetcalc plan'): each layer it "
+        "names takes its variant, the others stay standard.", dir_okay=False,
+        metavar="FILE.toml")] = None,
     input_shape: InputShapeOption = None,
     include_first: IncludeFirstOption = False,
     merge_dw_pw: MergePairsOption = False,
@@ -59,8 +65,19 @@ def analyze_command(
     # Validate every argument before torch is even imported, let alone a model built.
     if part is not None and variant is not None:
         raise InvalidArgument("give either --P or --variant, not both")
-    chosen = part_variant(part) if part is not None else parse_variant(
-        variant if variant is not None else "p4")
+    if plan_file is not None and (part is not None or variant is not None):
+        raise InvalidArgument(f"give either --plan or {'--P' if part is not None else '--variant'}"
+                              ", not both (a plan names each layer's variant)")
+    chosen: Variant | Plan
+    if plan_file is not None:
+        if include_first or merge_dw_pw:
+            raise InvalidArgument(f"--plan names its layers itself; drop "
+                                  f"{'--include-first' if include_first else '--merge-dw-pw'}")
+        chosen = read_plan(plan_file)
+        chosen.check_model(model)
+    else:
+        chosen = part_variant(part) if part is not None else parse_variant(
+            variant if variant is not None else "p4")
     shape = parse_input_shape(input_shape) if input_shape is not None else None
     settings = LatencySettings(min_run_time=time_budget).validate()
 
@@ -73,6 +90,10 @@ def analyze_command(
     report = analysis.analyze(model, chosen, shape, include_first,
                               impl=impl.value if count else None, merge_pairs=merge_dw_pw,
                               fold_bn=fold_bn)
-    if settings is not None:
+    if settings is not None and isinstance(chosen, Plan):
+        from hetcalc.plan.timing import with_plan_layer_latency
+
+        report = with_plan_layer_latency(report, settings, impl.value)
+    elif settings is not None:
         report = with_layer_latency(report, settings, impl.value)
     emit(render_analysis(report, totals_only=totals), fmt, output, wide=wide)

@@ -19,6 +19,7 @@ from hetcalc.cli.curve import curve_command
 from hetcalc.cli.designs import designs_command
 from hetcalc.cli.models import models_command
 from hetcalc.cli.options import DebugOption, invocation
+from hetcalc.cli.plan import plan_command
 
 HELP = ("What a convolution costs, and what HetConv, GWC+PWC or DWC+PWC would save: analytic "
         "(the paper's Eqs. 1-12), counted (fvcore) and measured. FLOPs are MACs.")
@@ -26,6 +27,7 @@ HELP = ("What a convolution costs, and what HetConv, GWC+PWC or DWC+PWC would sa
 COMMANDS = {
     "analyze": analyze_command,
     "compare": compare_command,
+    "plan": plan_command,
     "check": check_command,
     "models": models_command,
     "curve": curve_command,

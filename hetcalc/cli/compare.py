@@ -21,17 +21,37 @@ from hetcalc.cli.options import (
     emit,
 )
 from hetcalc.errors import InvalidArgument
+from hetcalc.plan.file import Plan, is_plan_path, read_plan
 from hetcalc.render import OutputFormat
 from hetcalc.settings import DEVICES, DTYPES, LatencySettings
 from hetcalc.shapes import parse_input_shape
-from hetcalc.variants import TABLE1_VARIANTS, VALID_FORMS, parse_variants
+from hetcalc.variants import TABLE1_VARIANTS, VALID_FORMS, Variant, parse_variants
+
+
+def _variants_and_plans(specs: str, model: str) -> list[Variant | Plan]:
+    """``--variants p4,plan.toml``: variants, and per-layer plans read (and checked to be for
+    ``model``) from the items that name ``.toml`` files."""
+    items = [item.strip() for item in specs.split(",") if item.strip()]
+    if not any(is_plan_path(item) for item in items):
+        return list(parse_variants(specs))
+    chosen: list[Variant | Plan] = []
+    for item in items:
+        if is_plan_path(item):
+            plan = read_plan(item)
+            plan.check_model(model)
+            chosen.append(plan)
+        else:
+            chosen.extend(parse_variants(item))
+    return chosen
 
 
 def compare_command(
     model: Annotated[str, typer.Argument(help="Model spec (default: the paper's VGG-16 on "
                                               "CIFAR-10).")] = "vgg16_cifar",
     variants: Annotated[str, typer.Option("--variants", help=f"Comma-separated variants "
-                                          f"({VALID_FORMS}).")] = TABLE1_VARIANTS,
+                                          f"({VALID_FORMS}), and plan files (FILE.toml, "
+                                          "one column each, labelled by the file's name).")
+                        ] = TABLE1_VARIANTS,
     input_shape: InputShapeOption = None,
     include_first: IncludeFirstOption = False,
     merge_dw_pw: MergePairsOption = False,
@@ -61,7 +81,7 @@ def compare_command(
     With --plot, FLOPs against measured latency, one point per variant.
     """
     # Validate every argument before torch is even imported, let alone a model built.
-    chosen = parse_variants(variants)
+    chosen = _variants_and_plans(variants, model)
     shape = parse_input_shape(input_shape) if input_shape is not None else None
     timing = LatencySettings(device=device, batch_size=batch_size, threads=threads, dtype=dtype,
                              channels_last=channels_last, min_run_time=time_budget)

@@ -56,6 +56,7 @@ def _layer_row(layer: LayerReport, pair_standard: int | None = None,
         reduction, note = layer.reduction, layer.note
     return {
         "name": layer.name,
+        "variant": layer.variant.spec,
         "channels": f"{s.in_channels}->{s.out_channels}",
         "in_channels": s.in_channels,
         "out_channels": s.out_channels,
@@ -145,7 +146,7 @@ def costlier_notes(report: AnalysisReport) -> list[str]:
         notes.append(f"More MACs than the standard conv it replaces in {len(dearer)} "
                      f"layer{'s' if len(dearer) > 1 else ''} ({names}): {why}.")
     if report.reduction < 0 and notes:
-        notes.append(f"In all, {variant.spec} costs {_share(-report.reduction)} more MACs "
+        notes.append(f"In all, {report.label} costs {_share(-report.reduction)} more MACs "
                      "than the baseline model.")
     return notes
 
@@ -189,7 +190,7 @@ def _signed(value: int | None) -> str:
     return "0" if value == 0 else f"{value:+,}"
 
 
-def layer_json(layer: LayerReport, timed: bool = False) -> dict:
+def layer_json(layer: LayerReport, timed: bool = False, per_layer: bool = False) -> dict:
     s = layer.shape
     data = {
         "name": layer.name,
@@ -208,6 +209,8 @@ def layer_json(layer: LayerReport, timed: bool = False) -> dict:
         "params_kxk": layer.params_kxk,
         "note": layer.note,
     }
+    if per_layer:  # only for a plan: with one variant, every layer's is the report's
+        data["variant"] = layer.variant.spec
     if timed:  # only with analyze --latency: the stable keys above stay as they are
         data["latency_standard_ms"] = layer.latency_standard_ms
         data["latency_variant_ms"] = layer.latency_variant_ms
@@ -216,11 +219,11 @@ def layer_json(layer: LayerReport, timed: bool = False) -> dict:
 
 def report_json(report: AnalysisReport) -> dict:
     """The stable ``analyze --format json`` object (docs/analyze.md)."""
-    return {
+    data = {
         "model": report.model,
         "input_shape": list(report.input_shape),
         "unit": "MAC",
-        "variant": report.variant.spec,
+        "variant": report.label,
         "baseline": {"flops": report.baseline_flops, "params": report.baseline_params},
         "result": {
             "flops_analytic": report.flops_analytic,
@@ -234,9 +237,13 @@ def report_json(report: AnalysisReport) -> dict:
         "counter": report.counter,
         "kept_standard": report.kept,
         "notes": list(report.notes),
-        "layers": [layer_json(layer, report.latency_settings is not None)
-                   for layer in report.layers],
+        "layers": [layer_json(layer, report.latency_settings is not None,
+                              report.plan is not None) for layer in report.layers],
     }
+    if report.plan is not None:  # only for a plan, so a variant's object stays as it was
+        data["plan"] = {"file": report.plan.where,
+                        "layers": {name: v.spec for name, v in report.plan.items()}}
+    return data
 
 
 def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Rendered:
@@ -244,7 +251,7 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
     JSON, which always holds both)."""
     data = report_json(report)
     counted = report.flops_counted is not None
-    spec = report.variant.spec
+    spec = report.label
     # priority: which columns a narrow terminal keeps (0 always; larger numbers go first).
     columns = [
         Column("layer", "name", justify="left"),
@@ -252,6 +259,10 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
         Column("kernel", "kernel", priority=7, short="K"),
         Column("stride", "stride", priority=9, short="s"),
         Column("output", "output_size", priority=8, short="Do"),
+    ]
+    if report.plan is not None:
+        columns.append(Column("variant", "variant", justify="left"))
+    columns += [
         Column("std MACs (Eq. 1)", "flops_standard", human, priority=4, short="std MACs"),
         Column(f"{spec} MACs (analytic)", "flops_analytic", human, short=f"{spec} MACs"),
     ]
@@ -273,17 +284,17 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
     ]
     layers = Grid(
         f"{report.model} {','.join(map(str, report.input_shape))}: "
-        f"{report.variant.spec} ({report.variant.description}), conv layers",
+        f"{spec} ({report.description}), conv layers",
         columns, layer_rows(report),
     )
     total_rows = [
         {"quantity": "baseline FLOPs (MACs, fvcore count of the original model)",
          "value": report.baseline_flops, "exact": report.baseline_flops},
-        {"quantity": f"{report.variant.spec} FLOPs (MACs, analytic)",
+        {"quantity": f"{spec} FLOPs (MACs, analytic)",
          "value": report.flops_analytic, "exact": report.flops_analytic},
     ]
     if counted:
-        total_rows.append({"quantity": f"{report.variant.spec} FLOPs (MACs, fvcore count of the "
+        total_rows.append({"quantity": f"{spec} FLOPs (MACs, fvcore count of the "
                            f"substituted model, {report.impl} HetConv)",
                            "value": report.flops_counted, "exact": report.flops_counted})
         total_rows.append({"quantity": "counted - analytic", "value": _signed(
@@ -292,8 +303,11 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
     total_rows += [
         {"quantity": "baseline params", "value": report.baseline_params,
          "exact": report.baseline_params},
-        {"quantity": f"{report.variant.spec} params", "value": report.params,
+        {"quantity": f"{spec} params", "value": report.params,
          "exact": report.params},
+        *([{"quantity": f"{spec} K x K weights (sum of params_kxk)",
+            "value": report.params_kxk, "exact": report.params_kxk}]
+          if report.plan is not None else []),
         {"quantity": "FLOPs reduction", "value": percent(report.reduction),
          "exact": report.reduction},
         {"quantity": "params reduction", "value": percent(report.params_reduction),
@@ -329,6 +343,8 @@ def layers_csv(report: AnalysisReport, rows: list[dict]) -> Grid:
     and output size written ``3x3``) plus ``flops_difference`` and the layer's ``reduction``
     (a fraction; for a merged pair, against the pair; empty for its pointwise half)."""
     keys = LAYER_CSV_KEYS + (LATENCY_CSV_KEYS if report.latency_settings is not None else ())
+    if report.plan is not None:  # each layer's own variant
+        keys = (keys[0], "variant", *keys[1:])
     return Grid("layers", [Column(key, key) for key in keys], rows)
 
 
@@ -343,7 +359,7 @@ def totals_csv(report: AnalysisReport) -> Grid:
     row = {
         "model": report.model,
         "input_shape": ",".join(map(str, report.input_shape)),
-        "variant": report.variant.spec,
+        "variant": report.label,
         "unit": "MAC",
         "baseline_flops": report.baseline_flops,
         "baseline_params": report.baseline_params,

@@ -1,0 +1,173 @@
+"""``hetcalc plan MODEL --max-flops 2.9G -o plan.toml``: the mildest per-layer plan that meets
+a budget."""
+
+from __future__ import annotations
+
+import math
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hetcalc.cli.errors import ARGUMENT_FLAGS
+from hetcalc.cli.options import (
+    DEFAULT_IMPL,
+    DebugOption,
+    FormatOption,
+    ImplOption,
+    IncludeFirstOption,
+    InputShapeOption,
+    WideOption,
+    check_writable,
+    emit,
+)
+from hetcalc.errors import InvalidArgument
+from hetcalc.render import OutputFormat
+from hetcalc.settings import DEVICES, DTYPES, LatencySettings
+from hetcalc.shapes import parse_input_shape
+from hetcalc.variants import VALID_FORMS, parse_variants
+
+FLAGS = {**ARGUMENT_FLAGS, "max_flops": "--max-flops", "max_params": "--max-params",
+         "max_latency_ms": "--max-latency-ms", "choices": "--choices"}
+"""The flags that feed ``find_plan``'s arguments (its messages name the arguments)."""
+
+
+def _in_flags(error: InvalidArgument) -> InvalidArgument:
+    """The error in this command's words: a library argument's name at the head of the message
+    becomes its flag."""
+    message, flag = str(error), FLAGS.get(error.argument or "")
+    if flag is None or not message.startswith(error.argument or ""):
+        return error
+    return InvalidArgument(flag + message[len(error.argument or ""):])
+
+
+def _check_plan_output(value: Path | None) -> Path | None:
+    if value is not None:
+        check_writable(value, "--output")
+    return value
+
+
+def _count(text: str | None, flag: str) -> int | None:
+    if text is None:
+        return None
+    from hetcalc.budget.values import Bad, parse_count
+
+    try:
+        return parse_count(text)
+    except Bad as bad:
+        raise InvalidArgument(f"{flag}: {bad}") from None
+
+
+def plan_command(
+    model: Annotated[str, typer.Argument(help="Model: a registered name (see 'hetcalc models'), "
+                                              "timm:NAME, path/to/file.py:fn or package.module:fn.")],
+    max_flops: Annotated[str | None, typer.Option(
+        "--max-flops", help="Most MACs the planned model may run (2.9G, 850M, 17_000_000).",
+        metavar="MACS")] = None,
+    max_params: Annotated[str | None, typer.Option(
+        "--max-params", help="Most parameters it may have (BN included; 20M, 5.2M).",
+        metavar="N")] = None,
+    max_latency_ms: Annotated[float | None, typer.Option(
+        "--max-latency-ms", help="Most milliseconds it may take, predicted from each layer "
+        "timed alone on --device, then checked by timing the whole model.",
+        metavar="MS")] = None,
+    choices: Annotated[str | None, typer.Option(
+        "--choices", help=f"Comma-separated variants a layer may take ({VALID_FORMS}); std is "
+        "always one. Default: HetConv P = 2, 4, 8, ... where P divides the layer's M and N.",
+        metavar="LIST")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the plan to this TOML file (replaced atomically), for "
+        "analyze --plan, compare --variants and budget files.", dir_okay=False,
+        callback=_check_plan_output, metavar="FILE.toml")] = None,
+    input_shape: InputShapeOption = None,
+    include_first: IncludeFirstOption = False,
+    impl: ImplOption = DEFAULT_IMPL,
+    device: Annotated[str, typer.Option(help=f"{'|'.join(DEVICES)}: where --max-latency-ms is "
+                                             "timed; auto picks CUDA when present.")] = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Batch size for timing.")] = 1,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for timing (default: "
+                                                     "torch's).")] = None,
+    dtype: Annotated[str, typer.Option(help="|".join(DTYPES))] = "float32",
+    time_budget: Annotated[float, typer.Option(
+        "--time-budget", help="Seconds of timing per layer pair and per whole model "
+        "(positive, finite).", metavar="S")] = 0.5,
+    fmt: FormatOption = OutputFormat.TABLE,
+    wide: WideOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """The mildest per-layer substitution that meets a budget: the plan that keeps the most K x K
+    weights, beside the uniform variants that meet the same budget."""
+    try:
+        _plan(model, max_flops, max_params, max_latency_ms, choices, output, input_shape,
+              include_first, impl.value, device, batch_size, threads, dtype, time_budget, fmt,
+              wide)
+    except InvalidArgument as error:
+        raise _in_flags(error) from error
+
+
+def _plan(model: str, max_flops: str | None, max_params: str | None,
+          max_latency_ms: float | None, choices: str | None, output: Path | None,
+          input_shape: str | None, include_first: bool, impl: str, device: str,
+          batch_size: int, threads: int | None, dtype: str, time_budget: float,
+          fmt: OutputFormat, wide: bool) -> None:
+    # Validate every argument before torch is even imported, let alone a model built.
+    from hetcalc.plan.file import PLAN_SUFFIX
+
+    if max_flops is None and max_params is None and max_latency_ms is None:
+        raise InvalidArgument("give at least one budget: --max-flops, --max-params or "
+                              "--max-latency-ms")
+    flops, params = _count(max_flops, "--max-flops"), _count(max_params, "--max-params")
+    if max_latency_ms is not None and not (math.isfinite(max_latency_ms) and max_latency_ms > 0):
+        raise InvalidArgument(f"--max-latency-ms must be a finite, positive number of "
+                              f"milliseconds, got {max_latency_ms!r}")
+    offered = None
+    if choices is not None:
+        try:
+            offered = parse_variants(choices)
+        except InvalidArgument as error:
+            raise InvalidArgument(f"--choices: {error}") from None
+    if output is not None and not output.name.lower().endswith(PLAN_SUFFIX):
+        raise InvalidArgument(f"--output {output}: a plan file's name ends in {PLAN_SUFFIX} "
+                              "(that is how compare --variants tells it from a variant)")
+    shape = parse_input_shape(input_shape) if input_shape is not None else None
+    timing = LatencySettings(device=device, batch_size=batch_size, threads=threads, dtype=dtype,
+                             min_run_time=time_budget)
+    if max_latency_ms is not None:
+        timing.validate()
+
+    from hetcalc import models
+    from hetcalc.fileio import atomic_write_text
+    from hetcalc.plan.file import plan_toml
+    from hetcalc.plan.search import Budget, find_plan
+    from hetcalc.render.plan import plan_file_comments, plan_file_header, render_plan
+
+    budget = Budget(flops, params, max_latency_ms).validate()
+    models.resolve(model)  # unknown names fail here, before the model is built
+    where = str(output) if output is not None else None
+    if max_latency_ms is None:
+        result = find_plan(model, budget, offered, shape, include_first, impl, where=where)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("timing {task.description}: {task.completed} blocks"),
+                      BarColumn(), TimeElapsedColumn(), console=Console(stderr=True),
+                      transient=True) as progress:
+            task = progress.add_task(model, total=None)
+            result = find_plan(model, budget, offered, shape, include_first, impl, timing,
+                               where=where, on_block=lambda name: progress.advance(task))
+    if output is not None:
+        asked = {"--max-flops": max_flops, "--max-params": max_params,
+                 "--max-latency-ms": max_latency_ms, "--choices": choices,
+                 "--input-shape": input_shape}
+        if max_latency_ms is not None:
+            asked.update({"--device": device, "--threads": threads})
+        words = ["hetcalc", "plan", model, *(w for flag, value in asked.items()
+                                             if value is not None for w in (flag, str(value)))]
+        command = shlex.join(words + (["--include-first"] if include_first else []))
+        text = plan_toml(result.plan, plan_file_header(result, command),
+                         plan_file_comments(result))
+        atomic_write_text(output, text, what="--output")
+    emit(render_plan(result), fmt, None, wide=wide)
+

@@ -1,0 +1,341 @@
+"""The mildest per-layer plan that meets a budget (``hetcalc plan``).
+
+Every eligible conv layer (the rules of :mod:`hetcalc.substitute`) offers its candidates:
+``std`` and each chosen variant that fits it (by default HetConv with P = 2, 4, 8, ... where P
+divides both its input and output channels). Choosing a candidate changes the model's MACs,
+params and (when timed) latency by what that layer changes; everything else in the model costs
+what it costs, a constant. Of all plans within every budget, the one that keeps the most K×K
+kernel weights (the sum of ``params_kxk``) wins: the weights a fine-tune from pretrained weights
+starts from (docs/plan.md says why). Ties go to the plan changing fewer layers, then to the one
+with the lower costs. :mod:`hetcalc.plan.solve` finds it exactly.
+
+With a latency budget, the baseline model is timed whole, each candidate layer alone against
+its standard conv (:mod:`hetcalc.plan.timing`), and a plan's predicted latency is the
+baseline's minus what its layers save; the plan is then timed whole beside the baseline, and
+both figures are reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+from torch import nn
+
+from hetcalc import analysis
+from hetcalc.errors import InvalidArgument
+from hetcalc.latency import Latency, LatencySettings, check_fits, environment, measure
+from hetcalc.pipeline import subject
+from hetcalc.plan.file import Plan
+from hetcalc.plan.solve import Option, lowest, solve
+from hetcalc.plan.timing import candidate_latencies
+from hetcalc.substitute import DEFAULT_IMPL, eligibility, plan
+from hetcalc.variants import STANDARD, ConvShape, Kind, Variant, layer_cost
+
+__all__ = ["Budget", "Candidate", "LayerPlan", "Row", "PlanResult", "default_choices",
+           "candidates_for", "find_plan"]
+
+BASELINE = "baseline"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What the planned model may cost: MACs, params, predicted latency (ms); ``None``: no
+    limit on that quantity. At least one is set."""
+
+    max_flops: int | None = None
+    max_params: int | None = None
+    max_latency_ms: float | None = None
+
+    def validate(self) -> Budget:
+        if self.max_flops is None and self.max_params is None and self.max_latency_ms is None:
+            raise InvalidArgument("give at least one budget: max_flops, max_params or "
+                                  "max_latency_ms", argument="max_flops")
+        for name in ("max_flops", "max_params"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
+                raise InvalidArgument(f"{name} must be a positive integer, got {value!r}",
+                                      argument=name)
+        ms = self.max_latency_ms
+        if ms is not None and (isinstance(ms, bool) or not isinstance(ms, int | float)
+                               or not math.isfinite(ms) or ms <= 0):
+            raise InvalidArgument(f"max_latency_ms must be a finite, positive number of "
+                                  f"milliseconds, got {ms!r}", argument="max_latency_ms")
+        return self
+
+    @property
+    def limits(self) -> dict[str, int | float]:
+        """The quantities limited, in the solver's order: ``flops``, ``params``, ``latency_ms``."""
+        named = {"flops": self.max_flops, "params": self.max_params,
+                 "latency_ms": self.max_latency_ms}
+        return {key: value for key, value in named.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One variant a layer may take, and what the layer then costs and keeps."""
+
+    variant: Variant
+    flops: int
+    params: int
+    params_kxk: int
+    latency_ms: float | None = None
+    """The layer alone under this variant (``std``: the standard conv's median over its runs)."""
+    standard_ms: float | None = None
+    """The standard conv, timed interleaved with this variant's layer."""
+
+    @property
+    def saving_ms(self) -> float | None:
+        """What this variant saves on the layer, from the run that timed both (0 for ``std``)."""
+        if self.variant.is_baseline:
+            return 0.0
+        if self.latency_ms is None or self.standard_ms is None:
+            return None
+        return self.standard_ms - self.latency_ms
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """An eligible layer: its candidates (``std`` first) and the one the plan chose."""
+
+    name: str
+    shape: ConvShape
+    candidates: tuple[Candidate, ...]
+    chosen: int = 0
+
+    @property
+    def standard(self) -> Candidate:
+        return self.candidates[0]
+
+    @property
+    def choice(self) -> Candidate:
+        return self.candidates[self.chosen]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A whole model: the baseline, the plan, or a uniform variant."""
+
+    label: str
+    flops: int
+    params: int
+    params_kxk: int
+    layers_changed: int
+    predicted_ms: float | None = None
+    latency: Latency | None = None
+    meets: bool = True
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    model: str
+    input_shape: tuple[int, ...]
+    budget: Budget
+    choices: str
+    """The candidates offered, as asked (``default``: HetConv P = 2, 4, 8, ...)."""
+    plan: Plan
+    layers: list[LayerPlan]
+    baseline: Row
+    planned: Row
+    uniform: list[Row]
+    frontier: int
+    """The most partial plans the solver kept at once."""
+    combinations: int
+    """How many plans there are to choose from (the product of the candidates per layer)."""
+    latency_settings: LatencySettings | None = None
+    environment: dict | None = None
+
+
+def default_choices(shape: ConvShape) -> list[Variant]:
+    """HetConv with P = 2, 4, 8, ... for every P that fits the layer (divides its M and N)."""
+    found = []
+    part = 2
+    while part <= min(shape.in_channels, shape.out_channels):
+        variant = Variant(Kind.HETCONV, part=part)
+        if variant.check(shape) is None:
+            found.append(variant)
+        part *= 2
+    return found
+
+
+def candidates_for(shape: ConvShape, choices: Sequence[Variant] | None) -> list[Variant]:
+    """``std`` and every variant of ``choices`` (default: :func:`default_choices`) that fits
+    the layer, each once."""
+    offered = default_choices(shape) if choices is None else [
+        v for v in choices if not v.is_baseline and v.check(shape) is None]
+    found = [STANDARD]
+    for variant in offered:
+        if variant.spec not in {v.spec for v in found}:
+            found.append(variant)
+    return found
+
+
+def _candidate(variant: Variant, shape: ConvShape) -> Candidate:
+    cost = layer_cost(variant, shape)
+    return Candidate(variant, cost.flops, cost.params, cost.params_kxk)
+
+
+def _count(value: int) -> str:
+    for threshold, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if value >= threshold:
+            return f"{value / threshold:.3f}{suffix} ({value:,})"
+    return f"{value:,}"
+
+
+def _infeasible(budget: Budget, reachable: dict[str, int | float]) -> InvalidArgument:
+    """Which budget no plan reaches, and the smallest value any plan reaches there."""
+    words = {"flops": ("max_flops", lambda v: f"{_count(v)} MACs"),
+             "params": ("max_params", lambda v: f"{_count(v)} params"),
+             "latency_ms": ("max_latency_ms", lambda v: f"{v:.3f} ms (predicted)")}
+    limits = budget.limits
+    for key, limit in limits.items():
+        if reachable[key] > limit:
+            name, show = words[key]
+            return InvalidArgument(f"{name} {show(limit)}: no plan reaches it; the smallest "
+                                   f"any plan reaches is {show(reachable[key])}", argument=name)
+    names = " and ".join(words[key][0] for key in limits)
+    alone = ", ".join(f"{words[key][0]} {words[key][1](reachable[key])}" for key in limits)
+    first = words[next(iter(limits))][0]
+    return InvalidArgument(f"{first}: no plan meets {names} together; the smallest each reaches "
+                           f"alone: {alone}", argument=first)
+
+
+def _row(label: str, report: analysis.AnalysisReport, layers: dict[str, LayerPlan],
+         budget: Budget, baseline_ms: float | None) -> Row:
+    """A whole model's figures from its report; the predicted latency from the layers'."""
+    changed = [layer for layer in report.substituted if layer.flops_analytic > 0]
+    predicted = None
+    if baseline_ms is not None:
+        savings = [next(c.saving_ms for c in layers[layer.name].candidates
+                        if c.variant.spec == layer.variant.spec) for layer in changed]
+        predicted = baseline_ms - sum(savings)  # type: ignore[arg-type]
+    row = Row(label, report.flops_analytic, report.params, report.params_kxk, len(changed),
+              predicted)
+    values = {"flops": row.flops, "params": row.params, "latency_ms": predicted}
+    meets = all(values[key] is not None and values[key] <= limit  # type: ignore[operator]
+                for key, limit in budget.limits.items())
+    return replace(row, meets=meets)
+
+
+def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant] | None = None,
+              input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+              impl: str = DEFAULT_IMPL, latency: LatencySettings | None = None,
+              where: str | None = None,
+              on_block: Callable[[str], None] | None = None) -> PlanResult:
+    """The plan that meets every limit of ``budget`` and keeps the most K×K weights, beside the
+    uniform variants (each of ``choices``, or each HetConv P offered) and the baseline.
+
+    ``latency`` is how to time (only with ``budget.max_latency_ms``; default
+    :class:`LatencySettings`); ``where`` is the path the plan will be written to (it names the
+    plan). Raises :class:`InvalidArgument` naming the budget no plan meets, with the smallest
+    value any plan reaches.
+    """
+    budget.validate()
+    timing = None
+    if budget.max_latency_ms is not None:
+        timing = (latency or LatencySettings()).validate()
+    source = subject(model, input_shape)
+    trace = source.trace()
+
+    layers: list[LayerPlan] = []
+    for index, call in enumerate(trace.convs):
+        if eligibility(call, index == 0, include_first) is None:
+            offered = candidates_for(call.shape, choices)
+            layers.append(LayerPlan(call.name, call.shape,
+                                    tuple(_candidate(v, call.shape) for v in offered)))
+
+    baseline_ms = None
+    baseline_model = None
+    if timing is not None:
+        check_fits(trace.largest_output, source.input_shape[0], timing)
+        baseline_model = source.runnable()
+        baseline_ms = measure({BASELINE: baseline_model}, source.input_shape, timing,
+                              on_block)[BASELINE].median_ms
+        timed = candidate_latencies([(lp.shape, [c.variant for c in lp.candidates])
+                                     for lp in layers], timing, impl, on_block)
+        layers = [replace(lp, candidates=tuple(_timed(c, lp.shape, timed)
+                                               for c in lp.candidates)) for lp in layers]
+
+    keys = list(budget.limits)
+    groups = [[Option(tuple(_delta(c, layer.standard, key) for key in keys),
+                      (c.params_kxk, -int(not c.variant.is_baseline)))
+               for c in layer.candidates] for layer in layers]
+    constant = {"flops": trace.flops_total, "params": trace.params, "latency_ms": baseline_ms}
+    limits = [budget.limits[key] - constant[key] for key in keys]  # type: ignore[operator]
+    solution = solve(groups, limits)
+    if solution is None:
+        least = lowest(groups, len(keys))
+        raise _infeasible(budget, {key: constant[key] + least[d]  # type: ignore[operator]
+                                   for d, key in enumerate(keys)})
+    layers = [replace(layer, chosen=index) for layer, index in zip(layers, solution.choices,
+                                                                   strict=True)]
+    chosen = Plan({layer.name: layer.choice.variant for layer in layers},
+                  model=model if isinstance(model, str) else None,
+                  input_shape=source.input_shape, where=where)
+
+    by_name = {layer.name: layer for layer in layers}
+    baseline_report = analysis.report_from_plan(source.name, trace, STANDARD,
+                                                plan(trace.convs, STANDARD, include_first))
+    plan_decisions = plan(trace.convs, chosen)
+    plan_report = analysis.report_from_plan(source.name, trace, chosen, plan_decisions)
+    assert plan_report.flops_analytic == trace.flops_total + sum(
+        layer.choice.flops - layer.standard.flops for layer in layers), "plan MACs differ"
+    rows = {BASELINE: _row(BASELINE, baseline_report, by_name, budget, baseline_ms),
+            chosen.spec: _row(chosen.spec, plan_report, by_name, budget, baseline_ms)}
+    uniform_decisions = {}
+    for variant in _uniform(layers, choices):
+        decisions = plan(trace.convs, variant, include_first)
+        report = analysis.report_from_plan(source.name, trace, variant, decisions)
+        rows[variant.spec] = _row(variant.spec, report, by_name, budget, baseline_ms)
+        uniform_decisions[variant.spec] = decisions
+
+    settings_used = None
+    if timing is not None and baseline_model is not None:
+        models = {BASELINE: baseline_model, chosen.spec: source.runnable(plan_decisions)}
+        models.update({label: source.runnable(uniform_decisions[label])
+                       for label, row in rows.items() if label in uniform_decisions and row.meets})
+        check_fits(trace.largest_output, source.input_shape[0], timing, models=len(models))
+        measured = measure(models, source.input_shape, timing, on_block)
+        rows = {label: replace(row, latency=measured.get(label)) for label, row in rows.items()}
+        settings_used = timing
+    uniform = [row for label, row in rows.items() if label in uniform_decisions]
+    return PlanResult(
+        model=source.name, input_shape=tuple(source.input_shape), budget=budget,
+        choices="default" if choices is None else ",".join(v.spec for v in choices),
+        plan=chosen, layers=layers, baseline=rows[BASELINE], planned=rows[chosen.spec],
+        uniform=uniform, frontier=solution.frontier,
+        combinations=math.prod(len(layer.candidates) for layer in layers),
+        latency_settings=settings_used,
+        environment=None if settings_used is None else environment(settings_used),
+    )
+
+
+def _timed(candidate: Candidate, shape: ConvShape, timed) -> Candidate:
+    if candidate.variant.is_baseline:
+        runs = [pair[0].median_ms for (s, _), pair in timed.items() if s == shape]
+        median = sorted(runs)[len(runs) // 2] if runs else None
+        return replace(candidate, latency_ms=median, standard_ms=median)
+    standard, mine = timed[(shape, candidate.variant.spec)]
+    return replace(candidate, latency_ms=mine.median_ms, standard_ms=standard.median_ms)
+
+
+def _delta(candidate: Candidate, standard: Candidate, key: str) -> int | float:
+    """What choosing ``candidate`` adds to quantity ``key`` (against the standard conv)."""
+    if key == "flops":
+        return candidate.flops - standard.flops
+    if key == "params":
+        return candidate.params - standard.params
+    saving = candidate.saving_ms
+    assert saving is not None, "latency budget without timed candidates"
+    return -saving
+
+
+def _uniform(layers: list[LayerPlan], choices: Sequence[Variant] | None) -> list[Variant]:
+    """The uniform variants to set beside the plan: each choice, or each HetConv P offered."""
+    if choices is not None:
+        return [v for v in choices if not v.is_baseline]
+    parts = sorted({c.variant.part for layer in layers for c in layer.candidates
+                    if c.variant.part is not None})
+    return [Variant(Kind.HETCONV, part=p) for p in parts]

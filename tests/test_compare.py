@@ -16,17 +16,20 @@ def test_compare_json_follows_design(cli):
     code, out, err = cli("compare", "--variants", "gwc4,dwc,p64", "--no-latency", "-f", "json")
     assert code == 0, err
     data = json.loads(out)
-    assert set(data) == {"model", "input_shape", "unit", "baseline", "variants"}
+    assert set(data) == {"model", "input_shape", "unit", "baseline", "variants", "counter",
+                         "environment"}
     assert data["model"] == "vgg16_cifar" and data["unit"] == "MAC"
+    assert data["counter"] == "fvcore" and data["environment"] is None  # nothing timed
     assert [v["variant"] for v in data["variants"]] == ["gwc4", "dwc", "p64"]
+    # Table 1's rows as hetcalc counts them (docs/cost-model.md): baseline 314,017,792 MACs
+    expected = {"gwc4": 107_972_608, "dwc": 38_834_176, "p64": 41_519_104}
     for row in data["variants"]:
-        assert set(row) == {"variant", "flops_analytic", "flops_counted", "params", "reduction",
-                            "speedup_theoretical", "sequential_depth", "info_field",
-                            "latency_ms", "speedup_measured"}
-        assert row["flops_counted"] == row["flops_analytic"]
+        assert {"variant", "flops_analytic", "flops_counted", "flops_counted_torch", "params",
+                "reduction", "speedup_theoretical", "sequential_depth", "info_field",
+                "latency_ms", "speedup_measured"} <= set(row)
+        assert row["flops_analytic"] == row["flops_counted"] == expected[row["variant"]]
         assert row["latency_ms"] is None and row["speedup_measured"] is None
-        assert row["speedup_theoretical"] == pytest.approx(
-            data["baseline"]["flops"] / row["flops_analytic"])
+        assert row["speedup_theoretical"] == pytest.approx(314_017_792 / expected[row["variant"]])
     assert [v["sequential_depth"] for v in data["variants"]] == [1, 1, 0]
     assert {v["info_field"] for v in data["variants"]} == {"same as standard (12 layers)"}
 
@@ -71,7 +74,7 @@ def test_cuda_without_a_gpu_is_one_line(cli):
     code, out, err = cli("compare", "--variants", "p4", "--device", "cuda")
     assert code == 2 and out == ""
     assert err == ("hetcalc: error: --device cuda: no CUDA device is available here "
-                   "(use --device cpu, or auto to pick CUDA when present)\n")
+                   "(use cpu, or auto to pick CUDA when present)\n")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -90,7 +93,8 @@ def test_latency_on_cuda():
      "hetcalc: error: --batch-size must be a positive integer, got 0"),
     (["compare", "--variants", "p4", "--device", "tpu"],
      "hetcalc: error: --device must be one of auto, cpu, cuda, got 'tpu'"),
-    (["curve", "--kernel", "3x"], "hetcalc: error: --kernel must be K or KHxKW"),
+    (["curve", "--kernel", "3x"], "hetcalc: error: --kernel must be a positive integer (K or "
+                                  "KHxKW, e.g. 3 or 1x7), got ''"),
 ])
 def test_compare_errors(cli, args, message):
     code, _, err = cli(*args)

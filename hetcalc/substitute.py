@@ -37,6 +37,7 @@ from hetcalc.nn import (
     build_variant_layer,
     hetconv_like,
 )
+from hetcalc.nn.grouped import GroupedHetConv
 from hetcalc.nn.hetconv import HETCONV_CLASSES
 from hetcalc.nn.init import decompose
 from hetcalc.tensors import materialize_zero, storage_free
@@ -82,7 +83,6 @@ class Decision:
 RULES = {
     "transposed": "transposed convs",
     "depthwise": "depthwise convs",
-    "grouped": "grouped convs",
     "pointwise": "1x1 convs",
     "shared": "convs called more than once",
     "first": "first conv (kept as in the paper)",
@@ -101,8 +101,6 @@ def eligibility(call: ConvCall, first: bool, include_first: bool) -> tuple[str, 
     if shape.depthwise:
         return "depthwise", (f"depthwise conv (groups={shape.groups}): already cheaper than "
                              "any variant")
-    if shape.groups > 1:
-        return "grouped", f"grouped conv (groups={shape.groups}): only groups=1 convs are replaced"
     if shape.pointwise:
         return "pointwise", f"{'x'.join(['1'] * shape.dims)} kernel: no spatial kernel to make cheaper"
     if call.calls > 1:
@@ -289,7 +287,7 @@ def apply(model: nn.Module, decisions: list[Decision], impl: str = DEFAULT_IMPL,
 def _carry_weights(conv: nn.Module, layer: nn.Module) -> None:
     """Give ``layer`` the weights of ``conv`` it has a place for (:mod:`hetcalc.nn.init`)."""
     core = layer[0] if isinstance(layer, nn.Sequential) else layer
-    if isinstance(core, tuple(HETCONV_CLASSES.values())):
+    if isinstance(core, (*HETCONV_CLASSES.values(), GroupedHetConv)):
         core.load_dense(conv.weight, conv.bias)
     elif isinstance(core, GroupPointwise | DepthwisePointwise):
         first = core.groupwise if isinstance(core, GroupPointwise) else core.depthwise

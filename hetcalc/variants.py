@@ -133,12 +133,14 @@ class KindSpec:
 # -- HetConv ---------------------------------------------------------------------------------
 
 def _hetconv_check(variant: Variant, shape: ConvShape) -> str | None:
-    m, n = shape.in_channels, shape.out_channels
+    g = shape.groups
+    m, n = shape.in_channels // g, shape.out_channels // g
     p = variant.part_for(m)
+    within = f" per group (groups={g})" if g > 1 else ""
     if m % p:
-        return f"P={p} does not divide M={m} input channels"
+        return f"P={p} does not divide M={m} input channels{within}"
     if n % p:
-        return f"P={p} does not divide N={n} output channels"
+        return f"P={p} does not divide N={n} output channels{within}"
     if shape.padding_mode != "zeros":
         return (f"padding_mode={shape.padding_mode!r}: HetConv's 1x1 kernels read the centre "
                 "tap of zero padding only")
@@ -148,26 +150,34 @@ def _hetconv_check(variant: Variant, shape: ConvShape) -> str | None:
 
 
 def _hetconv_cost(variant: Variant, shape: ConvShape) -> tuple[int, int, int]:
-    m, n, k, out = shape.in_channels, shape.out_channels, shape.kernel, shape.output_size
+    """Eqs. 1-4 per group (M/g -> N/g channels), times the groups."""
+    g = shape.groups
+    m, n, k, out = shape.in_channels // g, shape.out_channels // g, shape.kernel, shape.output_size
     p = variant.part_for(m)
-    return (formulas.flops_hetconv(out, m, n, k, p),
-            formulas.params_hetconv(m, n, k, p, shape.bias),
-            n * (m // p) * shape.kernel_volume)
+    bias = shape.bias
+    return (g * formulas.flops_hetconv(out, m, n, k, p),
+            g * formulas.params_hetconv(m, n, k, p, bias),
+            g * n * (m // p) * shape.kernel_volume)
 
 
 def _hetconv_field(variant: Variant, shape: ConvShape) -> InfoField:
     from hetcalc.infofield import InfoField
 
     standard = _standard_field(variant, shape)
-    m, p = shape.in_channels, variant.part_for(shape.in_channels)
+    m = shape.in_channels // shape.groups
+    p = variant.part_for(m)
     return InfoField(standard.height, standard.width, m,
                      (m // p) * shape.kernel_volume + (m - m // p))
 
 
 def _build_hetconv(variant: Variant, conv: Any, impl: str) -> nn.Module:
     from hetcalc.nn import hetconv_like
+    from hetcalc.nn.grouped import GroupedHetConv
 
-    return hetconv_like(conv, variant.part_for(conv.in_channels), impl)
+    part = variant.part_for(conv.in_channels // conv.groups)
+    if conv.groups > 1:
+        return GroupedHetConv.like(conv, part, impl)
+    return hetconv_like(conv, part, impl)
 
 
 # -- standard --------------------------------------------------------------------------------
@@ -208,8 +218,17 @@ def _build_standard(variant: Variant, conv: Any, impl: str) -> nn.Module:
 
 # -- GWC+PWC and DWC+PWC ---------------------------------------------------------------------
 
+def _ungrouped(variant: Variant, shape: ConvShape) -> str | None:
+    if shape.groups > 1:
+        return (f"grouped conv (groups={shape.groups}): {variant.spec} replaces groups=1 convs "
+                "only (a HetConv variant replaces it group by group)")
+    return None
+
+
 def _gwc_check(variant: Variant, shape: ConvShape) -> str | None:
     assert variant.groups is not None
+    if shape.groups > 1:
+        return _ungrouped(variant, shape)
     if shape.in_channels % variant.groups:
         return f"G={variant.groups} does not divide M={shape.in_channels} input channels"
     return None
@@ -301,7 +320,7 @@ KINDS: dict[Kind, KindSpec] = {spec.kind: spec for spec in (
         kind=Kind.DWC_PWC, pattern="dwc", form="dwc",
         make=lambda number, se: Variant(Kind.DWC_PWC, se=se), spell=lambda v: "dwc",
         describe=lambda v: "depthwise conv + pointwise conv",
-        check=_fits, cost=_dwc_cost, sequential_depth=1, info_field=_two_layer_field,
+        check=_ungrouped, cost=_dwc_cost, sequential_depth=1, info_field=_two_layer_field,
         build=_build_dwc,
     ),
 )}

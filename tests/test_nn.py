@@ -552,8 +552,8 @@ def test_build_variant_layer_on_meta_then_counted_with_zero_weights(spec, impl):
 def test_build_variant_layer_rejects_what_it_cannot_replace():
     with pytest.raises(ValueError, match="impl must be one of exact, fast, got 'dense'"):
         build_variant_layer(nn.Conv2d(8, 8, 3), parse_variant("p2"), "dense")
-    with pytest.raises(ValueError, match="only groups=1 convs can be replaced, got groups=2"):
-        build_variant_layer(nn.Conv2d(8, 8, 3, groups=2), parse_variant("p2"))
+    with pytest.raises(ValueError, match="only HetConv replaces a grouped conv, got gwc2 for groups=2"):
+        build_variant_layer(nn.Conv2d(8, 8, 3, groups=2), parse_variant("gwc2"))
     with pytest.raises(TypeError, match="expected nn.Conv1d, nn.Conv2d or nn.Conv3d, got Linear"):
         build_variant_layer(nn.Linear(8, 8), parse_variant("p2"))
     with pytest.raises(ValueError, match="part P=3 does not divide in_channels=8"):

@@ -77,8 +77,9 @@ def build_variant_layer(conv: nn.Module, variant: Variant, impl: str = "exact") 
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}")
     conv_dims(conv)  # raises TypeError for anything but nn.Conv1d/2d/3d
-    if not variant.is_baseline and conv.groups != 1:
-        raise ValueError(f"only groups=1 convs can be replaced, got groups={conv.groups}")
+    if not variant.is_baseline and conv.groups != 1 and not variant.is_hetconv:
+        raise ValueError(f"only HetConv replaces a grouped conv, got {variant.spec} for "
+                         f"groups={conv.groups}")
     layer = KINDS[variant.kind].build(variant, conv, impl)
     if variant.se:
         weight = conv.weight

@@ -1,0 +1,74 @@
+"""HetConv inside grouped convolutions (ResNeXt, RegNet): per group, as the paper's formulas say."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hetcalc.analysis import analyze
+from hetcalc.nn import build_variant_layer, hetconv_mask
+from hetcalc.nn.grouped import GroupedHetConv
+from hetcalc.shapes import ConvShape
+from hetcalc.variants import layer_cost, parse_variant
+
+DTYPE = torch.float64
+
+
+@pytest.mark.parametrize("impl", ["exact", "fast"])
+@pytest.mark.parametrize(("m", "n", "groups", "part", "stride"), [
+    (16, 16, 4, 2, 1), (16, 32, 2, 4, 2), (12, 12, 3, 4, 1),
+])
+def test_grouped_hetconv_equals_the_masked_grouped_conv(impl, m, n, groups, part, stride):
+    torch.manual_seed(0)
+    conv = nn.Conv2d(m, n, 3, stride, 1, groups=groups, bias=True, dtype=DTYPE)
+    layer = build_variant_layer(conv, parse_variant(f"p{part}"), impl)
+    assert isinstance(layer, GroupedHetConv)
+    layer.load_dense(conv.weight, conv.bias)
+    # within each group, the HetConv mask of an (M/g -> N/g) layer
+    mask = torch.cat([hetconv_mask(n // groups, m // groups, 3, part)] * groups)
+    x = torch.randn(2, m, 9, 9, dtype=DTYPE, requires_grad=True)
+    expected = F.conv2d(x, conv.weight * mask, conv.bias, stride, 1, 1, groups)
+    got = layer(x)
+    torch.testing.assert_close(got, expected)
+    grad = torch.randn_like(got)
+    dense = (conv.weight * mask).detach().requires_grad_(True)
+    reference = F.conv2d(x, dense, conv.bias, stride, 1, 1, groups)
+    dx, = torch.autograd.grad(got, x, grad, retain_graph=True)
+    dx_ref, dw_ref = torch.autograd.grad(reference, (x, dense), grad)
+    torch.testing.assert_close(dx, dx_ref)
+    got.backward(grad)
+    dw = torch.cat([branch_grad(b) for b in layer.branches])
+    torch.testing.assert_close(dw, dw_ref * mask)
+
+
+def branch_grad(branch) -> torch.Tensor:
+    import copy
+
+    holder = copy.deepcopy(branch)
+    with torch.no_grad():
+        holder.weight_kxk.copy_(branch.weight_kxk.grad)
+        holder.weight_1x1.copy_(branch.weight_1x1.grad)
+    return holder.to_dense()
+
+
+def test_grouped_cost_is_per_group_times_groups():
+    # ResNeXt-50 layer1.0.conv2: 128 -> 128, 3x3, groups 32 (4 channels a group), 56x56
+    shape = ConvShape(128, 128, (3, 3), (1, 1), (1, 1), (1, 1), 32, False, (56, 56), (56, 56))
+    cost = layer_cost(parse_variant("p4"), shape)
+    per_group = 56 * 56 * (4 // 4) * 4 * 9 + 56 * 56 * 4 * (4 - 4 // 4)  # Eqs. 2 + 3, M=N=4
+    assert cost.flops == 32 * per_group
+    assert cost.params == 32 * 4 * ((4 // 4) * 9 + 4 - 4 // 4)
+    assert cost.params_kxk == 32 * 4 * (4 // 4) * 9
+    assert parse_variant("p8").check(shape) == "P=8 does not divide M=4 input channels per group (groups=32)"
+    assert "grouped conv (groups=32)" in parse_variant("dwc").check(shape)
+
+
+def test_resnext_substitutes_its_grouped_convs_counted_as_analytic():
+    report = analyze("resnext50_32x4d", parse_variant("p4"))
+    replaced = report.substituted
+    assert len(replaced) == 16  # the grouped 3x3 conv of each of the 16 bottleneck blocks
+    assert all(layer.shape.groups == 32 for layer in replaced)
+    assert report.flops_counted == report.flops_analytic
+    assert all(layer.flops_counted == layer.flops_analytic for layer in report.layers)

@@ -187,6 +187,11 @@ def _nothing_replaced(variant: Variant | Mapping[str, Variant], trace: Trace,
     if pairs and not merge_pairs and variant.is_hetconv:
         text += (f"; the model has {pairs} depthwise+pointwise pairs: try --merge-dw-pw "
                  "(one HetConv layer per pair, paper Table 4)")
+    elif kept.get("depthwise") and not pairs:
+        text += (f"; its {kept['depthwise']} depthwise convs are not followed directly by a "
+                 "pointwise conv (a squeeze-and-excitation block or other layers sit between, "
+                 "which one HetConv layer has no place for), so --merge-dw-pw has no pair to "
+                 "merge either: this model has no layer HetConv can make cheaper")
     return text
 
 

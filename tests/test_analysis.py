@@ -184,3 +184,16 @@ def test_batch_of_eight_counts_eight_images():
     # 106,399,744 MACs per image (tests/golden/analyze-vgg16_cifar-p4.json, Table 1's P4 row)
     assert report.flops_analytic == report.flops_counted == 8 * 106_399_744
     assert report.baseline_flops == 8 * 314_017_792 and report.params == 5_181_898
+
+
+def test_a_depthwise_model_with_se_says_why_nothing_can_be_replaced():
+    report = report_from_trace("efficientnet_b0", trace_spec("efficientnet_b0"), parse_variant("p4"))
+    assert not report.substituted
+    assert report.kept == {"depthwise": 16, "pointwise": 64, "first": 1}
+    assert report.notes[-1].endswith("so --merge-dw-pw has no pair to merge either: this model "
+                                     "has no layer HetConv can make cheaper")
+
+
+def test_a_depthwise_model_with_pairs_is_told_to_merge():
+    report = report_from_trace("mobilenet_cifar", trace_spec("mobilenet_cifar"), parse_variant("p4"))
+    assert "the model has 13 depthwise+pointwise pairs: try --merge-dw-pw" in report.notes[-1]

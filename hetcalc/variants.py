@@ -128,6 +128,8 @@ class KindSpec:
     build: Callable[[Variant, Any, str], nn.Module]
     """``build(variant, conv, impl)``: the trainable layer that replaces ``conv``."""
     hetconv: bool = False
+    grouped: bool = True
+    """Whether the kind can replace a grouped conv (HetConv group by group; std copies it)."""
 
 
 # -- HetConv ---------------------------------------------------------------------------------
@@ -314,14 +316,14 @@ KINDS: dict[Kind, KindSpec] = {spec.kind: spec for spec in (
         make=_numbered(Kind.GWC_PWC, "groups", "G"), spell=lambda v: f"gwc{v.groups}",
         describe=lambda v: f"groupwise conv (G={v.groups}) + pointwise conv",
         check=_gwc_check, cost=_gwc_cost, sequential_depth=1, info_field=_two_layer_field,
-        build=_build_gwc,
+        build=_build_gwc, grouped=False,
     ),
     KindSpec(
         kind=Kind.DWC_PWC, pattern="dwc", form="dwc",
         make=lambda number, se: Variant(Kind.DWC_PWC, se=se), spell=lambda v: "dwc",
         describe=lambda v: "depthwise conv + pointwise conv",
         check=_ungrouped, cost=_dwc_cost, sequential_depth=1, info_field=_two_layer_field,
-        build=_build_dwc,
+        build=_build_dwc, grouped=False,
     ),
 )}
 

@@ -40,7 +40,8 @@ def test_designs_efficiency_table(cli):
     (["designs", "--out", "64"], "hetcalc: error: --out, --bottleneck-channels and "
                                  "--budget-params need --channels C"),
     (["designs", "--channels", "64", "--budget-params", "lots"],
-     "hetcalc: error: --budget-params must be a positive count such as 100000 or 1.5M, got 'lots'"),
+     "hetcalc: error: --budget-params: bad number 'lots'; expected an integer or a number with "
+     "a K, M, G or T suffix"),
 ])
 def test_designs_errors(cli, args, message):
     code, _, err = cli(*args)

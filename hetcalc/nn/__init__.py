@@ -77,7 +77,7 @@ def build_variant_layer(conv: nn.Module, variant: Variant, impl: str = "exact") 
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}")
     conv_dims(conv)  # raises TypeError for anything but nn.Conv1d/2d/3d
-    if not variant.is_baseline and conv.groups != 1 and not variant.is_hetconv:
+    if conv.groups != 1 and not KINDS[variant.kind].grouped:
         raise ValueError(f"only HetConv replaces a grouped conv, got {variant.spec} for "
                          f"groups={conv.groups}")
     layer = KINDS[variant.kind].build(variant, conv, impl)

@@ -18,7 +18,9 @@ writes them (implemented below, same layers replaced):
 
 All models of a cell are timed interleaved in one process (eval mode, ``torch.inference_mode``,
 CPU): a warm-up call (``auto`` chooses there), one timed call, then rounds in which every model
-runs one block. A model whose single call is over ``--slow`` times the standard model's is not
+runs one block (where one call of the slowest model times the rounds exceeds
+``--model-seconds``, at least 2 rounds of one call, the single call counting as a sample too).
+A model whose single call is over ``--slow`` times the standard model's is not
 timed further: its figure is that one call, marked ``~``. Figures are medians over rounds.
 Speedup = standard / model; "realized" = (speedup − 1) / (Eq. 9 − 1), with Eq. 9 the analytic
 MAC ratio of the whole model (fvcore's count of the standard model over the formulas' count of
@@ -167,9 +169,13 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
             cell.slow = {n for n, t in once.items() if t > slow_factor * once["standard"]}
             timed = [n for n in models if n not in cell.slow]
             slowest = max(once[n] for n in timed)
-            rounds = max(3, min(rounds, int(model_seconds / slowest)))
-            numbers = {n: max(1, int(model_seconds / rounds / once[n])) for n in timed}
-            cell.times = {n: [once[n]] for n in cell.slow} | {n: [] for n in timed}
+            if slowest * rounds > model_seconds:  # slow cell: the single call is a sample too
+                rounds = max(2, int(model_seconds / slowest))
+                numbers = dict.fromkeys(timed, 1)
+                cell.times = {n: [once[n]] for n in models}
+            else:
+                numbers = {n: max(1, int(model_seconds / rounds / once[n])) for n in timed}
+                cell.times = {n: [once[n]] for n in cell.slow} | {n: [] for n in timed}
             for _ in range(rounds):
                 for name in timed:
                     cell.times[name].append(_call_seconds(models[name], x, numbers[name]))

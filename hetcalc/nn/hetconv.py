@@ -65,6 +65,7 @@ import enum
 import math
 import statistics
 import time
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -343,6 +344,8 @@ class _HetConvNd(nn.Module):
         if part > 1:
             self._index("centre", torch.device("cpu"))
         self._derived: dict[str, tuple[tuple, torch.Tensor]] = {}
+        self._geometries: dict[tuple[int, ...], tuple] = {}
+        self._strided = any(s != 1 for s in self.stride)
         self.reset_parameters()
 
     # -- parameters -------------------------------------------------------------------------
@@ -469,23 +472,34 @@ class _HetConvNd(nn.Module):
     to_conv2d = to_conv
 
     # -- forward ----------------------------------------------------------------------------
-    def _out_size(self, x: torch.Tensor) -> tuple[int, ...]:
-        return tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in zip(
-            _sizes(x)[1:], self.kernel_size, self.stride, self.padding, self.dilation,
-            strict=True))
-
-    def _centre_tap(self, x: torch.Tensor, out_size: tuple[int, ...]) -> torch.Tensor:
-        """What the centre tap of the K×K conv multiplies: ``x`` shifted by
-        ``padding − centre·dilation`` (zero-padded, or cropped when negative) and subsampled by
-        the stride, ``Do`` per axis. ``x`` itself for a "same" conv with stride 1."""
+    def _geometry(self, x: torch.Tensor) -> tuple[tuple[int, ...], int, tuple[int, ...]]:
+        """For ``x``'s spatial size: the output size, its number of pixels, and the pads that
+        move the centre tap onto the output grid (:meth:`_centre_tap`; empty when none).
+        Kept per input size outside compiled code (an eager call computes it once)."""
+        sizes = _sizes(x)[1:]
+        known = self._geometries.get(sizes)
+        if known is not None:
+            return known
+        out = tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in zip(
+            sizes, self.kernel_size, self.stride, self.padding, self.dilation, strict=True))
         pads: list[int] = []
-        for size, k, s, p, d, out in zip(_sizes(x)[1:], self.kernel_size, self.stride,
-                                         self.padding, self.dilation, out_size, strict=True):
+        for size, k, s, p, d, o in zip(sizes, self.kernel_size, self.stride, self.padding,
+                                       self.dilation, out, strict=True):
             before = p - (k // 2) * d
-            pads = [before, (out - 1) * s + 1 - size - before, *pads]  # last axis first
-        if any(pads):
+            pads = [before, (o - 1) * s + 1 - size - before, *pads]  # last axis first
+        known = (out, _product(out), tuple(pads) if any(pads) else ())
+        if not torch.compiler.is_compiling():
+            self._geometries[sizes] = known
+        return known
+
+    def _centre_tap(self, x: torch.Tensor, pads: tuple[int, ...]) -> torch.Tensor:
+        """What the centre tap of the K×K conv multiplies: ``x`` shifted by
+        ``padding − centre·dilation`` (zero-padded, or cropped when negative: ``pads`` from
+        :meth:`_geometry`) and subsampled by the stride, ``Do`` per axis. ``x`` itself for a
+        "same" conv with stride 1."""
+        if pads:
             x = torch.constant_pad_nd(x, pads)
-        if any(s != 1 for s in self.stride):
+        if self._strided:
             x = x[(slice(None), slice(None), *(slice(None, None, s) for s in self.stride))]
         return x
 
@@ -500,11 +514,12 @@ class _HetConvNd(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.part == 1:  # every kernel is K×K: a standard conv, whatever the realization
-            if not _tracing():
-                self.chosen_impl = "exact" if self.impl == "auto" else self.impl
+            impl = "exact" if self.impl == "auto" else self.impl
+            if self.chosen_impl != impl and not _tracing():
+                self.chosen_impl = impl
             return self._conv(x, self.weight_kxk, self.bias, 1)
         impl = self._choose(x) if self.impl == "auto" else self.impl
-        if not _tracing():
+        if self.chosen_impl != impl and not _tracing():
             self.chosen_impl = impl
         return _FORWARD[impl](self, x)
 
@@ -522,9 +537,12 @@ class _HetConvNd(nn.Module):
         """What ``auto``'s choice for input ``x`` depends on (the key of :func:`auto_choices`):
         the layer's shape, the input's shape (batch included), device, dtype and memory format,
         whether autograd is on, and torch's thread count."""
+        with warnings.catch_warnings():  # under jit.trace sizes are traced values; the key
+            warnings.simplefilter("ignore")  # only looks them up, it adds nothing to the graph
+            shape = tuple(int(v) for v in x.shape)
         return (type(self).__name__, self.in_channels, self.out_channels, self.kernel_size,
                 self.stride, self.padding, self.dilation, self.part, self.bias is not None,
-                tuple(x.shape), str(x.device), str(x.dtype), _memory_format(x),
+                shape, str(x.device), str(x.dtype), _memory_format(x),
                 torch.is_grad_enabled(), torch.get_num_threads())
 
     def _choose(self, x: torch.Tensor) -> str:
@@ -552,9 +570,8 @@ class _HetConvNd(nn.Module):
         taken as a view (``unfold``), so ``bmm`` runs exactly ``N·(M − M/P)`` MACs per pixel."""
         p, n, m = self.part, self.out_channels, self.in_channels
         c, per_filter = m // p, n // p
-        out = self._out_size(x)
-        pixels = _product(out)
-        tap = self._centre_tap(x, out)
+        out, pixels, pads = self._geometry(x)
+        tap = self._centre_tap(x, pads)
         per_residue = tap.reshape(-1, c, p, pixels).permute(2, 1, 0, 3)   # [s, j, b, pixels]
         v = torch.cat([per_residue, per_residue[:p - 1]])
         batch = _batch_hint(x)
@@ -584,10 +601,10 @@ class _HetConvNd(nn.Module):
         into its filters' columns (exactly Eq. 3's MACs), then filters back in order."""
         p, n, m = self.part, self.out_channels, self.in_channels
         c, per_filter = m // p, n // p
-        out = self._out_size(x)
+        out, _, pads = self._geometry(x)
         xr = _residue_channels_last(x, p)
         y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
-        taps = _rows(self._centre_tap(xr, out), m)
+        taps = _rows(self._centre_tap(xr, pads), m)
         weight = self.weight_1x1.reshape(p, per_filter, (p - 1) * c)
         fused = _eager_inference()
         columns = []
@@ -608,23 +625,22 @@ class _HetConvNd(nn.Module):
         """Eq. 2 as a K×K conv with P groups, then a dense 1×1 conv over all M centre taps (zero
         weights at the K×K channels): ``Do·Do·N·M/P`` MACs more than Eq. 3."""
         p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
-        out = self._out_size(x)
-        pixels = _product(out)
+        _, pixels, pads = self._geometry(x)
         y = self._conv(_to_residue_order(x, p), self.weight_kxk, None, p)
-        tap = self._centre_tap(x, out)
         centre = self._kept("centre", self._dense_centre).reshape(n, m, *(1,) * d)
-        result = _CONV[d](tap, centre, self.bias).reshape(-1, n // p, p, pixels)
-        result = result.add_(y.reshape(-1, p, n // p, pixels).transpose(1, 2))
-        return result.reshape(-1, n, *out)
+        result = _CONV[d](self._centre_tap(x, pads), centre, self.bias)
+        # the grouped conv's filters are in residue order: added through a transposed view
+        result.reshape(-1, n // p, p, pixels).add_(y.reshape(-1, p, n // p, pixels).transpose(1, 2))
+        return result
 
     def _forward_fast_cl(self, x: torch.Tensor) -> torch.Tensor:
         """``fast`` in channels-last: the grouped K×K conv on the residue-ordered input, then
         one ``addmm`` of all M taps (zero weights at each filter's K×K channels) into it."""
         p, n, m = self.part, self.out_channels, self.in_channels
-        out = self._out_size(x)
+        out, _, pads = self._geometry(x)
         xr = _residue_channels_last(x, p)
         y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
-        taps = _rows(self._centre_tap(xr, out), m)
+        taps = _rows(self._centre_tap(xr, pads), m)
         weight = self._kept("centre-residue", self._dense_centre_residue)
         y = (torch.addmm(y, taps, weight, out=y) if _eager_inference()
              else torch.addmm(y, taps, weight))
@@ -638,8 +654,7 @@ class _HetConvNd(nn.Module):
         and the weights are read in the layout they are stored in."""
         p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
         c, per_filter, k2 = m // p, n // p, _product(self.kernel_size)
-        out = self._out_size(x)
-        pixels = _product(out)
+        out, pixels, _ = self._geometry(x)
         pads = [side for pad in reversed(self.padding) for side in (pad, pad)]
         patches = torch.constant_pad_nd(x, pads) if any(pads) else x
         for axis, (k, s, dil) in enumerate(zip(self.kernel_size, self.stride, self.dilation,

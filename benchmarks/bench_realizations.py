@@ -184,8 +184,9 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
     cell.choices = Counter(m.chosen_impl for m in models["auto"].modules()
                            if isinstance(m, tuple(HETCONV_CLASSES.values())))
     log(f"{cell.model} P={cell.part} batch={cell.batch} threads={cell.threads}: "
-        f"standard {cell.median('standard') * 1e3:.2f} ms, auto {cell.speedup('auto'):.2f}x "
-        f"(chose {dict(cell.choices)}), rounds={rounds}")
+        f"standard {cell.median('standard') * 1e3:.2f} ms, rounds={rounds}, load average "
+        f"{os.getloadavg()[0]:.1f}; " + ", ".join(f"{n} {figure(cell, n)}" for n in COLUMNS)
+        + f"; auto chose {dict(cell.choices)}")
 
 
 def figure(cell: Cell, name: str) -> str:

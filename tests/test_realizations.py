@@ -318,7 +318,7 @@ def test_auto_choices_can_be_cleared():
     assert auto_choices() == {}
 
 
-def test_auto_candidates_are_timed_interleaved_and_the_least_median_wins(monkeypatch):
+def test_auto_candidates_are_timed_interleaved_and_the_least_time_wins(monkeypatch):
     calls = []
     costs = {"exact": 3, "exact-cl": 1, "fast": 2, "fast-cl": 50, "gemm": 4, "dense": 5}
     clock = [0.0]

@@ -33,7 +33,7 @@ zero wherever :func:`hetconv_mask` is False: a 1×1 kernel sits at the kernel's 
   than the grouped one (small ``P``, large batch).
 * ``"auto"`` picks one of those per call *signature*: the first call with a given layer shape,
   input shape (batch included), device, dtype, memory format, grad mode and thread count times
-  every realization on that input (a few interleaved rounds, median) and keeps the fastest in a
+  every realization on that input (a few interleaved rounds, least time) and keeps the fastest in a
   module-level cache (:func:`auto_choices`, :func:`clear_auto_choices`), like
   ``torch.backends.cudnn.benchmark``; later calls with that signature run it without timing.
   Nothing is timed where it cannot be (on the meta device, under ``torch.jit.trace`` — fvcore's
@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import enum
 import math
-import statistics
 import time
 import warnings
 from collections.abc import Callable
@@ -277,7 +276,7 @@ def _timing_possible(layer: _HetConvNd, x: torch.Tensor) -> bool:
 
 def _time_realizations(run: Callable[[str], torch.Tensor], candidates: tuple[str, ...],
                        device: torch.device) -> str:
-    """The candidate whose median time per call is least, over interleaved rounds."""
+    """The candidate whose least time per call, over interleaved rounds, is least."""
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def timed(name: str, number: int) -> float:
@@ -303,7 +302,9 @@ def _time_realizations(run: Callable[[str], torch.Tensor], candidates: tuple[str
     for _ in range(rounds):
         for name in candidates:
             samples[name].append(timed(name, numbers[name]))
-    return min(candidates, key=lambda name: statistics.median(samples[name]))
+    # Interference from other work only ever adds time: the least block is the best estimate
+    # of what a realization costs on this input.
+    return min(candidates, key=lambda name: min(samples[name]))
 
 
 class _HetConvNd(nn.Module):

@@ -19,6 +19,8 @@ fast-cl    the same in channels-last, the 1×1 part one ``addmm`` that   ``Do²�
 gemm       im2col, then one ``bmm`` over the residues: each residue's   0
            K×K patches and the other residues' centre taps side by
            side, times its filters' K×K and 1×1 weights side by side
+branches   per residue a plain K×K conv of its channels and a plain   0
+           1×1 conv of the others' centre taps; outputs interleaved
 dense      the masked dense conv itself (weight :meth:`to_dense`,       ``FL_S − FL_HC``
            kept in inference)                                           (Eq. 1 − Eq. 4)
 auto       times the others on the first call for each signature and
@@ -75,6 +77,8 @@ REALIZATIONS: dict[str, Realization] = {r.name: r for r in (
     Realization("fast-cl", "grouped KxK conv + one dense addmm into its output (channels-last)",
                 "Do*Do*N*M/P", _fast),
     Realization("gemm", "im2col + one bmm of K x K and 1x1 weights side by side", "0", _none),
+    Realization("branches", "one K x K conv and one 1x1 conv per residue, interleaved", "0",
+                _none),
     Realization("dense", "the masked dense conv (Eq. 1's MACs)", "FL_S - FL_HC", _dense),
 )}
 """Every pinned realization, by name."""

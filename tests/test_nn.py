@@ -156,7 +156,8 @@ def test_mask_centre_of_an_even_kernel():
     (dict(in_channels=8, out_channels=6, part=4), "part P=4 does not divide out_channels=6"),
     (dict(in_channels=8, out_channels=8, part=0), "part must be a positive integer, got 0"),
     (dict(in_channels=8, out_channels=8, part=2, impl="slow"),
-     "impl must be one of auto, exact, exact-cl, fast, fast-cl, gemm, dense, got 'slow'"),
+     "impl must be one of auto, exact, exact-cl, fast, fast-cl, gemm, branches, dense, "
+     "got 'slow'"),
     (dict(in_channels=8, out_channels=8, part=2, kernel_size=0),
      r"kernel_size must be an int >= 1 or 2 of them, got 0"),
     (dict(in_channels=8, out_channels=8, part=2, padding=(1, -1)),

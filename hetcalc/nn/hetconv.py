@@ -28,6 +28,11 @@ zero wherever :func:`hetconv_mask` is False: a 1×1 kernel sits at the kernel's 
   at the K×K channels are a constant zero: ``Do·Do·N·M/P`` MACs more than Eq. 4
   (:func:`hetcalc.formulas.fast_hetconv_overhead`).
 * ``"fast-cl"``: ``fast`` in channels-last, its 1×1 part one ``addmm`` into the K×K conv's output.
+* ``"gemm"``: Eq. 4's MACs as one batched matmul after an im2col: per residue, the K×K patches
+  of its channels and the other residues' centre taps side by side, times the filters' K×K and
+  1×1 weights side by side (no grouped conv).
+* ``"branches"``: one plain K×K conv and one plain 1×1 conv per residue (Eq. 4's MACs), the
+  outputs interleaved into filter order.
 * ``"dense"``: the masked dense conv itself, ``F.conv2d(x, to_dense())`` — Eq. 1's MACs,
   ``FL_S − FL_HC`` more than Eq. 4; worth it where the dense conv runs at a much higher MAC rate
   than the grouped one (small ``P``, large batch).
@@ -87,6 +92,7 @@ class Impl(enum.StrEnum):
     FAST = "fast"  # grouped K x K + dense 1x1: Do*Do*N*M/P MACs more
     FAST_CL = "fast-cl"  # the same in channels-last
     GEMM = "gemm"  # exactly Eq. 4's MACs as one batched matmul (im2col)
+    BRANCHES = "branches"  # exactly Eq. 4's MACs as 2P plain convs, one pair per residue
     DENSE = "dense"  # the masked dense conv: Eq. 1's MACs
 
 
@@ -689,6 +695,28 @@ class _HetConvNd(nn.Module):
         kxk = self.weight_kxk.reshape(p, n // p, -1)
         return torch.cat([kxk, self.weight_1x1.reshape(p, n // p, -1)], dim=2)
 
+    def _forward_branches(self, x: torch.Tensor) -> torch.Tensor:
+        """One branch per residue ``r``: a K×K conv of its ``M/P`` channels to its ``N/P``
+        filters and a 1×1 conv of the other residues' centre taps to the same filters, then the
+        branches interleaved into filter order. ``2P`` plain convs, exactly Eq. 4's MACs; worth
+        it at small ``P``, where a plain conv runs at a higher MAC rate than a grouped one."""
+        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
+        c, per_filter = m // p, n // p
+        _, _, pads = self._geometry(x)
+        xr = _to_residue_order(x, p)
+        tap = self._centre_tap(xr, pads)
+        doubled = torch.cat([tap, tap[:, :(p - 1) * c]], dim=1)  # residues 0..P-1, 0..P-2
+        bias = self._residue_bias()
+        kxk = self.weight_kxk.reshape(p, per_filter, c, *self.kernel_size)
+        centre = self.weight_1x1.reshape(p, per_filter, (p - 1) * c, *(1,) * d)
+        branches = []
+        for r in range(p):
+            y = self._conv(xr[:, r * c:(r + 1) * c], kxk[r],
+                           None if bias is None else bias[r * per_filter:(r + 1) * per_filter], 1)
+            y1 = _CONV[d](doubled[:, (r + 1) * c:(r + p) * c], centre[r])
+            branches.append(y.add_(y1) if _eager_inference() else y + y1)
+        return torch.stack(branches, dim=2).flatten(1, 2)  # [b, i, r, ...]: n = i·P + r
+
     def _forward_dense(self, x: torch.Tensor) -> torch.Tensor:
         """The masked dense conv: ``conv(x, to_dense())``, Eq. 1's MACs."""
         return self._conv(x, self._kept("dense", self.to_dense), self.bias, 1)
@@ -727,6 +755,7 @@ _FORWARD: dict[str, Callable[[_HetConvNd, torch.Tensor], torch.Tensor]] = {
     Impl.FAST: _HetConvNd._forward_fast,
     Impl.FAST_CL: _HetConvNd._forward_fast_cl,
     Impl.GEMM: _HetConvNd._forward_gemm,
+    Impl.BRANCHES: _HetConvNd._forward_branches,
     Impl.DENSE: _HetConvNd._forward_dense,
 }
 """The pinned realizations, by name (``auto`` picks one of them)."""

@@ -19,9 +19,10 @@ writes them (implemented below, same layers replaced):
 All models of a cell are timed interleaved in one process (eval mode, ``torch.inference_mode``,
 CPU): a warm-up call (``auto`` chooses there), one timed call, then rounds in which every model
 runs one block (where one call of the slowest model times the rounds exceeds
-``--model-seconds``, at least 2 rounds of one call, the single call counting as a sample too).
-A model whose single call is over ``--slow`` times the standard model's is not
-timed further: its figure is that one call, marked ``~``. Figures are medians over rounds.
+``--model-seconds``, rounds of one call, at least one, the first timed call counting as a sample
+too: ResNet-50 at batch 32 gets two timed calls per model). A model other than ``auto`` whose
+single call is over ``--slow`` times the standard model's is not timed further: its figure is
+that one call, marked ``~``. Figures are medians over rounds.
 Speedup = standard / model; "realized" = (speedup − 1) / (Eq. 9 − 1), with Eq. 9 the analytic
 MAC ratio of the whole model (fvcore's count of the standard model over the formulas' count of
 the substituted one; first conv kept standard, as in the paper).
@@ -164,18 +165,20 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
         once: dict[str, float] = {}
         with torch.inference_mode():
             for name, model in models.items():
-                model(x)  # warm-up: oneDNN primitives, allocator, kept weights; auto chooses
+                model(x)  # first call: oneDNN primitives, allocator, kept weights; auto chooses
                 once[name] = _call_seconds(model, x)
-            cell.slow = {n for n, t in once.items() if t > slow_factor * once["standard"]}
+            cell.slow = {n for n, t in once.items()
+                         if t > slow_factor * once["standard"] and n != "auto"}
             timed = [n for n in models if n not in cell.slow]
             slowest = max(once[n] for n in timed)
-            if slowest * rounds > model_seconds:  # slow cell: the single call is a sample too
-                rounds = max(2, int(model_seconds / slowest))
+            cell.times = {n: [once[n]] for n in cell.slow} | {n: [] for n in timed}
+            if slowest * rounds > model_seconds:  # slow cell: rounds of one call, the timed
+                rounds = max(1, int(model_seconds / slowest))  # single call a sample too
                 numbers = dict.fromkeys(timed, 1)
-                cell.times = {n: [once[n]] for n in models}
+                for name in timed:
+                    cell.times[name].append(once[name])
             else:
                 numbers = {n: max(1, int(model_seconds / rounds / once[n])) for n in timed}
-                cell.times = {n: [once[n]] for n in cell.slow} | {n: [] for n in timed}
             for _ in range(rounds):
                 for name in timed:
                     cell.times[name].append(_call_seconds(models[name], x, numbers[name]))
@@ -217,7 +220,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 7)")
     parser.add_argument("--model-seconds", type=float, default=None,
                         help="timed seconds per model and cell, spread over the rounds "
-                             "(default 1.5; a slow model gets at least 3 rounds of 1 call)")
+                             "(default 1.0; where one call of the slowest model is over this, "
+                             "each model gets its first timed call plus one round of one call)")
     parser.add_argument("--slow", type=float, default=3.0,
                         help="a model whose single call is over this many times the standard "
                              "model's is not timed further (its one call is reported, ~)")
@@ -228,7 +232,7 @@ def main(argv: list[str] | None = None) -> None:
     threads = [int(t) for t in (args.threads or f"{torch.get_num_threads()},1").split(",")]
     threads = list(dict.fromkeys(threads))
     rounds = args.rounds or (3 if args.quick else 7)
-    model_seconds = args.model_seconds or (0.3 if args.quick else 1.5)
+    model_seconds = args.model_seconds or (0.3 if args.quick else 1.0)
 
     def log(text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {text}", flush=True)

@@ -201,7 +201,9 @@ def _sizes(x: torch.Tensor) -> tuple[int, ...]:
     as uncounted ``aten::add``/``sub``. The batch is never taken this way (it is ``-1`` in every
     reshape), so a trace made at one batch size runs at another and ``torch.export`` keeps the
     batch dynamic."""
-    return tuple(int(v) for v in x.shape[1:])
+    if torch.jit.is_tracing():
+        return tuple(int(v) for v in x.shape[1:])
+    return tuple(x.shape[1:])
 
 
 def _batch_hint(x: torch.Tensor) -> int:
@@ -388,11 +390,10 @@ class _HetConvNd(nn.Module):
         until a parameter changes (its storage or version counter), so the realizations that
         need one (``fast``, ``fast-cl``, ``dense``) do not rebuild it on every call; with
         autograd, tracing or compiling it is built in the graph, from the parameters."""
-        params = [p for p in (self.weight_kxk, self.weight_1x1) if p is not None]
-        if (not _eager_inference() or any(p.is_inference() or p.device.type == "meta"
-                                          for p in params)):
+        a, b = self.weight_kxk, self.weight_1x1
+        if not _eager_inference() or a.is_inference() or b.is_inference():
             return build()
-        key = tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in params)
+        key = (a.data_ptr(), a._version, b.data_ptr(), b._version)  # new storage: new pointer
         kept = self._derived.get(name)
         if kept is not None and kept[0] == key:
             return kept[1]
@@ -544,9 +545,12 @@ class _HetConvNd(nn.Module):
         """What ``auto``'s choice for input ``x`` depends on (the key of :func:`auto_choices`):
         the layer's shape, the input's shape (batch included), device, dtype and memory format,
         whether autograd is on, and torch's thread count."""
-        with warnings.catch_warnings():  # under jit.trace sizes are traced values; the key
-            warnings.simplefilter("ignore")  # only looks them up, it adds nothing to the graph
-            shape = tuple(int(v) for v in x.shape)
+        if torch.jit.is_tracing():  # sizes are traced values; the key only looks them up
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                shape = tuple(int(v) for v in x.shape)
+        else:
+            shape = tuple(x.shape)
         return (type(self).__name__, self.in_channels, self.out_channels, self.kernel_size,
                 self.stride, self.padding, self.dilation, self.part, self.bias is not None,
                 shape, str(x.device), str(x.dtype), _memory_format(x),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from torch import nn
 
-from hetcalc import formulas
+from hetcalc import realizations
 from hetcalc.errors import InvalidArgument
 from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
@@ -248,7 +248,14 @@ def trace_spec(spec: str | nn.Module, input_shape: tuple[int, ...] | None = None
 def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str | None:
     """Why the count of a replaced layer (fvcore's, or torch's where fvcore did not run)
     differs from the formulas, or ``None`` if it does not. A difference with no known cause is
-    reported as such: it would be a bug."""
+    reported as such: it would be a bug.
+
+    Each HetConv realization states the MACs it runs beyond Eq. 4
+    (:func:`hetcalc.realizations.extra_macs`); a difference equal to that of ``impl`` is
+    explained by it. ``auto`` runs, per layer, one of the pinned realizations (where nothing
+    could be timed — counting on the meta device or under fvcore's trace — the one its cache
+    holds for that call, else ``exact``), so its difference is matched against each of them.
+    """
     counted = layer.flops_counted if layer.flops_counted is not None else layer.flops_counted_torch
     if counted is None:
         return None
@@ -256,15 +263,27 @@ def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str |
     if difference == 0:
         return None
     s = layer.shape
-    if impl == "fast" and variant.is_hetconv:
+    if variant.is_hetconv and (impl in realizations.REALIZATIONS or impl == realizations.AUTO):
         p = variant.part_for(s.in_channels)
-        overhead = s.batch * formulas.fast_hetconv_overhead(s.output_size, s.in_channels,
-                                                             s.out_channels, p)
-        if difference == overhead:
-            return (f"fast realization: its dense 1x1 conv also runs the M/P = "
-                    f"{s.in_channels // p} channels that have K x K kernels, "
-                    f"Do*Do*N*M/P = {overhead:,} MACs more than Eq. 4")
+        candidates = realizations.PINNED if impl == realizations.AUTO else (impl,)
+        for name in candidates:
+            per_image = realizations.extra_macs(name, s.output_size, s.in_channels,
+                                                s.out_channels, s.kernel, p)
+            if per_image and difference == s.batch * per_image:
+                return _overhead_note(name, impl, s, p, difference)
     return f"counted differs from analytic by {difference:+,} MACs with no known cause"
+
+
+def _overhead_note(name: str, impl: str, s: ConvShape, p: int, overhead: int) -> str:
+    """The sentence that names a realization's MACs beyond Eq. 4 as the cause."""
+    chosen = f"auto chose {name} here; " if impl == realizations.AUTO else ""
+    if name == "dense":
+        return (f"{chosen}dense realization: the masked dense conv runs Eq. 1's MACs, "
+                f"FL_S - FL_HC = {overhead:,} MACs more than Eq. 4")
+    form = "" if name == "fast" else f" ({name})"
+    return (f"{chosen}fast realization{form}: its dense 1x1 conv also runs the M/P = "
+            f"{s.in_channels // p} channels that have K x K kernels, "
+            f"Do*Do*N*M/P = {overhead:,} MACs more than Eq. 4")
 
 
 def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subject,

@@ -5,7 +5,11 @@ round after round, every model runs one block of iterations, so a machine whose 
 (another job starts, the clock throttles) slows all of them alike and the ratios still hold.
 Each block gives one per-iteration time; a model's latency is the median of its blocks, its spread
 the interquartile range, and a spread over :data:`hetcalc.settings.SPREAD_LIMIT` of the median
-marks the figure as unreliable. On CUDA, ``cudnn.benchmark`` picks each convolution's fastest
+marks the figure as unreliable. With ``settings.compile`` every model (baseline and variants
+alike) is called once eagerly — HetConv's ``impl="auto"`` makes its choices there — and then
+compiled with ``torch.compile``; the warm-up compiles it, before anything is timed.
+HetConv layers are timed with ``impl="auto"`` unless a realization is pinned
+(:data:`TIMING_IMPL`). On CUDA, ``cudnn.benchmark`` picks each convolution's fastest
 algorithm during the warm-up (restored afterwards) and the input is made on the device before
 timing, so no host-device copy is timed.
 """
@@ -23,15 +27,20 @@ import torch
 from torch import nn
 
 from hetcalc.errors import InvalidArgument
+from hetcalc.nn import Impl
 from hetcalc.settings import DEVICES, DTYPES, SPREAD_LIMIT, LatencySettings
-from hetcalc.substitute import DEFAULT_IMPL, plan
+from hetcalc.substitute import plan
 from hetcalc.variants import ConvShape, Variant
 
 if TYPE_CHECKING:
     from hetcalc.analysis import AnalysisReport
 
 __all__ = ["DEVICES", "DTYPES", "Latency", "LatencySettings", "measure", "model_latency",
-           "layer_latencies", "with_layer_latency", "environment", "TORCH_DTYPES"]
+           "layer_latencies", "with_layer_latency", "environment", "TORCH_DTYPES", "TIMING_IMPL"]
+
+TIMING_IMPL = Impl.AUTO
+"""The HetConv realization models are timed with unless one is pinned: ``auto`` times the
+realizations on each layer's first call and runs the fastest (see :mod:`hetcalc.nn.hetconv`)."""
 
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 MIN_ROUNDS = 3
@@ -94,7 +103,8 @@ def environment(settings: LatencySettings) -> dict[str, object]:
     return {"device": device.type, "device_name": name,
             "threads": settings.threads or torch.get_num_threads(), "dtype": settings.dtype,
             "memory_format": "channels_last" if settings.channels_last else "contiguous",
-            "batch_size": settings.batch_size, "torch": torch.__version__}
+            "batch_size": settings.batch_size, "compile": settings.compile,
+            "torch": torch.__version__}
 
 
 def _cpu_name() -> str:
@@ -159,6 +169,8 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     timers = {}
     for name, model in models.items():
         model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
+        if settings.compile:
+            model = _compiled(model, x, threads)
         timers[name] = benchmark.Timer("model(x)", globals={"model": model, "x": x},
                                        num_threads=threads, label=name)
 
@@ -187,6 +199,20 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
         torch.backends.cudnn.benchmark = cudnn
 
     return {name: _summary(values, numbers[name], str(device)) for name, values in samples.items()}
+
+
+def _compiled(model: nn.Module, x: torch.Tensor, threads: int) -> nn.Module:
+    """``torch.compile(model)`` after one eager call under ``torch.inference_mode`` with the
+    timing's thread count (HetConv ``auto`` layers choose their realization there; a compiled
+    graph runs the choice it finds). Compiling itself happens on the first call, the warm-up."""
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            model(x)
+    finally:
+        torch.set_num_threads(previous)
+    return torch.compile(model)
 
 
 def _memory_format(settings: LatencySettings, rank: int) -> torch.memory_format:
@@ -220,7 +246,7 @@ def combine(latencies: list[Latency]) -> Latency:
 
 def model_latency(model: str | nn.Module, variant: Variant, input_shape: tuple[int, ...] | None,
                   settings: LatencySettings, include_first: bool = False,
-                  impl: str = DEFAULT_IMPL, merge_pairs: bool = False) -> Latency:
+                  impl: str = TIMING_IMPL, merge_pairs: bool = False) -> Latency:
     """Measured latency of ``model`` under one variant (random weights for a registered model)."""
     from hetcalc.pipeline import subject
 
@@ -233,7 +259,7 @@ def model_latency(model: str | nn.Module, variant: Variant, input_shape: tuple[i
 
 
 def layer_latencies(shapes: Mapping[str, ConvShape], variant: Variant, settings: LatencySettings,
-                    impl: str = DEFAULT_IMPL, on_block: Callable[[str], None] | None = None
+                    impl: str = TIMING_IMPL, on_block: Callable[[str], None] | None = None
                     ) -> dict[str, tuple[Latency, Latency]]:
     """Each layer alone on its real input shape: (standard conv, variant layer) latencies,
     the two measured interleaved. Weights are random; ``settings.batch_size`` sets the batch."""

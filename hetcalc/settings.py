@@ -26,6 +26,9 @@ class LatencySettings:
     channels_last: bool = False
     min_run_time: float = 1.0
     rounds: int = 10
+    compile: bool = False
+    """Compile every model (baseline and variants alike) with ``torch.compile`` before its
+    warm-up, so the figures compare compiled models."""
 
     def validate(self) -> LatencySettings:
         """Check every field; raise :class:`InvalidArgument` naming the first bad one."""
@@ -39,6 +42,9 @@ class LatencySettings:
         if self.threads is not None:
             require_positive(threads=self.threads)
         require_positive(rounds=self.rounds)
+        if not isinstance(self.compile, bool):
+            raise InvalidArgument(f"compile must be true or false, got {self.compile!r}",
+                                  argument="compile")
         if (isinstance(self.min_run_time, bool) or not isinstance(self.min_run_time, int | float)
                 or not math.isfinite(self.min_run_time) or self.min_run_time <= 0):
             raise InvalidArgument(f"min_run_time must be a finite, positive number of seconds, "

@@ -1,7 +1,7 @@
 """Real, trainable modules for every variant: HetConv, GWC+PWC, DWC+PWC and SE, for 1-D, 2-D and
 3-D convolutions.
 
-See ``docs/modules.md`` for the two HetConv realizations and what fvcore counts for each. Which
+See ``docs/modules.md`` for the HetConv realizations and what fvcore counts for each. Which
 module realizes which variant kind is declared once, in :data:`hetcalc.variants.KINDS`.
 """
 
@@ -13,10 +13,13 @@ from hetcalc.nn.blocks import DepthwisePointwise, GroupPointwise, SqueezeExcite
 from hetcalc.nn.hetconv import (
     HETCONV_CLASSES,
     IMPLS,
+    PINNED,
     HetConv1d,
     HetConv2d,
     HetConv3d,
     Impl,
+    auto_choices,
+    clear_auto_choices,
     conv_dims,
     conv_padding,
     hetconv_like,
@@ -26,7 +29,10 @@ from hetcalc.variants import KINDS, Variant
 
 __all__ = [
     "IMPLS",
+    "PINNED",
     "Impl",
+    "auto_choices",
+    "clear_auto_choices",
     "HetConv1d",
     "HetConv2d",
     "HetConv3d",

@@ -1,6 +1,6 @@
 """HetConv (Singh et al., CVPR 2019, Section 3) as a real, trainable layer, for 1-D, 2-D and 3-D
 convolutions (:class:`HetConv1d`, :class:`HetConv2d`, :class:`HetConv3d`). The paper's layer is
-2-D; the pattern and both realizations carry over unchanged to any number of spatial dimensions,
+2-D; the pattern and every realization carry over unchanged to any number of spatial dimensions,
 with "K×K" read as the whole kernel and "1×1" as its centre tap.
 
 **Pattern** (paper Fig. 3): with part ``P``, filter ``n`` has a K×K kernel on every input
@@ -12,19 +12,49 @@ zero wherever :func:`hetconv_mask` is False: a 1×1 kernel sits at the kernel's 
 ``(kh // 2, kw // 2)`` (for an even kernel too). The 1×1 part therefore sees the input shifted by
 ``centre · dilation − padding`` and subsampled by the stride, like that tap of the K×K conv.
 
-**Realizations** (``impl``), both computing that function from the same parameters:
+**Realizations** (``impl``, :class:`Impl`; their MACs relative to Eq. 4 are in
+:mod:`hetcalc.realizations`), all computing that function from the same parameters:
 
 * ``"exact"`` executes Eq. 4's MACs, as fvcore counts them, to the MAC: the input channels are
   put in *residue order* (channel ``c`` goes to group ``c mod P``; reshape/permute/cat, which
   fvcore does not count), a K×K conv with ``P`` groups does the K×K kernels (Eq. 2) and one
   batched matmul (``aten::bmm``, ``P`` batches) whose batch ``r`` multiplies only the
   ``(P−1)·M/P`` centre taps of the other residues does the 1×1 kernels (Eq. 3).
+* ``"exact-cl"``: the same MACs in channels-last: one copy puts the input in channels-last
+  residue order, the K×K conv with ``P`` groups runs there, and each residue's 1×1 kernels are
+  two ``addmm`` (the residues after it, the residues before it) that accumulate into the conv's
+  output; one more copy puts the filters back in order. The output is channels-last.
 * ``"fast"`` does the same K×K conv and one dense 1×1 conv over all ``M`` channels whose weights
   at the K×K channels are a constant zero: ``Do·Do·N·M/P`` MACs more than Eq. 4
   (:func:`hetcalc.formulas.fast_hetconv_overhead`).
+* ``"fast-cl"``: ``fast`` in channels-last, its 1×1 part one ``addmm`` into the K×K conv's output.
+* ``"gemm"``: Eq. 4's MACs as one batched matmul after an im2col: per residue, the K×K patches
+  of its channels and the other residues' centre taps side by side, times the filters' K×K and
+  1×1 weights side by side (no grouped conv).
+* ``"branches"``: one plain K×K conv and one plain 1×1 conv per residue (Eq. 4's MACs), the
+  outputs interleaved into filter order.
+* ``"dense"``: the masked dense conv itself, ``F.conv2d(x, to_dense())`` — Eq. 1's MACs,
+  ``FL_S − FL_HC`` more than Eq. 4; worth it where the dense conv runs at a much higher MAC rate
+  than the grouped one (small ``P``, large batch).
+* ``"auto"`` picks one of those per call *signature*: the first call with a given layer shape,
+  input shape (batch included), device, dtype, memory format, grad mode and thread count times
+  every realization on that input (a few interleaved rounds, least time) and keeps the fastest in a
+  module-level cache (:func:`auto_choices`, :func:`clear_auto_choices`), like
+  ``torch.backends.cudnn.benchmark``; later calls with that signature run it without timing.
+  Nothing is timed where it cannot be (on the meta device, under ``torch.jit.trace`` — fvcore's
+  count —, ``torch.compile`` or ``torch.export``, inside a dispatch mode such as
+  ``FlopCounterMode``, or with storage-free counting weights): there ``auto`` runs the choice
+  the cache holds for that signature, else ``exact``. :attr:`chosen_impl` tells what the last
+  eager call ran.
+
+In eager inference (no autograd, no tracing) realizations reuse derived weights (``fast``'s
+dense 1×1 weight, ``dense``'s dense weight) until a parameter changes, and write sums in place;
+with autograd, under tracing or compiling they run out-of-place forms of the same operators (the
+same counts). No size is taken from the batch dimension, so a ``torch.jit.trace`` made at one
+batch size runs at another.
 
 **Parameters.** Only the entries the pattern keeps are parameters, so a masked position can never
-be learned (no gradient, no weight decay can reach it); both realizations hold the same parameters
+be learned (no gradient, no weight decay can reach it); all realizations hold the same parameters
 in the same layout, so their state dicts are interchangeable. Rows of ``weight_kxk`` and
 ``weight_1x1`` are in residue order: row ``r·(N/P) + i`` belongs to filter ``n = i·P + r``.
 ``weight_kxk[r·N/P + i, j]`` is the K×K kernel on input channel ``j·P + r``;
@@ -38,24 +68,90 @@ from __future__ import annotations
 
 import enum
 import math
+import time
+import warnings
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hetcalc import realizations
 from hetcalc.formulas import conv_output_size
 from hetcalc.shapes import resolve_padding
+from hetcalc.tensors import storage_free
 
 
 class Impl(enum.StrEnum):
-    """HetConv realizations."""
+    """HetConv realizations; the values are the CLI's ``--impl`` choices
+    (:data:`hetcalc.realizations.IMPL_NAMES`, where each one's MACs beyond Eq. 4 are stated)."""
 
-    EXACT = "exact"  # executes exactly Eq. 4's MACs
+    AUTO = "auto"  # times the others once per signature, then runs the fastest
+    EXACT = "exact"  # executes exactly Eq. 4's MACs (NCHW)
+    EXACT_CL = "exact-cl"  # exactly Eq. 4's MACs, channels-last
     FAST = "fast"  # grouped K x K + dense 1x1: Do*Do*N*M/P MACs more
+    FAST_CL = "fast-cl"  # the same in channels-last
+    GEMM = "gemm"  # exactly Eq. 4's MACs as one batched matmul (im2col)
+    BRANCHES = "branches"  # exactly Eq. 4's MACs as 2P plain convs, one pair per residue
+    DENSE = "dense"  # the masked dense conv: Eq. 1's MACs
 
 
-IMPLS = tuple(impl.value for impl in Impl)
-"""HetConv realizations: ``exact`` runs Eq. 4's MACs, ``fast`` runs ``Do·Do·N·M/P`` more."""
+IMPLS = realizations.IMPL_NAMES
+"""Every ``impl`` value (the same names as :class:`Impl`, in the CLI's order)."""
+
+PINNED = realizations.PINNED
+"""The realizations that run as they are named; ``auto`` chooses among them."""
+
+if {impl.value for impl in Impl} != set(IMPLS):  # one list of names, two spellings
+    raise ImportError("hetcalc.nn.Impl and hetcalc.realizations.IMPL_NAMES disagree")
+
+AUTO_ROUNDS = 5
+"""Interleaved rounds ``auto`` times each candidate for (3 when one call takes over
+:data:`AUTO_SLOW_SECONDS`)."""
+AUTO_BLOCK_SECONDS = 0.002
+"""Calls per timed block: as many as fill this many seconds (at least one)."""
+AUTO_SLOW_SECONDS = 0.05
+AUTO_PRUNE = 2.0
+"""A candidate whose first timed call took over this many times the fastest one's is not timed
+further."""
+
+_AUTO_CHOICES: dict[tuple, str] = {}
+
+
+def auto_choices() -> dict[tuple, str]:
+    """What ``impl="auto"`` chose so far, by signature: ``(class, in_channels, out_channels,
+    kernel, stride, padding, dilation, part, bias, input shape, device, dtype, memory format,
+    grad enabled, threads) -> realization``. A copy: changing it changes nothing."""
+    return dict(_AUTO_CHOICES)
+
+
+def clear_auto_choices() -> None:
+    """Forget every ``auto`` choice: the next call of each signature times again."""
+    _AUTO_CHOICES.clear()
+
+
+def _tracing() -> bool:
+    """Under ``torch.jit.trace`` (fvcore counts this way), ``torch.compile`` or ``torch.export``."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
+def _eager_inference() -> bool:
+    """Eager and without autograd: derived weights may be kept, sums written in place."""
+    return not torch.is_grad_enabled() and not _tracing()
+
+
+def _memory_format(x: torch.Tensor) -> str:
+    if x.is_contiguous():
+        return "contiguous"
+    if _channels_last_contiguous(x):
+        return "channels_last"
+    return "strided"
+
+
+def _channels_last_contiguous(x: torch.Tensor) -> bool:
+    """Channels innermost, then the spatial axes, then the batch: NHWC (any rank)."""
+    return x.permute(0, *range(2, x.dim()), 1).is_contiguous()
+
 
 _Size = int | tuple[int, ...]
 _CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
@@ -100,9 +196,20 @@ def hetconv_mask(out_channels: int, in_channels: int, kernel_size: _Size,
 
 
 def _sizes(x: torch.Tensor) -> tuple[int, ...]:
-    """``x.shape`` as plain ints: under ``torch.jit.trace`` (fvcore) the shape arithmetic below
-    then stays out of the traced graph instead of showing up as uncounted ``aten::add``/``sub``."""
-    return tuple(int(v) for v in x.shape)
+    """``x.shape[1:]`` (channels and spatial sizes) as plain ints: under ``torch.jit.trace``
+    (fvcore) the shape arithmetic below then stays out of the traced graph instead of showing up
+    as uncounted ``aten::add``/``sub``. The batch is never taken this way (it is ``-1`` in every
+    reshape), so a trace made at one batch size runs at another and ``torch.export`` keeps the
+    batch dynamic."""
+    if torch.jit.is_tracing():
+        return tuple(int(v) for v in x.shape[1:])
+    return tuple(x.shape[1:])
+
+
+def _batch_hint(x: torch.Tensor) -> int:
+    """The batch size where it only steers a choice between equal computations (which way
+    round to multiply): 1 under tracing or compiling, so no size is specialised on it."""
+    return 1 if _tracing() else int(x.shape[0])
 
 
 def _product(values: tuple[int, ...]) -> int:
@@ -111,8 +218,42 @@ def _product(values: tuple[int, ...]) -> int:
 
 def _to_residue_order(x: torch.Tensor, part: int) -> torch.Tensor:
     """Channels ``c = j·P + r`` of ``x`` (dim 1) to position ``r·(C/P) + j`` (one copy)."""
-    b, c, *spatial = _sizes(x)
-    return x.reshape(b, c // part, part, *spatial).transpose(1, 2).reshape(b, c, *spatial)
+    c, *spatial = _sizes(x)
+    return x.reshape(-1, c // part, part, *spatial).transpose(1, 2).reshape(-1, c, *spatial)
+
+
+def _residue_channels_last(x: torch.Tensor, part: int) -> torch.Tensor:
+    """``x`` in residue order (see :func:`_to_residue_order`) and channels-last (channels
+    innermost in memory), in one copy; the shape is ``x``'s."""
+    c, *spatial = _sizes(x)
+    d = len(spatial)
+    rows = x.permute(0, *range(2, 2 + d), 1).reshape(-1, *spatial, c // part, part)
+    rows = rows.transpose(-1, -2).reshape(-1, *spatial, c)          # [b, *spatial, C], a copy
+    return rows.permute(0, d + 1, *range(1, d + 1))
+
+
+def _rows(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """The ``[b·pixels, C]`` matrix of ``x``: a view when ``x`` is channels-last."""
+    return x.permute(0, *range(2, x.dim()), 1).reshape(-1, channels)
+
+
+def _from_rows(rows: torch.Tensor, out_size: tuple[int, ...], channels: int) -> torch.Tensor:
+    """Inverse of :func:`_rows`: ``[b, C, *out_size]``, channels-last in memory."""
+    d = len(out_size)
+    return rows.reshape(-1, *out_size, channels).permute(0, d + 1, *range(1, d + 1))
+
+
+def _centre_offset(kernel: tuple[int, ...]) -> int:
+    """Where the centre tap ``(k // 2, ...)`` is in the kernel flattened axis by axis."""
+    offset = 0
+    for k in kernel:
+        offset = offset * k + k // 2
+    return offset
+
+
+def _filter_order_rows(rows: torch.Tensor, part: int, channels: int) -> torch.Tensor:
+    """Columns ``r·(N/P) + i`` (residue order) to ``i·P + r`` (filter order), one copy."""
+    return rows.reshape(-1, part, channels // part).transpose(1, 2).reshape(-1, channels)
 
 
 def _centre_index(out_channels: int, in_channels: int, part: int) -> torch.Tensor:
@@ -130,13 +271,57 @@ def _centre_index(out_channels: int, in_channels: int, part: int) -> torch.Tenso
     return torch.where(s == r, out_channels * (in_channels - per), flat)
 
 
+def _timing_possible(layer: _HetConvNd, x: torch.Tensor) -> bool:
+    """Whether ``auto`` may time realizations on this call: an eager call on real tensors with
+    real weights, no tracer, compiler or dispatch mode (``FlopCounterMode``) watching."""
+    if _tracing() or torch._C._len_torch_dispatch_stack() > 0:
+        return False
+    if type(x) is not torch.Tensor or x.device.type == "meta":
+        return False
+    w = layer.weight_kxk
+    return w.device.type != "meta" and not storage_free(w)
+
+
+def _time_realizations(run: Callable[[str], torch.Tensor], candidates: tuple[str, ...],
+                       device: torch.device) -> str:
+    """The candidate whose least time per call, over interleaved rounds, is least."""
+    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+    def timed(name: str, number: int) -> float:
+        synchronize()
+        start = time.perf_counter()
+        for _ in range(number):
+            run(name)
+        synchronize()
+        return (time.perf_counter() - start) / number
+
+    once = {}
+    for name in candidates:
+        run(name)  # first call: kernel selection, allocator, derived weights
+        once[name] = timed(name, 1)
+    fastest = min(once.values())
+    # One call each is a rough figure; what is over AUTO_PRUNE times the fastest cannot win.
+    candidates = tuple(name for name in candidates if once[name] <= AUTO_PRUNE * fastest)
+    numbers = {name: max(1, int(AUTO_BLOCK_SECONDS / max(once[name], 1e-7)))
+               for name in candidates}
+    slowest = max(once[name] for name in candidates)
+    rounds = AUTO_ROUNDS if slowest < AUTO_SLOW_SECONDS else 3
+    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    for _ in range(rounds):
+        for name in candidates:
+            samples[name].append(timed(name, numbers[name]))
+    # Interference from other work only ever adds time: the least block is the best estimate
+    # of what a realization costs on this input.
+    return min(candidates, key=lambda name: min(samples[name]))
+
+
 class _HetConvNd(nn.Module):
     """A HetConv layer with part ``P`` over ``dims`` spatial dimensions; see the module
-    docstring for the pattern and layout.
+    docstring for the pattern, the layout and the realizations.
 
     Requires ``P | in_channels`` and ``P | out_channels``. ``kernel_size``, ``stride``,
     ``padding`` and ``dilation`` take an int or one int per dimension (zero padding only).
-    ``impl`` is ``"exact"`` (Eq. 4's MACs) or ``"fast"`` (Eq. 4 + ``Do·Do·N·M/P``).
+    ``impl`` is one of :data:`IMPLS` (:class:`Impl`).
     """
 
     dims = 2
@@ -151,6 +336,8 @@ class _HetConvNd(nn.Module):
         d = self.dims
         self.in_channels, self.out_channels, self.part = in_channels, out_channels, part
         self.impl = str(impl)  # a StrEnum member becomes its plain value
+        self.chosen_impl: str | None = None
+        """The realization the last eager call ran (``auto``'s choice; ``None`` before)."""
         self.kernel_size = _tuple(kernel_size, "kernel_size", 1, d)
         self.stride = _tuple(stride, "stride", 1, d)
         self.padding = _tuple(padding, "padding", 0, d)
@@ -163,9 +350,11 @@ class _HetConvNd(nn.Module):
         # built on the meta device), on the CPU and per device once used; not state. The one
         # the forward pass needs is built now, outside any torch.jit trace (fvcore's).
         self._index_on: dict[tuple[str, torch.device], torch.Tensor] = {}
-        if impl == "fast":
+        if part > 1:
             self._index("centre", torch.device("cpu"))
-        self._centre_cache: tuple[tuple, torch.Tensor] | None = None
+        self._derived: dict[str, tuple[tuple, torch.Tensor]] = {}
+        self._geometries: dict[tuple[int, ...], tuple] = {}
+        self._strided = any(s != 1 for s in self.stride)
         self.reset_parameters()
 
     # -- parameters -------------------------------------------------------------------------
@@ -196,22 +385,34 @@ class _HetConvNd(nn.Module):
             self._index_on[key] = self._index_on[cpu].to(device)
         return self._index_on[key]
 
-    def _dense_centre(self) -> torch.Tensor:
-        """The ``N×M`` dense 1×1 weights (filter and channel order, zero at K×K channels).
+    def _kept(self, name: str, build: Callable[[], torch.Tensor]) -> torch.Tensor:
+        """``build()``, a weight derived from the parameters. In eager inference it is kept
+        until a parameter changes (its storage or version counter), so the realizations that
+        need one (``fast``, ``fast-cl``, ``dense``) do not rebuild it on every call; with
+        autograd, tracing or compiling it is built in the graph, from the parameters."""
+        a, b = self.weight_kxk, self.weight_1x1
+        if not _eager_inference() or a.is_inference() or b.is_inference():
+            return build()
+        key = (a.data_ptr(), a._version, b.data_ptr(), b._version)  # new storage: new pointer
+        kept = self._derived.get(name)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        value = build()
+        self._derived[name] = (key, value)
+        return value
 
-        Without autograd (inference) the result is kept until ``weight_1x1`` changes (its
-        storage or version counter), so ``impl="fast"`` does not rebuild it on every call.
-        """
+    def _dense_centre(self) -> torch.Tensor:
+        """The ``N×M`` dense 1×1 weights (filter and channel order, zero at K×K channels)."""
         w = self.weight_1x1
-        key = None
-        if not torch.is_grad_enabled() and not w.is_inference():
-            key = (w.data_ptr(), w._version, w.dtype, w.device)
-            if self._centre_cache is not None and self._centre_cache[0] == key:
-                return self._centre_cache[1]
         flat = torch.cat([w.reshape(-1), w.new_zeros(1)])
-        dense = flat[self._index("centre", w.device)]
-        self._centre_cache = None if key is None else (key, dense)
-        return dense
+        return flat[self._index("centre", w.device)]
+
+    def _dense_centre_residue(self) -> torch.Tensor:
+        """The dense 1×1 weights as an ``M×N`` matrix with rows (input channels) and columns
+        (filters) both in residue order, for ``rows @ weight``: zero blocks on the diagonal."""
+        n, m, p = self.out_channels, self.in_channels, self.part
+        dense = self._dense_centre().reshape(n // p, p, m // p, p)      # [i, r, j, s]
+        return dense.permute(3, 2, 1, 0).reshape(m, n)                  # [(s, j), (r, i)]
 
     def to_dense(self) -> torch.Tensor:
         """The ``N×M×k...`` dense weight this layer equals (zero where the mask is False).
@@ -279,23 +480,34 @@ class _HetConvNd(nn.Module):
     to_conv2d = to_conv
 
     # -- forward ----------------------------------------------------------------------------
-    def _out_size(self, x: torch.Tensor) -> tuple[int, ...]:
-        return tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in zip(
-            _sizes(x)[2:], self.kernel_size, self.stride, self.padding, self.dilation,
-            strict=True))
-
-    def _centre_tap(self, x: torch.Tensor, out_size: tuple[int, ...]) -> torch.Tensor:
-        """What the centre tap of the K×K conv multiplies: ``x`` shifted by
-        ``padding − centre·dilation`` (zero-padded, or cropped when negative) and subsampled by
-        the stride, ``Do`` per axis. ``x`` itself for a "same" conv with stride 1."""
+    def _geometry(self, x: torch.Tensor) -> tuple[tuple[int, ...], int, tuple[int, ...]]:
+        """For ``x``'s spatial size: the output size, its number of pixels, and the pads that
+        move the centre tap onto the output grid (:meth:`_centre_tap`; empty when none).
+        Kept per input size outside compiled code (an eager call computes it once)."""
+        sizes = _sizes(x)[1:]
+        known = self._geometries.get(sizes)
+        if known is not None:
+            return known
+        out = tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in zip(
+            sizes, self.kernel_size, self.stride, self.padding, self.dilation, strict=True))
         pads: list[int] = []
-        for size, k, s, p, d, out in zip(_sizes(x)[2:], self.kernel_size, self.stride,
-                                         self.padding, self.dilation, out_size, strict=True):
+        for size, k, s, p, d, o in zip(sizes, self.kernel_size, self.stride, self.padding,
+                                       self.dilation, out, strict=True):
             before = p - (k // 2) * d
-            pads = [before, (out - 1) * s + 1 - size - before, *pads]  # last axis first
-        if any(pads):
+            pads = [before, (o - 1) * s + 1 - size - before, *pads]  # last axis first
+        known = (out, _product(out), tuple(pads) if any(pads) else ())
+        if not torch.compiler.is_compiling():
+            self._geometries[sizes] = known
+        return known
+
+    def _centre_tap(self, x: torch.Tensor, pads: tuple[int, ...]) -> torch.Tensor:
+        """What the centre tap of the K×K conv multiplies: ``x`` shifted by
+        ``padding − centre·dilation`` (zero-padded, or cropped when negative: ``pads`` from
+        :meth:`_geometry`) and subsampled by the stride, ``Do`` per axis. ``x`` itself for a
+        "same" conv with stride 1."""
+        if pads:
             x = torch.constant_pad_nd(x, pads)
-        if any(s != 1 for s in self.stride):
+        if self._strided:
             x = x[(slice(None), slice(None), *(slice(None, None, s) for s in self.stride))]
         return x
 
@@ -303,60 +515,215 @@ class _HetConvNd(nn.Module):
               groups: int) -> torch.Tensor:
         return _CONV[self.dims](x, weight, bias, self.stride, self.padding, self.dilation, groups)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.part == 1:  # every kernel is K×K: a standard conv
-            return self._conv(x, self.weight_kxk, self.bias, 1)
-        if self.impl == "exact":
-            return self._forward_exact(x)
-        return self._forward_fast(x)
+    def _residue_bias(self) -> torch.Tensor | None:
+        """``bias`` in residue order (the order the grouped K×K conv produces filters in)."""
+        p, n = self.part, self.out_channels
+        return None if self.bias is None else self.bias.reshape(n // p, p).t().reshape(n)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.part == 1:  # every kernel is K×K: a standard conv, whatever the realization
+            impl = "exact" if self.impl == "auto" else self.impl
+            if self.chosen_impl != impl and not _tracing():
+                self.chosen_impl = impl
+            return self._conv(x, self.weight_kxk, self.bias, 1)
+        impl = self._choose(x) if self.impl == "auto" else self.impl
+        if self.chosen_impl != impl and not _tracing():
+            self.chosen_impl = impl
+        return _FORWARD[impl](self, x)
+
+    def realize(self, x: torch.Tensor, impl: str) -> torch.Tensor:
+        """This layer's function on ``x`` computed by the pinned realization ``impl`` (one of
+        :data:`PINNED`), whatever ``self.impl`` is."""
+        if impl not in PINNED:
+            raise ValueError(f"impl must be one of {', '.join(PINNED)}, got {impl!r}")
+        if self.part == 1:
+            return self._conv(x, self.weight_kxk, self.bias, 1)
+        return _FORWARD[impl](self, x)
+
+    # -- auto -------------------------------------------------------------------------------
+    def signature(self, x: torch.Tensor) -> tuple:
+        """What ``auto``'s choice for input ``x`` depends on (the key of :func:`auto_choices`):
+        the layer's shape, the input's shape (batch included), device, dtype and memory format,
+        whether autograd is on, and torch's thread count."""
+        if torch.jit.is_tracing():  # sizes are traced values; the key only looks them up
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                shape = tuple(int(v) for v in x.shape)
+        else:
+            shape = tuple(x.shape)
+        return (type(self).__name__, self.in_channels, self.out_channels, self.kernel_size,
+                self.stride, self.padding, self.dilation, self.part, self.bias is not None,
+                shape, str(x.device), str(x.dtype), _memory_format(x),
+                torch.is_grad_enabled(), torch.get_num_threads())
+
+    def _choose(self, x: torch.Tensor) -> str:
+        """``auto``: the cached choice for this call's signature, timed now if there is none
+        and timing is possible, else ``exact``."""
+        if torch.compiler.is_compiling():
+            # The compiled graph holds one realization: the one eager calls chose for this
+            # layer (measure() makes one eager call before compiling), else exact.
+            return self.chosen_impl or Impl.EXACT.value
+        key = self.signature(x)
+        chosen = _AUTO_CHOICES.get(key)
+        if chosen is None:
+            if not _timing_possible(self, x):
+                return Impl.EXACT.value
+            chosen = _time_realizations(lambda name: _FORWARD[name](self, x), PINNED, x.device)
+            _AUTO_CHOICES[key] = chosen
+        return chosen
+
+    # -- realizations -----------------------------------------------------------------------
     def _forward_exact(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 2 as a K×K conv with P groups, Eq. 3 as one batched matmul over the residues.
 
         The centre taps go into ``v``, residue blocks ``0..P−1, 0..P−2`` (one ``aten::cat``);
         residue ``r``'s filters need blocks ``r+1 .. r+P−1``, an overlapping window of ``v``
-        taken as a strided view, so ``bmm`` runs exactly ``N·(M − M/P)`` MACs per pixel."""
-        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
-        c = m // p
-        b = _sizes(x)[0]
-        out = self._out_size(x)
-        pixels = _product(out)
-        tap = self._centre_tap(x, out)
-        per_residue = tap.reshape(b, c, p, *out).permute(2, 1, 0, *range(3, 3 + d))  # [s, j, b, ...]
+        taken as a view (``unfold``), so ``bmm`` runs exactly ``N·(M − M/P)`` MACs per pixel."""
+        p, n, m = self.part, self.out_channels, self.in_channels
+        c, per_filter = m // p, n // p
+        out, pixels, pads = self._geometry(x)
+        tap = self._centre_tap(x, pads)
+        per_residue = tap.reshape(-1, c, p, pixels).permute(2, 1, 0, 3)   # [s, j, b, pixels]
         v = torch.cat([per_residue, per_residue[:p - 1]])
-        # At batch 1 with a "same" conv, the first P blocks of v are x in residue order.
-        xr = v[:p].reshape(1, m, *out) if b == 1 and tap is x else _to_residue_order(x, p)
-        bias = None if self.bias is None else self.bias.reshape(n // p, p).t().reshape(n)
-        y = self._conv(xr, self.weight_kxk, bias, p)
-        cols = b * pixels
-        window = v.as_strided((p, (p - 1) * c, cols), (c * cols, cols, 1),
-                              v.storage_offset() + c * cols)
-        weight = self.weight_1x1.reshape(p, n // p, (p - 1) * c)
-        if cols >= n // p:  # [r, i, (b, pixels)]
-            y1 = torch.bmm(weight, window).reshape(p, n // p, b, pixels).permute(2, 1, 0, 3)
+        batch = _batch_hint(x)
+        if batch == 1 and tap is x and _eager_inference():
+            xr = v[:p].reshape(1, m, *out)  # batch 1, "same" conv: v's first P blocks are x
+        else:
+            xr = _to_residue_order(x, p)
+        y = self._conv(xr, self.weight_kxk, self._residue_bias(), p)
+        # window[r] = blocks r+1 .. r+P-1 of v: [P, (P-1)·c, b·pixels], a view of v
+        window = v.unfold(0, p - 1, 1)[1:].permute(0, 4, 1, 2, 3).reshape(p, (p - 1) * c, -1)
+        weight = self.weight_1x1.reshape(p, per_filter, (p - 1) * c)
+        if batch * pixels >= per_filter:  # [r, i, (b, pixels)]
+            y1 = torch.bmm(weight, window).reshape(p, per_filter, -1, pixels).permute(2, 1, 0, 3)
         else:  # few pixels (late layers, batch 1): the transposed product is much faster
-            y1 = torch.bmm(window.mT, weight.mT).reshape(p, b, pixels, n // p)
+            y1 = torch.bmm(window.mT, weight.mT).reshape(p, -1, pixels, per_filter)
             y1 = y1.permute(1, 3, 0, 2)
         # Both halves to filter order n = i·P + r in the same pass as their sum.
-        y = y.reshape(b, p, n // p, pixels).permute(0, 2, 1, 3)
-        if torch.is_grad_enabled():
-            return (y + y1).reshape(b, n, *out)
-        result = x.new_empty((b, n // p, p, pixels))
-        return torch.add(y, y1, out=result).reshape(b, n, *out)
+        y = y.reshape(-1, p, per_filter, pixels).permute(0, 2, 1, 3)
+        if not _eager_inference():
+            return (y + y1).reshape(-1, n, *out)
+        result = torch.empty_like(y1, memory_format=torch.contiguous_format)
+        return torch.add(y, y1, out=result).reshape(-1, n, *out)
+
+    def _forward_exact_cl(self, x: torch.Tensor) -> torch.Tensor:
+        """``exact`` in channels-last: the grouped K×K conv on the residue-ordered input, then,
+        per residue ``r``, ``addmm`` of the taps of residues ``r+1..P−1`` and of ``0..r−1``
+        into its filters' columns (exactly Eq. 3's MACs), then filters back in order."""
+        p, n, m = self.part, self.out_channels, self.in_channels
+        c, per_filter = m // p, n // p
+        out, _, pads = self._geometry(x)
+        xr = _residue_channels_last(x, p)
+        y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
+        taps = _rows(self._centre_tap(xr, pads), m)
+        weight = self.weight_1x1.reshape(p, per_filter, (p - 1) * c)
+        fused = _eager_inference()
+        columns = []
+        for r in range(p):
+            after = (p - 1 - r) * c   # weight columns of residues r+1 .. P-1 come first
+            target = y[:, r * per_filter:(r + 1) * per_filter]
+            for taken, w in ((taps[:, (r + 1) * c:], weight[r, :, :after]),
+                             (taps[:, :r * c], weight[r, :, after:])):
+                if w.shape[1]:
+                    target = (torch.addmm(target, taken, w.t(), out=target) if fused
+                              else torch.addmm(target, taken, w.t()))
+            columns.append(target)
+        if not fused:
+            y = torch.cat(columns, dim=1)
+        return _from_rows(_filter_order_rows(y, p, n), out, n)
 
     def _forward_fast(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 2 as a K×K conv with P groups, then a dense 1×1 conv over all M centre taps (zero
         weights at the K×K channels): ``Do·Do·N·M/P`` MACs more than Eq. 3."""
         p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
-        b = _sizes(x)[0]
-        out = self._out_size(x)
-        pixels = _product(out)
+        _, pixels, pads = self._geometry(x)
         y = self._conv(_to_residue_order(x, p), self.weight_kxk, None, p)
-        tap = self._centre_tap(x, out)
-        result = _CONV[d](tap, self._dense_centre().reshape(n, m, *(1,) * d), self.bias)
-        result = result.reshape(b, n // p, p, pixels)
-        result.add_(y.reshape(b, p, n // p, pixels).transpose(1, 2))
-        return result.reshape(b, n, *out)
+        centre = self._kept("centre", self._dense_centre).reshape(n, m, *(1,) * d)
+        result = _CONV[d](self._centre_tap(x, pads), centre, self.bias)
+        # the grouped conv's filters are in residue order: added through a transposed view
+        result.reshape(-1, n // p, p, pixels).add_(y.reshape(-1, p, n // p, pixels).transpose(1, 2))
+        return result
+
+    def _forward_fast_cl(self, x: torch.Tensor) -> torch.Tensor:
+        """``fast`` in channels-last: the grouped K×K conv on the residue-ordered input, then
+        one ``addmm`` of all M taps (zero weights at each filter's K×K channels) into it."""
+        p, n, m = self.part, self.out_channels, self.in_channels
+        out, _, pads = self._geometry(x)
+        xr = _residue_channels_last(x, p)
+        y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
+        taps = _rows(self._centre_tap(xr, pads), m)
+        weight = self._kept("centre-residue", self._dense_centre_residue)
+        y = (torch.addmm(y, taps, weight, out=y) if _eager_inference()
+             else torch.addmm(y, taps, weight))
+        return _from_rows(_filter_order_rows(y, p, n), out, n)
+
+    def _forward_gemm(self, x: torch.Tensor) -> torch.Tensor:
+        """Eq. 4 as one batched matmul: per residue ``r``, the K×K patches of its ``M/P``
+        channels (im2col) and the centre taps of the other ``(P−1)·M/P`` channels, side by side,
+        times the filters' K×K and 1×1 weights side by side (:meth:`_stacked_weight`). No
+        grouped conv (whose per-call weight reordering dominates small layers), no zero weight,
+        and the weights are read in the layout they are stored in."""
+        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
+        c, per_filter, k2 = m // p, n // p, _product(self.kernel_size)
+        out, pixels, _ = self._geometry(x)
+        pads = [side for pad in reversed(self.padding) for side in (pad, pad)]
+        patches = torch.constant_pad_nd(x, pads) if any(pads) else x
+        for axis, (k, s, dil) in enumerate(zip(self.kernel_size, self.stride, self.dilation,
+                                               strict=True)):
+            patches = patches.unfold(2 + axis, (k - 1) * dil + 1, s)   # windows last
+            if dil > 1:
+                patches = patches[..., ::dil]
+        # [b, M, *out, *k] -> [b, j, r, *out, *k] (a view) -> [r, j, *k, b, *out]
+        patches = patches.reshape(-1, c, p, *out, *self.kernel_size)
+        kernel_axes = range(3 + d, 3 + 2 * d)
+        kxk = patches.permute(2, 1, *kernel_axes, 0, *range(3, 3 + d)).reshape(p, c * k2, -1)
+        centre = kxk.reshape(p, c, k2, -1)[:, :, _centre_offset(self.kernel_size)]  # [s, j, cols]
+        v = torch.cat([centre, centre[:p - 1]])
+        window = v.unfold(0, p - 1, 1)[1:].permute(0, 3, 1, 2).reshape(p, (p - 1) * c, -1)
+        inputs = torch.cat([kxk, window], dim=1)                        # [r, c·K² + (P−1)·c, cols]
+        weight = self._kept("stacked", self._stacked_weight)            # [r, i, c·K² + (P−1)·c]
+        if _batch_hint(x) * pixels >= per_filter:
+            y = torch.bmm(weight, inputs).reshape(p, per_filter, -1, pixels).permute(2, 1, 0, 3)
+        else:  # few columns: the transposed product is much faster
+            y = torch.bmm(inputs.mT, weight.mT).reshape(p, -1, pixels, per_filter)
+            y = y.permute(1, 3, 0, 2)
+        y = y.reshape(-1, n, *out)  # [b, i, r, pixels]: filter order n = i·P + r
+        if self.bias is not None:
+            y = y + self.bias.reshape(n, *(1,) * d)
+        return y
+
+    def _stacked_weight(self) -> torch.Tensor:
+        """``[P, N/P, (M/P)·K² + (P−1)·M/P]``: residue ``r``'s filters' K×K weights, then their
+        1×1 weights, in the order :meth:`_forward_gemm` lays out its inputs."""
+        p, n = self.part, self.out_channels
+        kxk = self.weight_kxk.reshape(p, n // p, -1)
+        return torch.cat([kxk, self.weight_1x1.reshape(p, n // p, -1)], dim=2)
+
+    def _forward_branches(self, x: torch.Tensor) -> torch.Tensor:
+        """One branch per residue ``r``: a K×K conv of its ``M/P`` channels to its ``N/P``
+        filters and a 1×1 conv of the other residues' centre taps to the same filters, then the
+        branches interleaved into filter order. ``2P`` plain convs, exactly Eq. 4's MACs; worth
+        it at small ``P``, where a plain conv runs at a higher MAC rate than a grouped one."""
+        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
+        c, per_filter = m // p, n // p
+        _, _, pads = self._geometry(x)
+        xr = _to_residue_order(x, p)
+        tap = self._centre_tap(xr, pads)
+        doubled = torch.cat([tap, tap[:, :(p - 1) * c]], dim=1)  # residues 0..P-1, 0..P-2
+        bias = self._residue_bias()
+        kxk = self.weight_kxk.reshape(p, per_filter, c, *self.kernel_size)
+        centre = self.weight_1x1.reshape(p, per_filter, (p - 1) * c, *(1,) * d)
+        branches = []
+        for r in range(p):
+            y = self._conv(xr[:, r * c:(r + 1) * c], kxk[r],
+                           None if bias is None else bias[r * per_filter:(r + 1) * per_filter], 1)
+            y1 = _CONV[d](doubled[:, (r + 1) * c:(r + p) * c], centre[r])
+            branches.append(y.add_(y1) if _eager_inference() else y + y1)
+        return torch.stack(branches, dim=2).flatten(1, 2)  # [b, i, r, ...]: n = i·P + r
+
+    def _forward_dense(self, x: torch.Tensor) -> torch.Tensor:
+        """The masked dense conv: ``conv(x, to_dense())``, Eq. 1's MACs."""
+        return self._conv(x, self._kept("dense", self.to_dense), self.bias, 1)
 
     def extra_repr(self) -> str:
         per = self.in_channels // self.part
@@ -385,6 +752,19 @@ class HetConv3d(_HetConvNd):
 
 
 HETCONV_CLASSES: dict[int, type[_HetConvNd]] = {1: HetConv1d, 2: HetConv2d, 3: HetConv3d}
+
+_FORWARD: dict[str, Callable[[_HetConvNd, torch.Tensor], torch.Tensor]] = {
+    Impl.EXACT: _HetConvNd._forward_exact,
+    Impl.EXACT_CL: _HetConvNd._forward_exact_cl,
+    Impl.FAST: _HetConvNd._forward_fast,
+    Impl.FAST_CL: _HetConvNd._forward_fast_cl,
+    Impl.GEMM: _HetConvNd._forward_gemm,
+    Impl.BRANCHES: _HetConvNd._forward_branches,
+    Impl.DENSE: _HetConvNd._forward_dense,
+}
+"""The pinned realizations, by name (``auto`` picks one of them)."""
+if set(_FORWARD) != set(PINNED):
+    raise ImportError("every pinned realization needs a forward")
 
 
 def conv_dims(conv: nn.Module) -> int:

@@ -1,0 +1,105 @@
+"""The HetConv realizations, torch-free: their names (the CLI's ``--impl`` choices) and the MACs
+each executes relative to Eq. 4.
+
+Every realization computes the same function, the HetConv-masked dense convolution
+(:mod:`hetcalc.nn.hetconv`); they differ in how, and so in how many multiply-accumulates a
+counter sees (fvcore and ``torch.utils.flop_counter`` count what runs):
+
+========== ============================================================ ==========================
+name       how                                                          MACs beyond Eq. 4
+========== ============================================================ ==========================
+exact      grouped K×K conv (P groups, residue-ordered NCHW input) +    0
+           one ``bmm`` over the residues for the 1×1 kernels
+exact-cl   the same in channels-last: grouped K×K conv, then per        0
+           residue two ``addmm`` into its output (no zero weight)
+fast       grouped K×K conv + dense 1×1 conv over all M channels,       ``Do²·N·M/P``
+           zero weights at the K×K channels
+fast-cl    the same in channels-last, the 1×1 part one ``addmm`` that   ``Do²·N·M/P``
+           accumulates into the K×K conv's output
+gemm       im2col, then one ``bmm`` over the residues: each residue's   0
+           K×K patches and the other residues' centre taps side by
+           side, times its filters' K×K and 1×1 weights side by side
+branches   per residue a plain K×K conv of its channels and a plain   0
+           1×1 conv of the others' centre taps; outputs interleaved
+dense      the masked dense conv itself (weight :meth:`to_dense`,       ``FL_S − FL_HC``
+           kept in inference)                                           (Eq. 1 − Eq. 4)
+auto       times the others on the first call for each signature and
+           runs the fastest from then on (see :mod:`hetcalc.nn.hetconv`)
+========== ============================================================ ==========================
+
+The overheads are per image (times the batch for a batch); at ``P = 1`` every realization is one
+standard conv and none has an overhead. :data:`IMPL_NAMES` is the CLI's list of choices;
+``hetcalc.nn.Impl`` is the same list as a ``StrEnum``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hetcalc import formulas
+
+__all__ = ["AUTO", "IMPL_NAMES", "PINNED", "REALIZATIONS", "Realization", "extra_macs"]
+
+AUTO = "auto"
+
+
+def _none(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...], p: int) -> int:
+    return 0
+
+
+def _fast(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...], p: int) -> int:
+    return formulas.fast_hetconv_overhead(out_size, m, n, p)
+
+
+def _dense(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...], p: int) -> int:
+    return (formulas.flops_standard(out_size, m, n, kernel)
+            - formulas.flops_hetconv(out_size, m, n, kernel, p))
+
+
+@dataclass(frozen=True)
+class Realization:
+    """One way to run a HetConv layer: its name, how it runs, and the MACs it executes beyond
+    Eq. 4 per image (``overhead(out_size, M, N, kernel, P)``, written out in ``formula``)."""
+
+    name: str
+    summary: str
+    formula: str
+    overhead: Callable[[tuple[int, ...], int, int, tuple[int, ...], int], int]
+
+
+REALIZATIONS: dict[str, Realization] = {r.name: r for r in (
+    Realization("exact", "grouped KxK conv + one bmm over the residues (NCHW)", "0", _none),
+    Realization("exact-cl", "grouped KxK conv + two addmm per residue (channels-last)", "0",
+                _none),
+    Realization("fast", "grouped KxK conv + dense 1x1 conv with zero weights (NCHW)",
+                "Do*Do*N*M/P", _fast),
+    Realization("fast-cl", "grouped KxK conv + one dense addmm into its output (channels-last)",
+                "Do*Do*N*M/P", _fast),
+    Realization("gemm", "im2col + one bmm of K x K and 1x1 weights side by side", "0", _none),
+    Realization("branches", "one K x K conv and one 1x1 conv per residue, interleaved", "0",
+                _none),
+    Realization("dense", "the masked dense conv (Eq. 1's MACs)", "FL_S - FL_HC", _dense),
+)}
+"""Every pinned realization, by name."""
+
+PINNED: tuple[str, ...] = tuple(REALIZATIONS)
+"""The realizations ``auto`` chooses among (all but ``auto``)."""
+
+IMPL_NAMES: tuple[str, ...] = (AUTO, *PINNED)
+"""Every ``impl`` value, in the order the CLI lists them."""
+
+
+def extra_macs(impl: str, out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...],
+               p: int) -> int:
+    """MACs that realization ``impl`` runs beyond Eq. 4 for one image (0 at ``P = 1``).
+
+    ``out_size`` is the output's spatial size, ``kernel`` the kernel's, ``m``/``n`` the input
+    and output channels. ``auto`` has no overhead of its own: it runs one of the others.
+    """
+    if impl not in REALIZATIONS:
+        raise ValueError(f"impl must be one of {', '.join(PINNED)} (auto runs one of them), "
+                         f"got {impl!r}")
+    if p == 1:
+        return 0
+    return REALIZATIONS[impl].overhead(tuple(out_size), m, n, tuple(kernel), p)

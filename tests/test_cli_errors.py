@@ -13,6 +13,7 @@ import pytest
 import hetcalc
 from hetcalc.cli.errors import in_flag_terms
 from hetcalc.errors import HetcalcError, InvalidArgument, UnknownModel
+from hetcalc.realizations import IMPL_NAMES
 
 ROOT = Path(__file__).parent.parent
 
@@ -72,7 +73,8 @@ def test_debug_is_not_sniffed_from_other_arguments(cli):
 def test_shell_completion_completes_commands_and_choices():
     env = {**os.environ, "PYTHONPATH": str(ROOT), "_HETCALC_COMPLETE": "complete_bash"}
     for words, cword, expected in [("hetcalc ana", "1", "analyze"),
-                                   ("hetcalc analyze --impl ", "3", "exact\nfast")]:
+                                   ("hetcalc analyze --impl ", "3",
+                                    "\n".join(IMPL_NAMES))]:
         result = subprocess.run([sys.executable, "-m", "hetcalc"], capture_output=True, text=True,
                                 timeout=60, env={**env, "COMP_WORDS": words, "COMP_CWORD": cword})
         assert (result.returncode, result.stdout.strip()) == (0, expected), result.stderr

@@ -31,6 +31,7 @@ from hetcalc.nn import (
     auto_choices,
     clear_auto_choices,
 )
+from hetcalc.nn import _auto as auto_module
 from hetcalc.nn import hetconv as hetconv_module
 from hetcalc.tensors import materialize_zero
 from hetcalc.variants import ConvShape, part_variant
@@ -328,8 +329,8 @@ def test_auto_candidates_are_timed_interleaved_and_the_least_time_wins(monkeypat
         calls.append(name)
         clock[0] += costs[name]
 
-    monkeypatch.setattr(hetconv_module.time, "perf_counter", lambda: clock[0])
-    chosen = hetconv_module._time_realizations(run, PINNED, torch.device("cpu"))
+    monkeypatch.setattr(auto_module.time, "perf_counter", lambda: clock[0])
+    chosen = auto_module._time_realizations(run, PINNED, torch.device("cpu"))
     assert chosen == "exact-cl"
     assert "fast-cl" not in calls[2 * len(PINNED):]  # over AUTO_PRUNE x the fastest: dropped
 

@@ -67,6 +67,9 @@ def compare_command(
     dtype: Annotated[str, typer.Option(help="|".join(DTYPES))] = "float32",
     channels_last: Annotated[bool, typer.Option("--channels-last",
                                                 help="Time in channels_last memory format.")] = False,
+    compile_models: Annotated[bool, typer.Option(
+        "--compile", help="Time every model (baseline and variants alike) after "
+                          "torch.compile, as deployed that way.")] = False,
     plot: PlotOption = None,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
                                                "model, spread over interleaved rounds "
@@ -84,7 +87,8 @@ def compare_command(
     chosen = _variants_and_plans(variants, model)
     shape = parse_input_shape(input_shape) if input_shape is not None else None
     timing = LatencySettings(device=device, batch_size=batch_size, threads=threads, dtype=dtype,
-                             channels_last=channels_last, min_run_time=time_budget)
+                             channels_last=channels_last, min_run_time=time_budget,
+                             compile=compile_models)
     if latency:
         timing.validate()
     elif plot is not None:

@@ -35,6 +35,7 @@ ARGUMENT_FLAGS = {
     "batch_size": "--batch-size",
     "threads": "--threads",
     "channels_last": "--channels-last",
+    "compile": "--compile",
 }
 
 # Per command, where a name means something else there (or is not a flag at all: ``check``

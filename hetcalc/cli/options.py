@@ -23,17 +23,15 @@ from rich.console import Console
 
 from hetcalc.errors import InvalidArgument
 from hetcalc.fileio import atomic_write_text
+from hetcalc.realizations import IMPL_NAMES
 from hetcalc.render import WIDE, OutputFormat, Rendered, render_text, to_string
 
+ImplChoice = enum.StrEnum("ImplChoice", {name.upper().replace("-", "_"): name
+                                          for name in IMPL_NAMES})
+"""``--impl``: :data:`hetcalc.realizations.IMPL_NAMES` (the values of ``hetcalc.nn.Impl``),
+without importing torch."""
 
-class ImplChoice(enum.StrEnum):
-    """``--impl``: the values of :class:`hetcalc.nn.Impl`, without importing torch."""
-
-    EXACT = "exact"
-    FAST = "fast"
-
-
-DEFAULT_IMPL = ImplChoice.EXACT
+DEFAULT_IMPL = ImplChoice("exact")
 
 
 @dataclass
@@ -126,8 +124,10 @@ IncludeFirstOption = Annotated[
 ]
 ImplOption = Annotated[
     ImplChoice,
-    typer.Option("--impl", help="HetConv realization: exact runs Eq. 4's MACs, fast runs a dense "
-                 "1x1 with Do*Do*N*M/P more.", case_sensitive=False),
+    typer.Option("--impl", help="HetConv realization (docs/modules.md): exact, exact-cl, gemm and "
+                 "branches run Eq. 4's MACs, fast and fast-cl a dense 1x1 with Do*Do*N*M/P more, "
+                 "dense the masked dense conv; auto times them and runs the fastest.",
+                 case_sensitive=False),
 ]
 MergePairsOption = Annotated[
     bool,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from hetcalc.nn._auto import auto_choices, clear_auto_choices
 from hetcalc.nn.blocks import DepthwisePointwise, GroupPointwise, SqueezeExcite
 from hetcalc.nn.hetconv import (
     HETCONV_CLASSES,
@@ -18,8 +19,6 @@ from hetcalc.nn.hetconv import (
     HetConv2d,
     HetConv3d,
     Impl,
-    auto_choices,
-    clear_auto_choices,
     conv_dims,
     conv_padding,
     hetconv_like,

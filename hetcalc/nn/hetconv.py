@@ -68,7 +68,6 @@ from __future__ import annotations
 
 import enum
 import math
-import time
 import warnings
 from collections.abc import Callable
 
@@ -78,8 +77,23 @@ from torch import nn
 
 from hetcalc import realizations
 from hetcalc.formulas import conv_output_size
+from hetcalc.nn._auto import (
+    _AUTO_CHOICES,
+    _time_realizations,
+    _timing_possible,
+)
+from hetcalc.nn._ops import (
+    _CONV,
+    _CONV_MODULE,
+    _centre_index,
+    _eager_inference,
+    _memory_format,
+    _product,
+    _sizes,
+    _tracing,
+)
+from hetcalc.nn._realize import Realizations
 from hetcalc.shapes import resolve_padding
-from hetcalc.tensors import storage_free
 
 
 class Impl(enum.StrEnum):
@@ -105,57 +119,7 @@ PINNED = realizations.PINNED
 if {impl.value for impl in Impl} != set(IMPLS):  # one list of names, two spellings
     raise ImportError("hetcalc.nn.Impl and hetcalc.realizations.IMPL_NAMES disagree")
 
-AUTO_ROUNDS = 5
-"""Interleaved rounds ``auto`` times each candidate for (3 when one call takes over
-:data:`AUTO_SLOW_SECONDS`)."""
-AUTO_BLOCK_SECONDS = 0.002
-"""Calls per timed block: as many as fill this many seconds (at least one)."""
-AUTO_SLOW_SECONDS = 0.05
-AUTO_PRUNE = 2.0
-"""A candidate whose first timed call took over this many times the fastest one's is not timed
-further."""
-
-_AUTO_CHOICES: dict[tuple, str] = {}
-
-
-def auto_choices() -> dict[tuple, str]:
-    """What ``impl="auto"`` chose so far, by signature: ``(class, in_channels, out_channels,
-    kernel, stride, padding, dilation, part, bias, input shape, device, dtype, memory format,
-    grad enabled, threads) -> realization``. A copy: changing it changes nothing."""
-    return dict(_AUTO_CHOICES)
-
-
-def clear_auto_choices() -> None:
-    """Forget every ``auto`` choice: the next call of each signature times again."""
-    _AUTO_CHOICES.clear()
-
-
-def _tracing() -> bool:
-    """Under ``torch.jit.trace`` (fvcore counts this way), ``torch.compile`` or ``torch.export``."""
-    return torch.jit.is_tracing() or torch.compiler.is_compiling()
-
-
-def _eager_inference() -> bool:
-    """Eager and without autograd: derived weights may be kept, sums written in place."""
-    return not torch.is_grad_enabled() and not _tracing()
-
-
-def _memory_format(x: torch.Tensor) -> str:
-    if x.is_contiguous():
-        return "contiguous"
-    if _channels_last_contiguous(x):
-        return "channels_last"
-    return "strided"
-
-
-def _channels_last_contiguous(x: torch.Tensor) -> bool:
-    """Channels innermost, then the spatial axes, then the batch: NHWC (any rank)."""
-    return x.permute(0, *range(2, x.dim()), 1).is_contiguous()
-
-
 _Size = int | tuple[int, ...]
-_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-_CONV_MODULE = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 
 
 def _tuple(value: _Size, name: str, minimum: int, dims: int) -> tuple[int, ...]:
@@ -195,127 +159,7 @@ def hetconv_mask(out_channels: int, in_channels: int, kernel_size: _Size,
     return mask
 
 
-def _sizes(x: torch.Tensor) -> tuple[int, ...]:
-    """``x.shape[1:]`` (channels and spatial sizes) as plain ints: under ``torch.jit.trace``
-    (fvcore) the shape arithmetic below then stays out of the traced graph instead of showing up
-    as uncounted ``aten::add``/``sub``. The batch is never taken this way (it is ``-1`` in every
-    reshape), so a trace made at one batch size runs at another and ``torch.export`` keeps the
-    batch dynamic."""
-    if torch.jit.is_tracing():
-        return tuple(int(v) for v in x.shape[1:])
-    return tuple(x.shape[1:])
-
-
-def _batch_hint(x: torch.Tensor) -> int:
-    """The batch size where it only steers a choice between equal computations (which way
-    round to multiply): 1 under tracing or compiling, so no size is specialised on it."""
-    return 1 if _tracing() else int(x.shape[0])
-
-
-def _product(values: tuple[int, ...]) -> int:
-    return math.prod(values)
-
-
-def _to_residue_order(x: torch.Tensor, part: int) -> torch.Tensor:
-    """Channels ``c = j·P + r`` of ``x`` (dim 1) to position ``r·(C/P) + j`` (one copy)."""
-    c, *spatial = _sizes(x)
-    return x.reshape(-1, c // part, part, *spatial).transpose(1, 2).reshape(-1, c, *spatial)
-
-
-def _residue_channels_last(x: torch.Tensor, part: int) -> torch.Tensor:
-    """``x`` in residue order (see :func:`_to_residue_order`) and channels-last (channels
-    innermost in memory), in one copy; the shape is ``x``'s."""
-    c, *spatial = _sizes(x)
-    d = len(spatial)
-    rows = x.permute(0, *range(2, 2 + d), 1).reshape(-1, *spatial, c // part, part)
-    rows = rows.transpose(-1, -2).reshape(-1, *spatial, c)          # [b, *spatial, C], a copy
-    return rows.permute(0, d + 1, *range(1, d + 1))
-
-
-def _rows(x: torch.Tensor, channels: int) -> torch.Tensor:
-    """The ``[b·pixels, C]`` matrix of ``x``: a view when ``x`` is channels-last."""
-    return x.permute(0, *range(2, x.dim()), 1).reshape(-1, channels)
-
-
-def _from_rows(rows: torch.Tensor, out_size: tuple[int, ...], channels: int) -> torch.Tensor:
-    """Inverse of :func:`_rows`: ``[b, C, *out_size]``, channels-last in memory."""
-    d = len(out_size)
-    return rows.reshape(-1, *out_size, channels).permute(0, d + 1, *range(1, d + 1))
-
-
-def _centre_offset(kernel: tuple[int, ...]) -> int:
-    """Where the centre tap ``(k // 2, ...)`` is in the kernel flattened axis by axis."""
-    offset = 0
-    for k in kernel:
-        offset = offset * k + k // 2
-    return offset
-
-
-def _filter_order_rows(rows: torch.Tensor, part: int, channels: int) -> torch.Tensor:
-    """Columns ``r·(N/P) + i`` (residue order) to ``i·P + r`` (filter order), one copy."""
-    return rows.reshape(-1, part, channels // part).transpose(1, 2).reshape(-1, channels)
-
-
-def _centre_index(out_channels: int, in_channels: int, part: int) -> torch.Tensor:
-    """``N×M`` int64: where the dense 1×1 weight of filter ``n`` on channel ``c`` lives in
-    ``weight_1x1.reshape(-1)``, or ``N·(M − M/P)`` (one past the end: the constant zero) where
-    the filter has a K×K kernel. Filter and channel order (not residue order)."""
-    p, per = part, in_channels // part
-    n = torch.arange(out_channels, device="cpu")[:, None]
-    c = torch.arange(in_channels, device="cpu")[None, :]
-    r, i = n % p, n // p
-    s, j = c % p, c // p
-    row = r * (out_channels // p) + i
-    t = (s - r - 1) % p
-    flat = row * (in_channels - per) + t * per + j
-    return torch.where(s == r, out_channels * (in_channels - per), flat)
-
-
-def _timing_possible(layer: _HetConvNd, x: torch.Tensor) -> bool:
-    """Whether ``auto`` may time realizations on this call: an eager call on real tensors with
-    real weights, no tracer, compiler or dispatch mode (``FlopCounterMode``) watching."""
-    if _tracing() or torch._C._len_torch_dispatch_stack() > 0:
-        return False
-    if type(x) is not torch.Tensor or x.device.type == "meta":
-        return False
-    w = layer.weight_kxk
-    return w.device.type != "meta" and not storage_free(w)
-
-
-def _time_realizations(run: Callable[[str], torch.Tensor], candidates: tuple[str, ...],
-                       device: torch.device) -> str:
-    """The candidate whose least time per call, over interleaved rounds, is least."""
-    synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-
-    def timed(name: str, number: int) -> float:
-        synchronize()
-        start = time.perf_counter()
-        for _ in range(number):
-            run(name)
-        synchronize()
-        return (time.perf_counter() - start) / number
-
-    once = {}
-    for name in candidates:
-        run(name)  # first call: kernel selection, allocator, derived weights
-        once[name] = timed(name, 1)
-    fastest = min(once.values())
-    # One call each is a rough figure; what is over AUTO_PRUNE times the fastest cannot win.
-    candidates = tuple(name for name in candidates if once[name] <= AUTO_PRUNE * fastest)
-    numbers = {name: max(1, int(AUTO_BLOCK_SECONDS / max(once[name], 1e-7)))
-               for name in candidates}
-    slowest = max(once[name] for name in candidates)
-    rounds = AUTO_ROUNDS if slowest < AUTO_SLOW_SECONDS else 3
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(rounds):
-        for name in candidates:
-            samples[name].append(timed(name, numbers[name]))
-    # Interference from other work only ever adds time: the least block is the best estimate
-    # of what a realization costs on this input.
-    return min(candidates, key=lambda name: min(samples[name]))
-
-
-class _HetConvNd(nn.Module):
+class _HetConvNd(Realizations, nn.Module):
     """A HetConv layer with part ``P`` over ``dims`` spatial dimensions; see the module
     docstring for the pattern, the layout and the realizations.
 
@@ -571,159 +415,6 @@ class _HetConvNd(nn.Module):
             chosen = _time_realizations(lambda name: _FORWARD[name](self, x), PINNED, x.device)
             _AUTO_CHOICES[key] = chosen
         return chosen
-
-    # -- realizations -----------------------------------------------------------------------
-    def _forward_exact(self, x: torch.Tensor) -> torch.Tensor:
-        """Eq. 2 as a K×K conv with P groups, Eq. 3 as one batched matmul over the residues.
-
-        The centre taps go into ``v``, residue blocks ``0..P−1, 0..P−2`` (one ``aten::cat``);
-        residue ``r``'s filters need blocks ``r+1 .. r+P−1``, an overlapping window of ``v``
-        taken as a view (``unfold``), so ``bmm`` runs exactly ``N·(M − M/P)`` MACs per pixel."""
-        p, n, m = self.part, self.out_channels, self.in_channels
-        c, per_filter = m // p, n // p
-        out, pixels, pads = self._geometry(x)
-        tap = self._centre_tap(x, pads)
-        per_residue = tap.reshape(-1, c, p, pixels).permute(2, 1, 0, 3)   # [s, j, b, pixels]
-        v = torch.cat([per_residue, per_residue[:p - 1]])
-        batch = _batch_hint(x)
-        if batch == 1 and tap is x and _eager_inference():
-            xr = v[:p].reshape(1, m, *out)  # batch 1, "same" conv: v's first P blocks are x
-        else:
-            xr = _to_residue_order(x, p)
-        y = self._conv(xr, self.weight_kxk, self._residue_bias(), p)
-        # window[r] = blocks r+1 .. r+P-1 of v: [P, (P-1)·c, b·pixels], a view of v
-        window = v.unfold(0, p - 1, 1)[1:].permute(0, 4, 1, 2, 3).reshape(p, (p - 1) * c, -1)
-        weight = self.weight_1x1.reshape(p, per_filter, (p - 1) * c)
-        if batch * pixels >= per_filter:  # [r, i, (b, pixels)]
-            y1 = torch.bmm(weight, window).reshape(p, per_filter, -1, pixels).permute(2, 1, 0, 3)
-        else:  # few pixels (late layers, batch 1): the transposed product is much faster
-            y1 = torch.bmm(window.mT, weight.mT).reshape(p, -1, pixels, per_filter)
-            y1 = y1.permute(1, 3, 0, 2)
-        # Both halves to filter order n = i·P + r in the same pass as their sum.
-        y = y.reshape(-1, p, per_filter, pixels).permute(0, 2, 1, 3)
-        if not _eager_inference():
-            return (y + y1).reshape(-1, n, *out)
-        result = torch.empty_like(y1, memory_format=torch.contiguous_format)
-        return torch.add(y, y1, out=result).reshape(-1, n, *out)
-
-    def _forward_exact_cl(self, x: torch.Tensor) -> torch.Tensor:
-        """``exact`` in channels-last: the grouped K×K conv on the residue-ordered input, then,
-        per residue ``r``, ``addmm`` of the taps of residues ``r+1..P−1`` and of ``0..r−1``
-        into its filters' columns (exactly Eq. 3's MACs), then filters back in order."""
-        p, n, m = self.part, self.out_channels, self.in_channels
-        c, per_filter = m // p, n // p
-        out, _, pads = self._geometry(x)
-        xr = _residue_channels_last(x, p)
-        y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
-        taps = _rows(self._centre_tap(xr, pads), m)
-        weight = self.weight_1x1.reshape(p, per_filter, (p - 1) * c)
-        fused = _eager_inference()
-        columns = []
-        for r in range(p):
-            after = (p - 1 - r) * c   # weight columns of residues r+1 .. P-1 come first
-            target = y[:, r * per_filter:(r + 1) * per_filter]
-            for taken, w in ((taps[:, (r + 1) * c:], weight[r, :, :after]),
-                             (taps[:, :r * c], weight[r, :, after:])):
-                if w.shape[1]:
-                    target = (torch.addmm(target, taken, w.t(), out=target) if fused
-                              else torch.addmm(target, taken, w.t()))
-            columns.append(target)
-        if not fused:
-            y = torch.cat(columns, dim=1)
-        return _from_rows(_filter_order_rows(y, p, n), out, n)
-
-    def _forward_fast(self, x: torch.Tensor) -> torch.Tensor:
-        """Eq. 2 as a K×K conv with P groups, then a dense 1×1 conv over all M centre taps (zero
-        weights at the K×K channels): ``Do·Do·N·M/P`` MACs more than Eq. 3."""
-        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
-        _, pixels, pads = self._geometry(x)
-        y = self._conv(_to_residue_order(x, p), self.weight_kxk, None, p)
-        centre = self._kept("centre", self._dense_centre).reshape(n, m, *(1,) * d)
-        result = _CONV[d](self._centre_tap(x, pads), centre, self.bias)
-        # the grouped conv's filters are in residue order: added through a transposed view
-        result.reshape(-1, n // p, p, pixels).add_(y.reshape(-1, p, n // p, pixels).transpose(1, 2))
-        return result
-
-    def _forward_fast_cl(self, x: torch.Tensor) -> torch.Tensor:
-        """``fast`` in channels-last: the grouped K×K conv on the residue-ordered input, then
-        one ``addmm`` of all M taps (zero weights at each filter's K×K channels) into it."""
-        p, n, m = self.part, self.out_channels, self.in_channels
-        out, _, pads = self._geometry(x)
-        xr = _residue_channels_last(x, p)
-        y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
-        taps = _rows(self._centre_tap(xr, pads), m)
-        weight = self._kept("centre-residue", self._dense_centre_residue)
-        y = (torch.addmm(y, taps, weight, out=y) if _eager_inference()
-             else torch.addmm(y, taps, weight))
-        return _from_rows(_filter_order_rows(y, p, n), out, n)
-
-    def _forward_gemm(self, x: torch.Tensor) -> torch.Tensor:
-        """Eq. 4 as one batched matmul: per residue ``r``, the K×K patches of its ``M/P``
-        channels (im2col) and the centre taps of the other ``(P−1)·M/P`` channels, side by side,
-        times the filters' K×K and 1×1 weights side by side (:meth:`_stacked_weight`). No
-        grouped conv (whose per-call weight reordering dominates small layers), no zero weight,
-        and the weights are read in the layout they are stored in."""
-        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
-        c, per_filter, k2 = m // p, n // p, _product(self.kernel_size)
-        out, pixels, _ = self._geometry(x)
-        pads = [side for pad in reversed(self.padding) for side in (pad, pad)]
-        patches = torch.constant_pad_nd(x, pads) if any(pads) else x
-        for axis, (k, s, dil) in enumerate(zip(self.kernel_size, self.stride, self.dilation,
-                                               strict=True)):
-            patches = patches.unfold(2 + axis, (k - 1) * dil + 1, s)   # windows last
-            if dil > 1:
-                patches = patches[..., ::dil]
-        # [b, M, *out, *k] -> [b, j, r, *out, *k] (a view) -> [r, j, *k, b, *out]
-        patches = patches.reshape(-1, c, p, *out, *self.kernel_size)
-        kernel_axes = range(3 + d, 3 + 2 * d)
-        kxk = patches.permute(2, 1, *kernel_axes, 0, *range(3, 3 + d)).reshape(p, c * k2, -1)
-        centre = kxk.reshape(p, c, k2, -1)[:, :, _centre_offset(self.kernel_size)]  # [s, j, cols]
-        v = torch.cat([centre, centre[:p - 1]])
-        window = v.unfold(0, p - 1, 1)[1:].permute(0, 3, 1, 2).reshape(p, (p - 1) * c, -1)
-        inputs = torch.cat([kxk, window], dim=1)                        # [r, c·K² + (P−1)·c, cols]
-        weight = self._kept("stacked", self._stacked_weight)            # [r, i, c·K² + (P−1)·c]
-        if _batch_hint(x) * pixels >= per_filter:
-            y = torch.bmm(weight, inputs).reshape(p, per_filter, -1, pixels).permute(2, 1, 0, 3)
-        else:  # few columns: the transposed product is much faster
-            y = torch.bmm(inputs.mT, weight.mT).reshape(p, -1, pixels, per_filter)
-            y = y.permute(1, 3, 0, 2)
-        y = y.reshape(-1, n, *out)  # [b, i, r, pixels]: filter order n = i·P + r
-        if self.bias is not None:
-            y = y + self.bias.reshape(n, *(1,) * d)
-        return y
-
-    def _stacked_weight(self) -> torch.Tensor:
-        """``[P, N/P, (M/P)·K² + (P−1)·M/P]``: residue ``r``'s filters' K×K weights, then their
-        1×1 weights, in the order :meth:`_forward_gemm` lays out its inputs."""
-        p, n = self.part, self.out_channels
-        kxk = self.weight_kxk.reshape(p, n // p, -1)
-        return torch.cat([kxk, self.weight_1x1.reshape(p, n // p, -1)], dim=2)
-
-    def _forward_branches(self, x: torch.Tensor) -> torch.Tensor:
-        """One branch per residue ``r``: a K×K conv of its ``M/P`` channels to its ``N/P``
-        filters and a 1×1 conv of the other residues' centre taps to the same filters, then the
-        branches interleaved into filter order. ``2P`` plain convs, exactly Eq. 4's MACs; worth
-        it at small ``P``, where a plain conv runs at a higher MAC rate than a grouped one."""
-        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
-        c, per_filter = m // p, n // p
-        _, _, pads = self._geometry(x)
-        xr = _to_residue_order(x, p)
-        tap = self._centre_tap(xr, pads)
-        doubled = torch.cat([tap, tap[:, :(p - 1) * c]], dim=1)  # residues 0..P-1, 0..P-2
-        bias = self._residue_bias()
-        kxk = self.weight_kxk.reshape(p, per_filter, c, *self.kernel_size)
-        centre = self.weight_1x1.reshape(p, per_filter, (p - 1) * c, *(1,) * d)
-        branches = []
-        for r in range(p):
-            y = self._conv(xr[:, r * c:(r + 1) * c], kxk[r],
-                           None if bias is None else bias[r * per_filter:(r + 1) * per_filter], 1)
-            y1 = _CONV[d](doubled[:, (r + 1) * c:(r + p) * c], centre[r])
-            branches.append(y.add_(y1) if _eager_inference() else y + y1)
-        return torch.stack(branches, dim=2).flatten(1, 2)  # [b, i, r, ...]: n = i·P + r
-
-    def _forward_dense(self, x: torch.Tensor) -> torch.Tensor:
-        """The masked dense conv: ``conv(x, to_dense())``, Eq. 1's MACs."""
-        return self._conv(x, self._kept("dense", self.to_dense), self.bias, 1)
 
     def extra_repr(self) -> str:
         per = self.in_channels // self.part

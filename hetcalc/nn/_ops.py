@@ -1,0 +1,111 @@
+"""Tensor helpers of the HetConv realizations: residue order, row layouts, geometry."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
+_CONV_MODULE = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+
+
+def _tracing() -> bool:
+    """Under ``torch.jit.trace`` (fvcore counts this way), ``torch.compile`` or ``torch.export``."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
+
+
+def _eager_inference() -> bool:
+    """Eager and without autograd: derived weights may be kept, sums written in place."""
+    return not torch.is_grad_enabled() and not _tracing()
+
+
+def _memory_format(x: torch.Tensor) -> str:
+    if x.is_contiguous():
+        return "contiguous"
+    if _channels_last_contiguous(x):
+        return "channels_last"
+    return "strided"
+
+
+def _channels_last_contiguous(x: torch.Tensor) -> bool:
+    """Channels innermost, then the spatial axes, then the batch: NHWC (any rank)."""
+    return x.permute(0, *range(2, x.dim()), 1).is_contiguous()
+
+
+def _sizes(x: torch.Tensor) -> tuple[int, ...]:
+    """``x.shape[1:]`` (channels and spatial sizes) as plain ints: under ``torch.jit.trace``
+    (fvcore) the shape arithmetic below then stays out of the traced graph instead of showing up
+    as uncounted ``aten::add``/``sub``. The batch is never taken this way (it is ``-1`` in every
+    reshape), so a trace made at one batch size runs at another and ``torch.export`` keeps the
+    batch dynamic."""
+    if torch.jit.is_tracing():
+        return tuple(int(v) for v in x.shape[1:])
+    return tuple(x.shape[1:])
+
+
+def _batch_hint(x: torch.Tensor) -> int:
+    """The batch size where it only steers a choice between equal computations (which way
+    round to multiply): 1 under tracing or compiling, so no size is specialised on it."""
+    return 1 if _tracing() else int(x.shape[0])
+
+
+def _product(values: tuple[int, ...]) -> int:
+    return math.prod(values)
+
+
+def _to_residue_order(x: torch.Tensor, part: int) -> torch.Tensor:
+    """Channels ``c = j·P + r`` of ``x`` (dim 1) to position ``r·(C/P) + j`` (one copy)."""
+    c, *spatial = _sizes(x)
+    return x.reshape(-1, c // part, part, *spatial).transpose(1, 2).reshape(-1, c, *spatial)
+
+
+def _residue_channels_last(x: torch.Tensor, part: int) -> torch.Tensor:
+    """``x`` in residue order (see :func:`_to_residue_order`) and channels-last (channels
+    innermost in memory), in one copy; the shape is ``x``'s."""
+    c, *spatial = _sizes(x)
+    d = len(spatial)
+    rows = x.permute(0, *range(2, 2 + d), 1).reshape(-1, *spatial, c // part, part)
+    rows = rows.transpose(-1, -2).reshape(-1, *spatial, c)          # [b, *spatial, C], a copy
+    return rows.permute(0, d + 1, *range(1, d + 1))
+
+
+def _rows(x: torch.Tensor, channels: int) -> torch.Tensor:
+    """The ``[b·pixels, C]`` matrix of ``x``: a view when ``x`` is channels-last."""
+    return x.permute(0, *range(2, x.dim()), 1).reshape(-1, channels)
+
+
+def _from_rows(rows: torch.Tensor, out_size: tuple[int, ...], channels: int) -> torch.Tensor:
+    """Inverse of :func:`_rows`: ``[b, C, *out_size]``, channels-last in memory."""
+    d = len(out_size)
+    return rows.reshape(-1, *out_size, channels).permute(0, d + 1, *range(1, d + 1))
+
+
+def _centre_offset(kernel: tuple[int, ...]) -> int:
+    """Where the centre tap ``(k // 2, ...)`` is in the kernel flattened axis by axis."""
+    offset = 0
+    for k in kernel:
+        offset = offset * k + k // 2
+    return offset
+
+
+def _filter_order_rows(rows: torch.Tensor, part: int, channels: int) -> torch.Tensor:
+    """Columns ``r·(N/P) + i`` (residue order) to ``i·P + r`` (filter order), one copy."""
+    return rows.reshape(-1, part, channels // part).transpose(1, 2).reshape(-1, channels)
+
+
+def _centre_index(out_channels: int, in_channels: int, part: int) -> torch.Tensor:
+    """``N×M`` int64: where the dense 1×1 weight of filter ``n`` on channel ``c`` lives in
+    ``weight_1x1.reshape(-1)``, or ``N·(M − M/P)`` (one past the end: the constant zero) where
+    the filter has a K×K kernel. Filter and channel order (not residue order)."""
+    p, per = part, in_channels // part
+    n = torch.arange(out_channels, device="cpu")[:, None]
+    c = torch.arange(in_channels, device="cpu")[None, :]
+    r, i = n % p, n // p
+    s, j = c % p, c // p
+    row = r * (out_channels // p) + i
+    t = (s - r - 1) % p
+    flat = row * (in_channels - per) + t * per + j
+    return torch.where(s == r, out_channels * (in_channels - per), flat)

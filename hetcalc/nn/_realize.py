@@ -1,0 +1,175 @@
+"""The HetConv realizations (:mod:`hetcalc.realizations` lists them and what each executes):
+the forward passes of :class:`hetcalc.nn.hetconv._HetConvNd`, as a mixin."""
+
+from __future__ import annotations
+
+import torch
+
+from hetcalc.nn._ops import (
+    _CONV,
+    _batch_hint,
+    _centre_offset,
+    _eager_inference,
+    _filter_order_rows,
+    _from_rows,
+    _product,
+    _residue_channels_last,
+    _rows,
+    _to_residue_order,
+)
+
+
+class Realizations:
+    """Each ``_forward_<name>`` computes the HetConv-masked dense conv its own way."""
+
+    def _forward_exact(self, x: torch.Tensor) -> torch.Tensor:
+        """Eq. 2 as a K×K conv with P groups, Eq. 3 as one batched matmul over the residues.
+
+        The centre taps go into ``v``, residue blocks ``0..P−1, 0..P−2`` (one ``aten::cat``);
+        residue ``r``'s filters need blocks ``r+1 .. r+P−1``, an overlapping window of ``v``
+        taken as a view (``unfold``), so ``bmm`` runs exactly ``N·(M − M/P)`` MACs per pixel."""
+        p, n, m = self.part, self.out_channels, self.in_channels
+        c, per_filter = m // p, n // p
+        out, pixels, pads = self._geometry(x)
+        tap = self._centre_tap(x, pads)
+        per_residue = tap.reshape(-1, c, p, pixels).permute(2, 1, 0, 3)   # [s, j, b, pixels]
+        v = torch.cat([per_residue, per_residue[:p - 1]])
+        batch = _batch_hint(x)
+        if batch == 1 and tap is x and _eager_inference():
+            xr = v[:p].reshape(1, m, *out)  # batch 1, "same" conv: v's first P blocks are x
+        else:
+            xr = _to_residue_order(x, p)
+        y = self._conv(xr, self.weight_kxk, self._residue_bias(), p)
+        # window[r] = blocks r+1 .. r+P-1 of v: [P, (P-1)·c, b·pixels], a view of v
+        window = v.unfold(0, p - 1, 1)[1:].permute(0, 4, 1, 2, 3).reshape(p, (p - 1) * c, -1)
+        weight = self.weight_1x1.reshape(p, per_filter, (p - 1) * c)
+        if batch * pixels >= per_filter:  # [r, i, (b, pixels)]
+            y1 = torch.bmm(weight, window).reshape(p, per_filter, -1, pixels).permute(2, 1, 0, 3)
+        else:  # few pixels (late layers, batch 1): the transposed product is much faster
+            y1 = torch.bmm(window.mT, weight.mT).reshape(p, -1, pixels, per_filter)
+            y1 = y1.permute(1, 3, 0, 2)
+        # Both halves to filter order n = i·P + r in the same pass as their sum.
+        y = y.reshape(-1, p, per_filter, pixels).permute(0, 2, 1, 3)
+        if not _eager_inference():
+            return (y + y1).reshape(-1, n, *out)
+        result = torch.empty_like(y1, memory_format=torch.contiguous_format)
+        return torch.add(y, y1, out=result).reshape(-1, n, *out)
+
+    def _forward_exact_cl(self, x: torch.Tensor) -> torch.Tensor:
+        """``exact`` in channels-last: the grouped K×K conv on the residue-ordered input, then,
+        per residue ``r``, ``addmm`` of the taps of residues ``r+1..P−1`` and of ``0..r−1``
+        into its filters' columns (exactly Eq. 3's MACs), then filters back in order."""
+        p, n, m = self.part, self.out_channels, self.in_channels
+        c, per_filter = m // p, n // p
+        out, _, pads = self._geometry(x)
+        xr = _residue_channels_last(x, p)
+        y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
+        taps = _rows(self._centre_tap(xr, pads), m)
+        weight = self.weight_1x1.reshape(p, per_filter, (p - 1) * c)
+        fused = _eager_inference()
+        columns = []
+        for r in range(p):
+            after = (p - 1 - r) * c   # weight columns of residues r+1 .. P-1 come first
+            target = y[:, r * per_filter:(r + 1) * per_filter]
+            for taken, w in ((taps[:, (r + 1) * c:], weight[r, :, :after]),
+                             (taps[:, :r * c], weight[r, :, after:])):
+                if w.shape[1]:
+                    target = (torch.addmm(target, taken, w.t(), out=target) if fused
+                              else torch.addmm(target, taken, w.t()))
+            columns.append(target)
+        if not fused:
+            y = torch.cat(columns, dim=1)
+        return _from_rows(_filter_order_rows(y, p, n), out, n)
+
+    def _forward_fast(self, x: torch.Tensor) -> torch.Tensor:
+        """Eq. 2 as a K×K conv with P groups, then a dense 1×1 conv over all M centre taps (zero
+        weights at the K×K channels): ``Do·Do·N·M/P`` MACs more than Eq. 3."""
+        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
+        _, pixels, pads = self._geometry(x)
+        y = self._conv(_to_residue_order(x, p), self.weight_kxk, None, p)
+        centre = self._kept("centre", self._dense_centre).reshape(n, m, *(1,) * d)
+        result = _CONV[d](self._centre_tap(x, pads), centre, self.bias)
+        # the grouped conv's filters are in residue order: added through a transposed view
+        result.reshape(-1, n // p, p, pixels).add_(y.reshape(-1, p, n // p, pixels).transpose(1, 2))
+        return result
+
+    def _forward_fast_cl(self, x: torch.Tensor) -> torch.Tensor:
+        """``fast`` in channels-last: the grouped K×K conv on the residue-ordered input, then
+        one ``addmm`` of all M taps (zero weights at each filter's K×K channels) into it."""
+        p, n, m = self.part, self.out_channels, self.in_channels
+        out, _, pads = self._geometry(x)
+        xr = _residue_channels_last(x, p)
+        y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
+        taps = _rows(self._centre_tap(xr, pads), m)
+        weight = self._kept("centre-residue", self._dense_centre_residue)
+        y = (torch.addmm(y, taps, weight, out=y) if _eager_inference()
+             else torch.addmm(y, taps, weight))
+        return _from_rows(_filter_order_rows(y, p, n), out, n)
+
+    def _forward_gemm(self, x: torch.Tensor) -> torch.Tensor:
+        """Eq. 4 as one batched matmul: per residue ``r``, the K×K patches of its ``M/P``
+        channels (im2col) and the centre taps of the other ``(P−1)·M/P`` channels, side by side,
+        times the filters' K×K and 1×1 weights side by side (:meth:`_stacked_weight`). No
+        grouped conv (whose per-call weight reordering dominates small layers), no zero weight,
+        and the weights are read in the layout they are stored in."""
+        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
+        c, per_filter, k2 = m // p, n // p, _product(self.kernel_size)
+        out, pixels, _ = self._geometry(x)
+        pads = [side for pad in reversed(self.padding) for side in (pad, pad)]
+        patches = torch.constant_pad_nd(x, pads) if any(pads) else x
+        for axis, (k, s, dil) in enumerate(zip(self.kernel_size, self.stride, self.dilation,
+                                               strict=True)):
+            patches = patches.unfold(2 + axis, (k - 1) * dil + 1, s)   # windows last
+            if dil > 1:
+                patches = patches[..., ::dil]
+        # [b, M, *out, *k] -> [b, j, r, *out, *k] (a view) -> [r, j, *k, b, *out]
+        patches = patches.reshape(-1, c, p, *out, *self.kernel_size)
+        kernel_axes = range(3 + d, 3 + 2 * d)
+        kxk = patches.permute(2, 1, *kernel_axes, 0, *range(3, 3 + d)).reshape(p, c * k2, -1)
+        centre = kxk.reshape(p, c, k2, -1)[:, :, _centre_offset(self.kernel_size)]  # [s, j, cols]
+        v = torch.cat([centre, centre[:p - 1]])
+        window = v.unfold(0, p - 1, 1)[1:].permute(0, 3, 1, 2).reshape(p, (p - 1) * c, -1)
+        inputs = torch.cat([kxk, window], dim=1)                        # [r, c·K² + (P−1)·c, cols]
+        weight = self._kept("stacked", self._stacked_weight)            # [r, i, c·K² + (P−1)·c]
+        if _batch_hint(x) * pixels >= per_filter:
+            y = torch.bmm(weight, inputs).reshape(p, per_filter, -1, pixels).permute(2, 1, 0, 3)
+        else:  # few columns: the transposed product is much faster
+            y = torch.bmm(inputs.mT, weight.mT).reshape(p, -1, pixels, per_filter)
+            y = y.permute(1, 3, 0, 2)
+        y = y.reshape(-1, n, *out)  # [b, i, r, pixels]: filter order n = i·P + r
+        if self.bias is not None:
+            y = y + self.bias.reshape(n, *(1,) * d)
+        return y
+
+    def _stacked_weight(self) -> torch.Tensor:
+        """``[P, N/P, (M/P)·K² + (P−1)·M/P]``: residue ``r``'s filters' K×K weights, then their
+        1×1 weights, in the order :meth:`_forward_gemm` lays out its inputs."""
+        p, n = self.part, self.out_channels
+        kxk = self.weight_kxk.reshape(p, n // p, -1)
+        return torch.cat([kxk, self.weight_1x1.reshape(p, n // p, -1)], dim=2)
+
+    def _forward_branches(self, x: torch.Tensor) -> torch.Tensor:
+        """One branch per residue ``r``: a K×K conv of its ``M/P`` channels to its ``N/P``
+        filters and a 1×1 conv of the other residues' centre taps to the same filters, then the
+        branches interleaved into filter order. ``2P`` plain convs, exactly Eq. 4's MACs; worth
+        it at small ``P``, where a plain conv runs at a higher MAC rate than a grouped one."""
+        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
+        c, per_filter = m // p, n // p
+        _, _, pads = self._geometry(x)
+        xr = _to_residue_order(x, p)
+        tap = self._centre_tap(xr, pads)
+        doubled = torch.cat([tap, tap[:, :(p - 1) * c]], dim=1)  # residues 0..P-1, 0..P-2
+        bias = self._residue_bias()
+        kxk = self.weight_kxk.reshape(p, per_filter, c, *self.kernel_size)
+        centre = self.weight_1x1.reshape(p, per_filter, (p - 1) * c, *(1,) * d)
+        branches = []
+        for r in range(p):
+            y = self._conv(xr[:, r * c:(r + 1) * c], kxk[r],
+                           None if bias is None else bias[r * per_filter:(r + 1) * per_filter], 1)
+            y1 = _CONV[d](doubled[:, (r + 1) * c:(r + p) * c], centre[r])
+            branches.append(y.add_(y1) if _eager_inference() else y + y1)
+        return torch.stack(branches, dim=2).flatten(1, 2)  # [b, i, r, ...]: n = i·P + r
+
+    def _forward_dense(self, x: torch.Tensor) -> torch.Tensor:
+        """The masked dense conv: ``conv(x, to_dense())``, Eq. 1's MACs."""
+        return self._conv(x, self._kept("dense", self.to_dense), self.bias, 1)

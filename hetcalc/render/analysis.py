@@ -162,6 +162,7 @@ NO_MAC_OPS = frozenset({
     "aten::pad", "aten::as_strided", "aten::mT", "aten::unflatten", "aten::channel_shuffle",
     "aten::stochastic_depth", "aten::clone", "aten::transpose", "aten::scalarimplicit",
     "aten::dropout", "aten::dropout_", "aten::split", "aten::split_with_sizes", "aten::cat",
+    "aten::unfold",
 })
 
 

@@ -56,11 +56,12 @@ def test_python_dash_m_hetcalc_prints_the_version():
 
 
 def test_cli_choices_match_the_library():
-    from hetcalc import latency, nn
+    from hetcalc import latency, nn, substitute
     from hetcalc.cli import options
 
     assert [c.value for c in options.ImplChoice] == [i.value for i in nn.Impl]
-    assert options.DEFAULT_IMPL.value == "exact"
+    assert options.COUNTING_IMPL == substitute.DEFAULT_IMPL.value == "exact"
+    assert options.TIMING_IMPL == latency.TIMING_IMPL.value == "auto"
     assert tuple(latency.TORCH_DTYPES) == latency.DTYPES
 
 
@@ -100,3 +101,24 @@ def test_sigint_to_a_running_analysis_is_one_line_and_130():
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert (process.returncode, out, err) == (130, "", "hetcalc: interrupted\n")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends itself SIGINT")
+def test_ctrl_c_that_a_library_swallows_still_ends_the_run(cli, monkeypatch):
+    import hetcalc.render.analysis as rendering
+
+    real = rendering.render_analysis
+
+    def swallowing(*args, **kwargs):
+        try:  # what a finalizer or a careless library does with the KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1.0)
+        except KeyboardInterrupt:
+            pass
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rendering, "render_analysis", swallowing)
+    assert cli("analyze", "vgg16_cifar", "--no-count") == (130, "", "hetcalc: interrupted\n")
+    # and the next run in the same process is not taken for interrupted
+    monkeypatch.setattr(rendering, "render_analysis", real)
+    assert cli("analyze", "vgg16_cifar", "--no-count", "--totals")[0] == 0

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
 from typing import Any
+
+from hetcalc.cli.errors import EXIT_INTERRUPTED
 
 __all__ = ["app", "main", "run"]
 
@@ -29,14 +33,50 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        return _run_command(args)
+        with _watching_ctrl_c():
+            code = _run_command(args)
+            interrupt_pending()  # a Ctrl-C that a finalizer swallowed still ends the run
+            return code
     except KeyboardInterrupt:
         print("hetcalc: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # ``hetcalc ... | head``: the reader has gone, nothing to say
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+_interrupts: list[int] = []
+
+
+@contextlib.contextmanager
+def _watching_ctrl_c():
+    """SIGINT raises ``KeyboardInterrupt`` as Python's own handler does, and is also noted: an
+    interrupt that lands in a finalizer or a weakref callback (while torch loads, say) is
+    printed as "Exception ignored" and lost, and the note lets :func:`interrupt_pending` end the
+    run anyway. Only in the main thread, and not where SIGINT is ignored (``nohup``)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+        yield
+        return
+
+    def on_sigint(signum: int, frame: object) -> None:
+        _interrupts.append(signum)
+        raise KeyboardInterrupt
+
+    _interrupts.clear()
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def interrupt_pending() -> None:
+    """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed during this run, even where the
+    exception it raised was swallowed; called before output is written and at the end."""
+    if _interrupts:
+        raise KeyboardInterrupt
 
 
 def _run_command(args: list[str]) -> int:
@@ -100,5 +140,15 @@ def _failure(error: Exception, invocation) -> int:
 
 
 def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())
+    """Console-script entry point.
+
+    After a Ctrl-C the process ends with ``os._exit(130)``: an interrupt that passed through code
+    a library ran with ``exec`` leaves CPython set to end the process by SIGINT (-2) at exit,
+    even though hetcalc handled it."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -30,6 +30,7 @@ from hetcalc.trace import Trace
 from hetcalc.variants import STANDARD, ConvShape, Variant, layer_cost
 
 if TYPE_CHECKING:
+    from hetcalc.latency import Latency
     from hetcalc.settings import LatencySettings
 
 
@@ -45,14 +46,40 @@ class LayerReport:
     params_standard: int
     params_variant: int
     note: str | None
-    latency_standard_ms: float | None = None
-    latency_variant_ms: float | None = None
+    latency_standard: Latency | None = None
+    """The standard conv alone on this layer's input (``analyze --latency``)."""
+    latency_variant: Latency | None = None
+    """The layer under its variant, timed interleaved with :attr:`latency_standard`."""
     flops_counted_torch: int | None = None
     """torch's ``FlopCounterMode`` count of the layer (fvcore's is ``flops_counted``)."""
     params_kxk: int = 0
     """Weights of the layer's kernel-sized part as it runs (0 for a 1×1 conv)."""
     variant: Variant = STANDARD
     """The variant the layer runs (``std`` where it is kept)."""
+
+    @property
+    def latency_standard_ms(self) -> float | None:
+        return None if self.latency_standard is None else self.latency_standard.median_ms
+
+    @property
+    def latency_variant_ms(self) -> float | None:
+        return None if self.latency_variant is None else self.latency_variant.median_ms
+
+    @property
+    def latency_reliable(self) -> bool | None:
+        """Whether both timings' spreads are tight enough to trust their ratio."""
+        if self.latency_standard is None or self.latency_variant is None:
+            return None
+        return self.latency_standard.reliable and self.latency_variant.reliable
+
+    @property
+    def realization(self) -> str | None:
+        """The HetConv realization the timed layer ran (``auto``'s choice, or the pinned one);
+        ``None`` when it was not timed or has no HetConv."""
+        if self.latency_variant is None:
+            return None
+        ran = sorted({impl for _, impl in self.latency_variant.realizations})
+        return ",".join(ran) or None
 
     @property
     def speedup_measured(self) -> float | None:
@@ -80,6 +107,11 @@ class AnalysisReport:
     uncounted_ops: dict[str, int]
     impl: str | None = None
     latency_settings: LatencySettings | None = None
+    latency_environment: dict | None = None
+    """What the layer latencies depend on (:func:`hetcalc.latency.environment`)."""
+    timing_impl: str | None = None
+    """The HetConv realization the layers were timed with (``auto``: each layer's own choice,
+    in :attr:`LayerReport.realization`)."""
     flops_counted_torch: int | None = None
     counter: str = "fvcore"
     """Which counter the baseline figures come from: fvcore, or torch when fvcore did not run."""
@@ -245,7 +277,8 @@ def trace_spec(spec: str | nn.Module, input_shape: tuple[int, ...] | None = None
     return subject(spec, input_shape).trace(fold_bn)
 
 
-def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str | None:
+def explain_difference(layer: LayerReport, variant: Variant, impl: str,
+                       chosen_by_auto: bool = False) -> str | None:
     """Why the count of a replaced layer (fvcore's, or torch's where fvcore did not run)
     differs from the formulas, or ``None`` if it does not. A difference with no known cause is
     reported as such: it would be a bug.
@@ -255,6 +288,8 @@ def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str |
     explained by it. ``auto`` runs, per layer, one of the pinned realizations (where nothing
     could be timed — counting on the meta device or under fvcore's trace — the one its cache
     holds for that call, else ``exact``), so its difference is matched against each of them.
+    ``chosen_by_auto``: ``impl`` is the realization ``auto`` chose for the layer when it was
+    timed (the note says so).
     """
     counted = layer.flops_counted if layer.flops_counted is not None else layer.flops_counted_torch
     if counted is None:
@@ -270,7 +305,8 @@ def explain_difference(layer: LayerReport, variant: Variant, impl: str) -> str |
             per_image = realizations.extra_macs(name, s.output_size, s.in_channels,
                                                 s.out_channels, s.kernel, p)
             if per_image and difference == s.batch * per_image:
-                return _overhead_note(name, impl, s, p, difference)
+                return _overhead_note(name, realizations.AUTO if chosen_by_auto else impl,
+                                      s, p, difference)
     return f"counted differs from analytic by {difference:+,} MACs with no known cause"
 
 
@@ -287,12 +323,17 @@ def _overhead_note(name: str, impl: str, s: ConvShape, p: int, overhead: int) ->
 
 
 def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subject,
-                trace: Trace, impl: str) -> AnalysisReport:
+                trace: Trace, impl: str | Mapping[str, str]) -> AnalysisReport:
     """Build the substituted model with the ``impl`` realization and count it (fvcore and
-    torch); every replaced layer's difference from the formulas is explained or flagged."""
-    if impl not in IMPLS:
-        raise InvalidArgument(f"impl must be one of {', '.join(IMPLS)}, got {impl!r}",
-                              argument="impl")
+    torch); every replaced layer's difference from the formulas is explained or flagged.
+
+    ``impl`` may map layer names to the realizations ``auto`` chose for them when the model
+    was timed (layers it does not name take ``exact``): the count is then of what ran."""
+    chosen = dict(impl) if isinstance(impl, Mapping) else None
+    for name in (chosen.values() if chosen is not None else (impl,)):
+        if name not in IMPLS:
+            raise InvalidArgument(f"impl must be one of {', '.join(IMPLS)}, got {name!r}",
+                                  argument="impl")
     counted = source.count(decisions, impl, trace.fold_bn)
     layers = []
     for layer in report.layers:
@@ -300,23 +341,27 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subje
         checked = replace(layer, flops_counted=origin.fvcore_of(layer.name),
                           flops_counted_torch=origin.torch_of(layer.name))
         if layer.substituted:
-            notes = [n for n in (layer.note, explain_difference(checked, layer.variant, impl)) if n]
+            own = chosen.get(layer.name, DEFAULT_IMPL) if chosen is not None else str(impl)
+            why = explain_difference(checked, layer.variant, own, chosen_by_auto=bool(chosen))
+            notes = [n for n in (layer.note, why) if n]
             checked = replace(checked, note="; ".join(notes) or None)
         layers.append(checked)
-    return replace(report, layers=layers, flops_counted=counted.fvcore_total, impl=str(impl),
+    return replace(report, layers=layers, flops_counted=counted.fvcore_total,
+                   impl=realizations.AS_TIMED if chosen is not None else str(impl),
                    flops_counted_torch=counted.torch_total, uncounted_ops=counted.uncounted_ops)
 
 
 def analyze(model: str | nn.Module, variant: Assignment,
             input_shape: tuple[int, ...] | None = None, include_first: bool = False,
-            impl: str | None = DEFAULT_IMPL, merge_pairs: bool = False,
+            impl: str | Mapping[str, str] | None = DEFAULT_IMPL, merge_pairs: bool = False,
             fold_bn: bool = False) -> AnalysisReport:
     """Analyse ``model`` (a spec such as ``"resnet50"``, or an ``nn.Module`` with its
     ``input_shape``) under ``variant``: one count and the paper's formulas, then, unless
     ``impl`` is ``None``, fvcore's and torch's counts of the model substituted with that
-    realization. ``merge_pairs`` turns depthwise+pointwise pairs into one HetConv layer (paper
-    Table 4); ``fold_bn`` counts BatchNorm as folded into the layer before it (see
-    :func:`hetcalc.trace.trace_model`). The caller's module is never changed.
+    realization (or, per layer, a mapping's: see :func:`cross_check`). ``merge_pairs`` turns
+    depthwise+pointwise pairs into one HetConv layer (paper Table 4); ``fold_bn`` counts
+    BatchNorm as folded into the layer before it (see :func:`hetcalc.trace.trace_model`). The
+    caller's module is never changed.
 
     ``variant`` may be a per-layer plan (a :class:`~hetcalc.plan.Plan`, or a mapping layer name
     -> variant): each named layer takes its variant, the others stay standard. A plan made for
@@ -336,6 +381,25 @@ def analyze(model: str | nn.Module, variant: Assignment,
                                                                          for d in decisions):
         return with_baseline_counts(report, trace)
     return cross_check(report, decisions, source, trace, impl)
+
+
+def counted_as_timed(report: AnalysisReport, model: str | nn.Module, variant: Assignment,
+                     input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+                     merge_pairs: bool = False, fold_bn: bool = False) -> AnalysisReport:
+    """``report`` (timed by ``analyze --latency``) counted again with the realization each
+    layer ran when timed, where any differs from what it was counted with; timings kept."""
+    ran = {layer.name: layer.realization for layer in report.layers
+           if layer.realization in realizations.REALIZATIONS}
+    if report.impl is None or not ran or set(ran.values()) == {report.impl}:
+        return report
+    recounted = analyze(model, variant, input_shape, include_first, ran, merge_pairs, fold_bn)
+    timed = {layer.name: layer for layer in report.layers}
+    layers = [replace(layer, latency_standard=timed[layer.name].latency_standard,
+                      latency_variant=timed[layer.name].latency_variant)
+              for layer in recounted.layers]
+    return replace(recounted, layers=layers, latency_settings=report.latency_settings,
+                   latency_environment=report.latency_environment,
+                   timing_impl=report.timing_impl)
 
 
 def with_baseline_counts(report: AnalysisReport, trace: Trace) -> AnalysisReport:

@@ -20,6 +20,7 @@ from hetcalc import analysis
 from hetcalc.errors import InvalidArgument
 from hetcalc.infofield import compare_fields
 from hetcalc.latency import (
+    TIMING_IMPL,
     Latency,
     LatencySettings,
     check_fits,
@@ -27,9 +28,11 @@ from hetcalc.latency import (
     environment,
     measure,
 )
-from hetcalc.pipeline import subject
+from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
+from hetcalc.realizations import AS_TIMED
 from hetcalc.substitute import DEFAULT_IMPL, Decision, plan
+from hetcalc.trace import Trace
 from hetcalc.variants import STANDARD, Variant, info_field
 
 BASELINE = "baseline"
@@ -53,6 +56,12 @@ class VariantResult:
     flops_counted_torch: int | None = None
     baseline_latency: Latency | None = None
     """The baseline as timed in the same interleaved run as this variant."""
+    realizations: dict[str, str] | None = None
+    """The HetConv realization each replaced layer ran when timed, by layer name (``auto``'s
+    choices, or the pinned one); the counts above are of that model when they differ."""
+    counted_note: str | None = None
+    """Why ``flops_counted`` differs from ``flops_analytic`` (the realizations that ran), or
+    that it does with no known cause."""
 
     @property
     def realized(self) -> float | None:
@@ -72,15 +81,19 @@ class Comparison:
     baseline_latency: Latency | None
     variants: list[VariantResult]
     impl: str
+    """The realization the variants were counted with (``auto, as timed``: each layer's own
+    choice from timing, where that differs from ``exact``)."""
     latency_settings: LatencySettings | None
     counter: str = "fvcore"
     environment: dict | None = None
     """What the latencies depend on (device, threads, dtype, ...): :func:`latency.environment`."""
+    timing_impl: str | None = None
+    """The realization the variants were timed with (``auto`` unless one was pinned)."""
 
 
 def compare(model: str | nn.Module, variants: list[Variant | Plan],
             input_shape: tuple[int, ...] | None = None, include_first: bool = False,
-            impl: str = DEFAULT_IMPL, latency: LatencySettings | None = None,
+            impl: str | None = None, latency: LatencySettings | None = None,
             merge_pairs: bool = False, fold_bn: bool = False,
             on_block: Callable[[str], None] | None = None) -> Comparison:
     """Compare ``variants`` on ``model`` (a spec, or an ``nn.Module`` with its input shape);
@@ -90,9 +103,17 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
     interleaved, and freed before the next is built. The baseline's latency is the median over
     those runs; each variant's measured speedup is against the baseline of its own run.
 
+    ``impl`` pins one HetConv realization for counting and timing alike. Without it, each
+    variant is counted with ``exact`` (Eq. 4 to the MAC) and timed with ``auto`` (the fastest
+    realization per layer here, :data:`hetcalc.latency.TIMING_IMPL`); where ``auto`` ran a
+    realization that executes more MACs than Eq. 4, the variant is counted again as it ran, so
+    the counted column is what was timed, and ``counted_note`` says why it differs.
+
     A plan is refused if it names another model; it takes its layers as they are named
     (``include_first`` and ``merge_pairs`` apply to the variants only).
     """
+    count_impl = DEFAULT_IMPL.value if impl is None else impl
+    time_impl = TIMING_IMPL.value if impl is None else impl
     if latency is not None:
         latency.validate()
     labels = [variant.spec for variant in variants]
@@ -110,7 +131,7 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
         check_fits(trace.largest_output, source.input_shape[0], latency)
 
     results: list[VariantResult] = []
-    plans: dict[str, tuple[Variant | Plan, list[Decision]]] = {}
+    plans: dict[str, tuple[Variant | Plan, list[Decision], analysis.AnalysisReport]] = {}
     for variant in variants:
         merge = merge_pairs and not isinstance(variant, Plan)
         decisions = plan(trace.convs, variant, include_first, merge)
@@ -118,8 +139,8 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
         if variant.is_baseline:
             checked = analysis.with_baseline_counts(report, trace)
         else:
-            checked = analysis.cross_check(report, decisions, source, trace, impl)
-        plans[variant.spec] = (variant, decisions)
+            checked = analysis.cross_check(report, decisions, source, trace, count_impl)
+        plans[variant.spec] = (variant, decisions, report)
         results.append(VariantResult(
             variant=variant, label=variant.spec, flops_analytic=report.flops_analytic,
             flops_counted=checked.flops_counted, params=report.params,
@@ -134,10 +155,10 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
         baseline_model = source.runnable()
         baseline_runs: list[Latency] = []
         measured: dict[str, tuple[Latency, Latency]] = {}
-        for label, (variant, decisions) in plans.items():
+        for label, (variant, decisions, _) in plans.items():
             if variant.is_baseline:
                 continue
-            candidate = source.runnable(decisions, impl)
+            candidate = source.runnable(decisions, time_impl)
             timed = measure({BASELINE: baseline_model, label: candidate}, source.input_shape,
                             latency, on_block)
             del candidate
@@ -149,9 +170,68 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
         baseline_latency = combine(baseline_runs)
         results = [_with_latency(r, *measured.get(r.label, (baseline_latency, baseline_latency)))
                    for r in results]
+        results = [_as_timed(r, plans[r.label], source, trace, count_impl) for r in results]
+    counted_with = count_impl
+    if any(r.realizations and set(r.realizations.values()) != {count_impl} for r in results):
+        counted_with = AS_TIMED
     return Comparison(source.name, tuple(source.input_shape), trace.flops_total, trace.params,
-                      baseline_latency, results, str(impl), latency, counter=trace.counter,
-                      environment=None if latency is None else environment(latency))
+                      baseline_latency, results, str(counted_with), latency,
+                      counter=trace.counter,
+                      environment=None if latency is None else environment(latency),
+                      timing_impl=None if latency is None else str(time_impl))
+
+
+def _as_timed(result: VariantResult,
+              planned: tuple[Variant | Plan, list[Decision], analysis.AnalysisReport],
+              source: Subject, trace: Trace, count_impl: str) -> VariantResult:
+    """The variant with the realization each replaced layer ran when timed, and counted again
+    as it ran where that is not what it was counted with."""
+    variant, decisions, report = planned
+    if result.latency is None or variant.is_baseline:
+        return result
+    ran = _by_layer(result.latency.realizations, decisions)
+    if not ran:
+        return replace(result, realizations=ran)
+    if set(ran.values()) == {count_impl}:
+        return replace(result, realizations=ran)
+    checked = analysis.cross_check(report, decisions, source, trace, ran)
+    return replace(result, realizations=ran, flops_counted=checked.flops_counted,
+                   flops_counted_torch=checked.flops_counted_torch,
+                   counted_note=_counted_note(result.label, ran, checked))
+
+
+def _by_layer(ran: tuple[tuple[str, str], ...], decisions: list[Decision]) -> dict[str, str]:
+    """Module-name realizations (``features.3``, ``layer1.0.conv2.0`` under an SE wrapper, a
+    grouped layer's parts) -> the realization of each replaced layer, by its decision's name."""
+    by_layer: dict[str, str] = {}
+    for d in decisions:
+        if not d.replace or d.merged_into is not None:
+            continue
+        own = {impl for name, impl in ran if name == d.name or name.startswith(f"{d.name}.")}
+        if own:  # one signature, one choice: a grouped layer's parts agree
+            by_layer[d.name] = ",".join(sorted(own))
+    return by_layer
+
+
+def _counted_note(label: str, ran: dict[str, str], checked: analysis.AnalysisReport) -> str:
+    """Which realizations ran, and whether their MACs beyond Eq. 4 explain the count."""
+    tally: dict[str, int] = {}
+    for impl in ran.values():
+        tally[impl] = tally.get(impl, 0) + 1
+    listing = ", ".join(f"{impl} in {n}" for impl, n in sorted(tally.items(),
+                                                                key=lambda kv: -kv[1]))
+    difference = (checked.flops_counted or 0) - checked.flops_analytic
+    unexplained = [layer.name for layer in checked.layers
+                   if layer.note and "no known cause" in layer.note]
+    if unexplained:
+        return (f"{label}: counted as timed ({listing} of {len(ran)} layers) differs from "
+                f"analytic by {difference:+,} MACs with no known cause in "
+                f"{', '.join(unexplained[:3])}")
+    if difference == 0:
+        return f"{label}: timed as {listing} of {len(ran)} layers; counted = analytic"
+    return (f"{label}: timed as {listing} of {len(ran)} layers (auto's choices); counted is "
+            f"that model, {difference:+,} MACs over Eq. 4 from the realizations that run a "
+            "dense 1x1 or the masked dense conv (docs/modules.md)")
 
 
 def info_field_summary(decisions: list[Decision]) -> str:

@@ -57,6 +57,9 @@ class Latency:
     blocks: int
     iterations: int
     device: str
+    realizations: tuple[tuple[str, str], ...] = ()
+    """What each HetConv layer of the timed model ran, ``(module name, realization)`` (``""``
+    names a model that is itself one HetConv layer): ``auto``'s choices, or the pinned one."""
 
     @property
     def spread(self) -> float:
@@ -167,6 +170,7 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     threads = settings.threads or torch.get_num_threads()
 
     timers = {}
+    originals = dict(models)
     for name, model in models.items():
         model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
         if settings.compile:
@@ -198,7 +202,18 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     finally:
         torch.backends.cudnn.benchmark = cudnn
 
-    return {name: _summary(values, numbers[name], str(device)) for name, values in samples.items()}
+    return {name: _summary(values, numbers[name], str(device), ran_realizations(originals[name]))
+            for name, values in samples.items()}
+
+
+def ran_realizations(model: nn.Module) -> tuple[tuple[str, str], ...]:
+    """``(module name, realization)`` for every HetConv layer of ``model`` that has run eagerly
+    (:attr:`~hetcalc.nn.HetConv2d.chosen_impl`; a compiled model's layers made their one eager
+    call before compiling)."""
+    from hetcalc.nn.hetconv import _HetConvNd
+
+    return tuple((name, module.chosen_impl) for name, module in model.named_modules()
+                 if isinstance(module, _HetConvNd) and module.chosen_impl is not None)
 
 
 def _compiled(model: nn.Module, x: torch.Tensor, threads: int) -> nn.Module:
@@ -226,10 +241,12 @@ def _memory_format(settings: LatencySettings, rank: int) -> torch.memory_format:
                           argument="channels_last")
 
 
-def _summary(values: list[float], number: int, device: str) -> Latency:
+def _summary(values: list[float], number: int, device: str,
+             realizations: tuple[tuple[str, str], ...] = ()) -> Latency:
     low, high = _quartiles(values)
     return Latency(median_ms=statistics.median(values) * 1e3, iqr_ms=(high - low) * 1e3,
-                   blocks=len(values), iterations=number * len(values), device=device)
+                   blocks=len(values), iterations=number * len(values), device=device,
+                   realizations=realizations)
 
 
 def combine(latencies: list[Latency]) -> Latency:
@@ -241,7 +258,7 @@ def combine(latencies: list[Latency]) -> Latency:
                    iqr_ms=max(lat.iqr_ms for lat in latencies),
                    blocks=sum(lat.blocks for lat in latencies),
                    iterations=sum(lat.iterations for lat in latencies),
-                   device=latencies[0].device)
+                   device=latencies[0].device, realizations=latencies[0].realizations)
 
 
 def model_latency(model: str | nn.Module, variant: Variant, input_shape: tuple[int, ...] | None,
@@ -283,7 +300,8 @@ def with_layer_latency(report: AnalysisReport, settings: LatencySettings, impl: 
     shapes = {layer.name: layer.shape for layer in report.substituted
               if layer.flops_analytic > 0}  # a merged pair's pointwise half runs nothing
     timed = layer_latencies(shapes, report.variant, settings, impl, on_block)
-    layers = [replace(layer, latency_standard_ms=timed[layer.name][0].median_ms,
-                      latency_variant_ms=timed[layer.name][1].median_ms)
+    layers = [replace(layer, latency_standard=timed[layer.name][0],
+                      latency_variant=timed[layer.name][1])
               if layer.name in timed else layer for layer in report.layers]
-    return replace(report, layers=layers, latency_settings=settings)
+    return replace(report, layers=layers, latency_settings=settings,
+                   latency_environment=environment(settings), timing_impl=str(impl))

@@ -16,7 +16,7 @@ Counting builds on the meta device (no weight is allocated or initialised); a ca
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -43,10 +43,10 @@ class Subject:
         """The baseline model counted (conv calls, fvcore and torch counts)."""
         return trace_model(self.build("meta"), self.input_shape, self.name, fold_bn)
 
-    def count(self, decisions: Sequence[Decision], impl: str = DEFAULT_IMPL,
+    def count(self, decisions: Sequence[Decision], impl: str | Mapping[str, str] = DEFAULT_IMPL,
               fold_bn: bool = False) -> Trace:
         """The model substituted as ``decisions`` say (each layer by its decision's variant),
-        with the ``impl`` realization, counted."""
+        with the ``impl`` realization (or, per layer name, a mapping's), counted."""
         model = apply(self.build("meta"), list(decisions), impl)
         return trace_model(model, self.input_shape, self.name, fold_bn)
 

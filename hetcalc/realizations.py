@@ -39,9 +39,12 @@ from dataclasses import dataclass
 
 from hetcalc import formulas
 
-__all__ = ["AUTO", "IMPL_NAMES", "PINNED", "REALIZATIONS", "Realization", "extra_macs"]
+__all__ = ["AS_TIMED", "AUTO", "IMPL_NAMES", "PINNED", "REALIZATIONS", "Realization", "extra_macs"]
 
 AUTO = "auto"
+AS_TIMED = "auto, as timed"
+"""What a report's counted realization reads when each layer was counted with the realization
+``auto`` chose for it while the model was timed."""
 
 
 def _none(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...], p: int) -> int:

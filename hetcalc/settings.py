@@ -12,6 +12,15 @@ DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float16", "bfloat16")
 SPREAD_LIMIT = 0.10
 """A latency whose interquartile range exceeds this share of its median is marked unreliable."""
+UNRELIABLE_MARK = "!"
+"""What tables put after a ratio whose latencies are too spread to trust (:data:`SPREAD_LIMIT`)."""
+
+
+def unreliable_note(budget_flag: str = "--time-budget") -> str:
+    """The sentence a table's note gives for :data:`UNRELIABLE_MARK`."""
+    return (f"the spread (interquartile range) of a timing is over {SPREAD_LIMIT:.0%} of its "
+            "median, so the ratio cannot be trusted: another process competes for the cores, "
+            f"or the run was too short. Rerun with --threads 1 or a longer {budget_flag}.")
 
 
 @dataclass(frozen=True)

@@ -252,10 +252,11 @@ def _meta_twin(conv: nn.Module) -> nn.Module:
     return twin
 
 
-def apply(model: nn.Module, decisions: list[Decision], impl: str = DEFAULT_IMPL,
+def apply(model: nn.Module, decisions: list[Decision], impl: str | Mapping[str, str] = DEFAULT_IMPL,
           keep_weights: bool = True) -> nn.Module:
     """Replace, in place, every conv that ``decisions`` marks for replacement, each by the
-    layer of its own decision's variant.
+    layer of its own decision's variant. ``impl`` is the HetConv realization, or a mapping
+    layer name -> realization (layers it does not name take :data:`DEFAULT_IMPL`).
 
     New layers are built on the device and dtype of the conv they replace. With
     ``keep_weights`` a HetConv layer keeps the replaced conv's K×K kernels where the pattern has
@@ -273,7 +274,8 @@ def apply(model: nn.Module, decisions: list[Decision], impl: str = DEFAULT_IMPL,
             raise TypeError(f"{decision.name} is {type(conv).__name__}, not a forward convolution")
         zero = storage_free(conv.weight)
         source = _meta_twin(conv) if zero else conv
-        layer = _build(source, decision, impl)
+        layer = _build(source, decision, impl.get(decision.name, DEFAULT_IMPL)
+                       if isinstance(impl, Mapping) else impl)
         if zero:
             materialize_zero(layer)
         elif keep_weights and decision.pair is None:

@@ -17,8 +17,9 @@ def test_compare_json_follows_design(cli):
     assert code == 0, err
     data = json.loads(out)
     assert set(data) == {"model", "input_shape", "unit", "baseline", "variants", "counter",
-                         "environment"}
+                         "environment", "counted_impl"}
     assert data["model"] == "vgg16_cifar" and data["unit"] == "MAC"
+    assert data["counted_impl"] == "exact"  # nothing timed: counted with Eq. 4's realization
     assert data["counter"] == "fvcore" and data["environment"] is None  # nothing timed
     assert [v["variant"] for v in data["variants"]] == ["gwc4", "dwc", "p64"]
     # Table 1's rows as hetcalc counts them (docs/cost-model.md): baseline 314,017,792 MACs
@@ -134,3 +135,159 @@ def test_analyze_latency_times_each_substituted_layer(cli):
     assert timed and all(layer["latency_standard_ms"] > 0 and layer["latency_variant_ms"] > 0
                          for layer in timed)
     assert all(layer["latency_variant_ms"] is None for layer in layers if not layer["substituted"])
+
+
+# --- timing with auto, counting what ran, marking spreads -------------------------------------
+
+def _fixed_measure(realizations, spread=0.01):
+    """A stand-in for latency.measure: fixed figures, and the realizations given as having run
+    in every model but the baseline (so the test does not depend on what auto picks here)."""
+    from hetcalc.latency import Latency
+
+    def fake(models, input_shape, settings, on_block=None):
+        out = {}
+        for name in models:
+            ms = 10.0 if name == "baseline" else 5.0
+            ran = () if name == "baseline" else realizations
+            out[name] = Latency(ms, spread * ms, 10, 100, "cpu", realizations=ran)
+        return out
+    return fake
+
+
+def test_compare_counts_the_realizations_that_were_timed(monkeypatch):
+    import hetcalc.compare as compare_module
+
+    # auto "chose" fast for features.3 (64->64, 32x32) and exact elsewhere.
+    monkeypatch.setattr(compare_module, "measure",
+                        _fixed_measure((("features.3", "fast"), ("features.7", "exact"))))
+    result = compare("vgg16_cifar", parse_variants("p4"), latency=LatencySettings(device="cpu"))
+    row = result.variants[0]
+    assert row.realizations == {"features.3": "fast", "features.7": "exact"}
+    # fast's dense 1x1 also runs the M/P = 16 channels with K x K kernels: Do*Do*N*M/P more.
+    assert row.flops_counted - row.flops_analytic == 32 * 32 * 64 * (64 // 4)
+    assert "fast in 1" in row.counted_note and "+1,048,576 MACs" in row.counted_note
+    assert result.impl == "auto, as timed" and result.timing_impl == "auto"
+
+
+def test_compare_pinned_impl_counts_and_times_it(monkeypatch):
+    import hetcalc.compare as compare_module
+
+    seen = []
+
+    def fake(models, input_shape, settings, on_block=None):
+        seen.extend(layer.impl for model in models.values() for layer in model.modules()
+                    if hasattr(layer, "chosen_impl"))
+        return _fixed_measure((("features.3", "gemm"),))(models, input_shape, settings)
+
+    monkeypatch.setattr(compare_module, "measure", fake)
+    result = compare("vgg16_cifar", parse_variants("p4"), impl="gemm",
+                     latency=LatencySettings(device="cpu"))
+    assert set(seen) == {"gemm"} and len(seen) == 12
+    assert result.impl == "gemm" and result.timing_impl == "gemm"
+    assert result.variants[0].counted_note is None  # counted as pinned: nothing recounted
+
+
+def test_compare_default_times_with_auto(monkeypatch):
+    import hetcalc.compare as compare_module
+
+    seen = []
+
+    def fake(models, input_shape, settings, on_block=None):
+        seen.extend(layer.impl for model in models.values() for layer in model.modules()
+                    if hasattr(layer, "chosen_impl"))
+        return _fixed_measure(())(models, input_shape, settings)
+
+    monkeypatch.setattr(compare_module, "measure", fake)
+    result = compare("vgg16_cifar", parse_variants("p4"), latency=LatencySettings(device="cpu"))
+    assert set(seen) == {"auto"}
+    # nothing ran beyond Eq. 4: counted with exact, = analytic (docs/cost-model.md's P4 row)
+    assert result.impl == "exact"
+    assert result.variants[0].flops_counted == result.variants[0].flops_analytic == 106_399_744
+
+
+def test_compare_marks_a_spread_too_wide_to_trust(monkeypatch, cli):
+    import hetcalc.compare as compare_module
+
+    monkeypatch.setattr(compare_module, "measure", _fixed_measure((), spread=0.25))
+    code, out, err = cli("compare", "vgg16_cifar", "--variants", "p4", "--device", "cpu",
+                         "--wide")
+    assert code == 0, err
+    assert "10.000 ± 2.500 !" in out and "2.00x !" in out
+    assert "over 10% of its median" in out and "--threads 1" in out
+    code, out, err = cli("compare", "vgg16_cifar", "--variants", "p4", "--device", "cpu",
+                         "-f", "json")
+    row = json.loads(out)["variants"][0]
+    assert row["latency_reliable"] is False and row["speedup_reliable"] is False
+    assert row["latency_iqr_ms"] == pytest.approx(0.25 * 5.0)
+    assert row["baseline_latency_iqr_ms"] == pytest.approx(0.25 * 10.0)
+
+
+def test_compare_json_records_how_it_timed(cli):
+    code, out, err = cli("compare", "vgg16_cifar", "--variants", "p4", "--device", "cpu",
+                         "--threads", "1", "--time-budget", "0.2", "-f", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    env = data["environment"]
+    assert {"device", "device_name", "threads", "dtype", "memory_format", "batch_size",
+            "torch", "impl", "time_budget_s", "rounds", "spread_limit"} <= set(env)
+    assert env["threads"] == 1 and env["impl"] == "auto" and env["dtype"] == "float32"
+    assert env["memory_format"] == "contiguous" and env["time_budget_s"] == 0.2
+    row = data["variants"][0]
+    from hetcalc.realizations import PINNED
+
+    # every replaced layer (12 of VGG-16's 13 convs) says which realization ran
+    assert len(row["realizations"]) == 12 and set(row["realizations"].values()) <= set(PINNED)
+
+
+def test_analyze_latency_json_records_settings_and_realizations(cli):
+    code, out, err = cli("analyze", "vgg16_cifar", "--P", "4", "--latency", "--time-budget",
+                         "0.02", "--device", "cpu", "--threads", "1", "--impl", "fast",
+                         "-f", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    latency = data["latency"]
+    assert latency["threads"] == 1 and latency["impl"] == "fast"
+    assert latency["batch_size"] == 1 and latency["layers_timed"] == 12
+    assert {"device_name", "dtype", "memory_format", "torch", "spread_limit"} <= set(latency)
+    first = next(layer for layer in data["layers"] if layer["name"] == "features.3")
+    assert first["realization"] == "fast"
+    assert first["realization_extra_macs"] == 32 * 32 * 64 * (64 // 4)
+    assert first["latency_variant_iqr_ms"] >= 0 and isinstance(first["latency_reliable"], bool)
+    # counted with fast as pinned, so counted - analytic is that overhead too
+    assert first["flops_counted"] - first["flops_analytic"] == 32 * 32 * 64 * (64 // 4)
+
+
+def test_measure_reports_the_realization_each_layer_ran():
+    from hetcalc.nn import HetConv2d
+
+    layer = HetConv2d(8, 8, 3, part=4, padding=1, impl="branches")
+    timed = measure({"layer": layer}, (1, 8, 6, 6),
+                    LatencySettings(device="cpu", min_run_time=0.02, rounds=3))
+    assert timed["layer"].realizations == (("", "branches"),)
+
+
+def test_analyze_latency_counts_each_layer_as_it_ran(cli, monkeypatch):
+    """With --latency and no --impl, the counted column is the model as timed: a layer auto ran
+    with ``fast`` counts fast's Do*Do*N*M/P more, and its note says auto chose it."""
+    import hetcalc.latency as latency_module
+    from hetcalc.latency import Latency
+
+    def fake(shapes, variant, settings, impl, on_block=None):
+        assert impl == "auto"
+        ran = {name: ("fast" if name == "features.3" else "exact") for name in shapes}
+        return {name: (Latency(1.0, 0.01, 10, 100, "cpu"),
+                       Latency(0.5, 0.01, 10, 100, "cpu", realizations=(("", ran[name]),)))
+                for name in shapes}
+
+    monkeypatch.setattr(latency_module, "layer_latencies", fake)
+    code, out, err = cli("analyze", "vgg16_cifar", "--P", "4", "--latency", "-f", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    layers = {layer["name"]: layer for layer in data["layers"]}
+    assert layers["features.3"]["realization"] == "fast"
+    assert layers["features.3"]["flops_counted"] - layers["features.3"]["flops_analytic"] == (
+        32 * 32 * 64 * (64 // 4))
+    assert "auto chose fast here" in layers["features.3"]["note"]
+    assert layers["features.7"]["flops_counted"] == layers["features.7"]["flops_analytic"]
+    assert data["result"]["flops_counted"] - data["result"]["flops_analytic"] == 32 * 32 * 64 * 16
+    assert layers["features.3"]["speedup_measured"] == 2.0

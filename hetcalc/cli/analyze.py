@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from hetcalc.cli.options import (
-    DEFAULT_IMPL,
+    BatchSizeOption,
+    ChannelsLastOption,
     DebugOption,
+    DtypeOption,
     FoldBnOption,
     FormatOption,
     ImplOption,
@@ -17,13 +19,16 @@ from hetcalc.cli.options import (
     InputShapeOption,
     MergePairsOption,
     OutputOption,
+    ThreadsOption,
     WideOption,
+    counting_impl,
     emit,
+    timing_impl,
 )
 from hetcalc.errors import InvalidArgument
 from hetcalc.plan.file import Plan, read_plan
 from hetcalc.render import OutputFormat
-from hetcalc.settings import LatencySettings
+from hetcalc.settings import DEVICES, LatencySettings
 from hetcalc.shapes import parse_input_shape
 from hetcalc.variants import VALID_FORMS, Variant, parse_variant, part_variant
 
@@ -43,13 +48,19 @@ def analyze_command(
     include_first: IncludeFirstOption = False,
     merge_dw_pw: MergePairsOption = False,
     fold_bn: FoldBnOption = False,
-    impl: ImplOption = DEFAULT_IMPL,
+    impl: ImplOption = None,
     count: Annotated[bool, typer.Option("--count/--no-count",
                                         help="Build the substituted model and count it with "
                                              "fvcore beside the formulas.")] = True,
     latency: Annotated[bool, typer.Option("--latency", help="Also time each substituted layer "
                                           "alone on its input shape against its standard conv "
                                           "(CPU, or CUDA when present).")] = False,
+    device: Annotated[str, typer.Option(help=f"{'|'.join(DEVICES)} for --latency; auto picks "
+                                             "CUDA when present.")] = "auto",
+    batch_size: BatchSizeOption = 1,
+    threads: ThreadsOption = None,
+    dtype: DtypeOption = "float32",
+    channels_last: ChannelsLastOption = False,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
                                                "layer pair (positive, finite).",
                                                metavar="S")] = 0.5,
@@ -79,7 +90,13 @@ def analyze_command(
         chosen = part_variant(part) if part is not None else parse_variant(
             variant if variant is not None else "p4")
     shape = parse_input_shape(input_shape) if input_shape is not None else None
-    settings = LatencySettings(min_run_time=time_budget).validate()
+    settings = LatencySettings(device=device, batch_size=batch_size, threads=threads,
+                               dtype=dtype, channels_last=channels_last,
+                               min_run_time=time_budget)
+    if latency:
+        settings.validate()
+    else:  # --time-budget is checked either way; the device only when something is timed
+        LatencySettings(min_run_time=time_budget).validate()
 
     from hetcalc import analysis, models
     from hetcalc.latency import with_layer_latency
@@ -88,12 +105,16 @@ def analyze_command(
     models.resolve(model)  # unknown names fail here, before the model is built
     settings = settings if latency else None
     report = analysis.analyze(model, chosen, shape, include_first,
-                              impl=impl.value if count else None, merge_pairs=merge_dw_pw,
+                              impl=counting_impl(impl) if count else None,
+                              merge_pairs=merge_dw_pw,
                               fold_bn=fold_bn)
     if settings is not None and isinstance(chosen, Plan):
         from hetcalc.plan.timing import with_plan_layer_latency
 
-        report = with_plan_layer_latency(report, settings, impl.value)
+        report = with_plan_layer_latency(report, settings, timing_impl(impl))
     elif settings is not None:
-        report = with_layer_latency(report, settings, impl.value)
+        report = with_layer_latency(report, settings, timing_impl(impl))
+    if settings is not None and count:  # the counted column: what ran when timed
+        report = analysis.counted_as_timed(report, model, chosen, shape, include_first,
+                                           merge_dw_pw, fold_bn)
     emit(render_analysis(report, totals_only=totals), fmt, output, wide=wide)

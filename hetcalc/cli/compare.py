@@ -7,8 +7,10 @@ from typing import Annotated
 import typer
 
 from hetcalc.cli.options import (
-    DEFAULT_IMPL,
+    BatchSizeOption,
+    ChannelsLastOption,
     DebugOption,
+    DtypeOption,
     FoldBnOption,
     FormatOption,
     ImplOption,
@@ -17,13 +19,14 @@ from hetcalc.cli.options import (
     MergePairsOption,
     OutputOption,
     PlotOption,
+    ThreadsOption,
     WideOption,
     emit,
 )
 from hetcalc.errors import InvalidArgument
 from hetcalc.plan.file import Plan, is_plan_path, read_plan
 from hetcalc.render import OutputFormat
-from hetcalc.settings import DEVICES, DTYPES, LatencySettings
+from hetcalc.settings import DEVICES, LatencySettings
 from hetcalc.shapes import parse_input_shape
 from hetcalc.variants import TABLE1_VARIANTS, VALID_FORMS, Variant, parse_variants
 
@@ -56,17 +59,15 @@ def compare_command(
     include_first: IncludeFirstOption = False,
     merge_dw_pw: MergePairsOption = False,
     fold_bn: FoldBnOption = False,
-    impl: ImplOption = DEFAULT_IMPL,
+    impl: ImplOption = None,
     latency: Annotated[bool, typer.Option("--latency/--no-latency",
                                           help="Measure wall-clock latency.")] = True,
     device: Annotated[str, typer.Option(help=f"{'|'.join(DEVICES)}; auto picks CUDA when "
                                              "present.")] = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Batch size for timing.")] = 1,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for timing (default: "
-                                                     "torch's).")] = None,
-    dtype: Annotated[str, typer.Option(help="|".join(DTYPES))] = "float32",
-    channels_last: Annotated[bool, typer.Option("--channels-last",
-                                                help="Time in channels_last memory format.")] = False,
+    batch_size: BatchSizeOption = 1,
+    threads: ThreadsOption = None,
+    dtype: DtypeOption = "float32",
+    channels_last: ChannelsLastOption = False,
     compile_models: Annotated[bool, typer.Option(
         "--compile", help="Time every model (baseline and variants alike) after "
                           "torch.compile, as deployed that way.")] = False,
@@ -101,7 +102,7 @@ def compare_command(
     models.resolve(model)
     settings = timing if latency else None
     if settings is None:
-        result = compare(model, chosen, shape, include_first, impl.value,
+        result = compare(model, chosen, shape, include_first, impl and impl.value,
                          merge_pairs=merge_dw_pw, fold_bn=fold_bn)
     else:
         from rich.console import Console
@@ -113,12 +114,14 @@ def compare_command(
             TimeElapsedColumn,
         )
 
-        timed = 1 + sum(not v.is_baseline for v in chosen)
+        # each variant is timed beside the baseline: two models a round per variant
+        pairs = sum(not v.is_baseline for v in chosen)
+        timed = 2 * pairs if pairs else 1
         with Progress(TextColumn("timing {task.description}"), BarColumn(),
                       MofNCompleteColumn(), TimeElapsedColumn(),
                       console=Console(stderr=True), transient=True) as progress:
             task = progress.add_task(model, total=timed * settings.rounds)
-            result = compare(model, chosen, shape, include_first, impl.value, settings,
+            result = compare(model, chosen, shape, include_first, impl and impl.value, settings,
                              merge_pairs=merge_dw_pw, fold_bn=fold_bn,
                              on_block=lambda name: progress.advance(task))
     rendered = render_comparison(result)

@@ -25,13 +25,29 @@ from hetcalc.errors import InvalidArgument
 from hetcalc.fileio import atomic_write_text
 from hetcalc.realizations import IMPL_NAMES
 from hetcalc.render import WIDE, OutputFormat, Rendered, render_text, to_string
+from hetcalc.settings import DTYPES
 
 ImplChoice = enum.StrEnum("ImplChoice", {name.upper().replace("-", "_"): name
                                           for name in IMPL_NAMES})
 """``--impl``: :data:`hetcalc.realizations.IMPL_NAMES` (the values of ``hetcalc.nn.Impl``),
 without importing torch."""
 
-DEFAULT_IMPL = ImplChoice("exact")
+COUNTING_IMPL = "exact"
+"""What counts a substituted model unless ``--impl`` pins a realization: Eq. 4 to the MAC
+(:data:`hetcalc.substitute.DEFAULT_IMPL`)."""
+TIMING_IMPL = "auto"
+"""What times one unless ``--impl`` pins a realization: the fastest here, chosen by measurement
+(:data:`hetcalc.latency.TIMING_IMPL`)."""
+
+
+def counting_impl(impl: ImplChoice | None) -> str:
+    """The realization a command counts with: the one ``--impl`` pins, else ``exact``."""
+    return COUNTING_IMPL if impl is None else impl.value
+
+
+def timing_impl(impl: ImplChoice | None) -> str:
+    """The realization a command times with: the one ``--impl`` pins, else ``auto``."""
+    return TIMING_IMPL if impl is None else impl.value
 
 
 @dataclass
@@ -123,12 +139,20 @@ IncludeFirstOption = Annotated[
                  "(the paper keeps it standard)."),
 ]
 ImplOption = Annotated[
-    ImplChoice,
-    typer.Option("--impl", help="HetConv realization (docs/modules.md): exact, exact-cl, gemm and "
-                 "branches run Eq. 4's MACs, fast and fast-cl a dense 1x1 with Do*Do*N*M/P more, "
-                 "dense the masked dense conv; auto times them and runs the fastest.",
-                 case_sensitive=False),
+    ImplChoice | None,
+    typer.Option("--impl", help="Pin the HetConv realization (docs/modules.md): exact, exact-cl, "
+                 "gemm and branches run Eq. 4's MACs, fast and fast-cl a dense 1x1 with "
+                 "Do*Do*N*M/P more, dense the masked dense conv; auto times them and runs the "
+                 "fastest. Default: counted with exact, timed with auto.",
+                 case_sensitive=False, show_default=False),
 ]
+BatchSizeOption = Annotated[
+    int, typer.Option("--batch-size", help="Batch size for timing.")]
+ThreadsOption = Annotated[
+    int | None, typer.Option(help="CPU threads for timing (default: torch's).")]
+DtypeOption = Annotated[str, typer.Option(help="|".join(DTYPES))]
+ChannelsLastOption = Annotated[
+    bool, typer.Option("--channels-last", help="Time in channels_last memory format.")]
 MergePairsOption = Annotated[
     bool,
     typer.Option("--merge-dw-pw", help="Replace each depthwise+pointwise pair by one HetConv "
@@ -170,6 +194,9 @@ def emit(rendered: Rendered, fmt: OutputFormat, output: Path | None, wide: bool 
     Tables fit the terminal's width (fewer columns, notes as footnotes); ``wide``, a file or a
     pipe gets every column at its natural width.
     """
+    from hetcalc.cli import interrupt_pending
+
+    interrupt_pending()  # Ctrl-C during the work: no output, whatever swallowed it
     result = render_text(rendered, fmt)
     if output is not None:
         atomic_write_text(output, to_string(result), what="--output")

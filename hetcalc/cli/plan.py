@@ -12,19 +12,22 @@ import typer
 
 from hetcalc.cli.errors import ARGUMENT_FLAGS
 from hetcalc.cli.options import (
-    DEFAULT_IMPL,
+    BatchSizeOption,
     DebugOption,
+    DtypeOption,
     FormatOption,
     ImplOption,
     IncludeFirstOption,
     InputShapeOption,
+    ThreadsOption,
     WideOption,
     check_writable,
     emit,
+    timing_impl,
 )
 from hetcalc.errors import InvalidArgument
 from hetcalc.render import OutputFormat
-from hetcalc.settings import DEVICES, DTYPES, LatencySettings
+from hetcalc.settings import DEVICES, LatencySettings
 from hetcalc.shapes import parse_input_shape
 from hetcalc.variants import VALID_FORMS, parse_variants
 
@@ -82,13 +85,12 @@ def plan_command(
         callback=_check_plan_output, metavar="FILE.toml")] = None,
     input_shape: InputShapeOption = None,
     include_first: IncludeFirstOption = False,
-    impl: ImplOption = DEFAULT_IMPL,
+    impl: ImplOption = None,
     device: Annotated[str, typer.Option(help=f"{'|'.join(DEVICES)}: where --max-latency-ms is "
                                              "timed; auto picks CUDA when present.")] = "auto",
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Batch size for timing.")] = 1,
-    threads: Annotated[int | None, typer.Option(help="CPU threads for timing (default: "
-                                                     "torch's).")] = None,
-    dtype: Annotated[str, typer.Option(help="|".join(DTYPES))] = "float32",
+    batch_size: BatchSizeOption = 1,
+    threads: ThreadsOption = None,
+    dtype: DtypeOption = "float32",
     time_budget: Annotated[float, typer.Option(
         "--time-budget", help="Seconds of timing per layer pair and per whole model "
         "(positive, finite).", metavar="S")] = 0.5,
@@ -100,7 +102,7 @@ def plan_command(
     weights, beside the uniform variants that meet the same budget."""
     try:
         _plan(model, max_flops, max_params, max_latency_ms, choices, output, input_shape,
-              include_first, impl.value, device, batch_size, threads, dtype, time_budget, fmt,
+              include_first, timing_impl(impl), device, batch_size, threads, dtype, time_budget, fmt,
               wide)
     except InvalidArgument as error:
         raise _in_flags(error) from error

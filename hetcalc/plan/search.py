@@ -25,12 +25,19 @@ from torch import nn
 
 from hetcalc import analysis
 from hetcalc.errors import InvalidArgument
-from hetcalc.latency import Latency, LatencySettings, check_fits, environment, measure
+from hetcalc.latency import (
+    TIMING_IMPL,
+    Latency,
+    LatencySettings,
+    check_fits,
+    environment,
+    measure,
+)
 from hetcalc.pipeline import subject
 from hetcalc.plan.file import Plan
 from hetcalc.plan.solve import Option, lowest, solve
 from hetcalc.plan.timing import candidate_latencies
-from hetcalc.substitute import DEFAULT_IMPL, eligibility, plan
+from hetcalc.substitute import eligibility, plan
 from hetcalc.variants import STANDARD, ConvShape, Kind, Variant, layer_cost
 
 __all__ = ["Budget", "Candidate", "LayerPlan", "Row", "PlanResult", "default_choices",
@@ -221,13 +228,14 @@ def _row(label: str, report: analysis.AnalysisReport, layers: dict[str, LayerPla
 
 def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant] | None = None,
               input_shape: tuple[int, ...] | None = None, include_first: bool = False,
-              impl: str = DEFAULT_IMPL, latency: LatencySettings | None = None,
+              impl: str = TIMING_IMPL, latency: LatencySettings | None = None,
               where: str | None = None,
               on_block: Callable[[str], None] | None = None) -> PlanResult:
     """The plan that meets every limit of ``budget`` and keeps the most K×K weights, beside the
     uniform variants (each of ``choices``, or each HetConv P offered) and the baseline.
 
-    ``latency`` is how to time (only with ``budget.max_latency_ms``; default
+    ``impl`` is the HetConv realization layers and models are timed with (``auto``: the
+    fastest here). ``latency`` is how to time (only with ``budget.max_latency_ms``; default
     :class:`LatencySettings`); ``where`` is the path the plan will be written to (it names the
     plan). Raises :class:`InvalidArgument` naming the budget no plan meets, with the smallest
     value any plan reaches.
@@ -293,8 +301,8 @@ def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant]
 
     settings_used = None
     if timing is not None and baseline_model is not None:
-        models = {BASELINE: baseline_model, chosen.spec: source.runnable(plan_decisions)}
-        models.update({label: source.runnable(uniform_decisions[label])
+        models = {BASELINE: baseline_model, chosen.spec: source.runnable(plan_decisions, impl)}
+        models.update({label: source.runnable(uniform_decisions[label], impl)
                        for label, row in rows.items() if label in uniform_decisions and row.meets})
         check_fits(trace.largest_output, source.input_shape[0], timing, models=len(models))
         measured = measure(models, source.input_shape, timing, on_block)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from hetcalc.latency import Latency, LatencySettings, layer_latencies
+from hetcalc.latency import Latency, LatencySettings, environment, layer_latencies
 from hetcalc.variants import ConvShape, Variant
 
 if TYPE_CHECKING:
@@ -59,5 +59,6 @@ def with_plan_layer_latency(report: AnalysisReport, settings: LatencySettings, i
     for layer in report.layers:
         pair = timed.get((layer.shape, layer.variant.spec)) if layer.substituted else None
         rows.append(layer if pair is None else replace(
-            layer, latency_standard_ms=pair[0].median_ms, latency_variant_ms=pair[1].median_ms))
-    return replace(report, layers=rows, latency_settings=settings)
+            layer, latency_standard=pair[0], latency_variant=pair[1]))
+    return replace(report, layers=rows, latency_settings=settings,
+                   latency_environment=environment(settings), timing_impl=str(impl))

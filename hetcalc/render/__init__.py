@@ -20,6 +20,8 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Table
 from rich.text import Text
 
+from hetcalc.settings import UNRELIABLE_MARK
+
 WIDE = 1000
 """Columns given to a table that should keep its natural width (a file, a pipe, ``--wide``)."""
 
@@ -48,6 +50,15 @@ def percent(value: float | None) -> str:
 
 def times(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
+
+
+def marked_times(value: tuple[float | None, bool | None] | None) -> str:
+    """``(ratio, reliable)`` -> ``'1.44x'``, or ``'1.44x !'`` when its timings are too spread to
+    trust (:data:`hetcalc.settings.UNRELIABLE_MARK`)."""
+    if value is None or value[0] is None:
+        return "-"
+    ratio, reliable = value
+    return times(ratio) + ("" if reliable is not False else f" {UNRELIABLE_MARK}")
 
 
 def plain(value: Any) -> str:

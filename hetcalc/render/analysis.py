@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hetcalc.render import Column, Grid, Rendered, human, percent, plain, times
+from hetcalc.realizations import AS_TIMED
+from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
+from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
 
 if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
     from hetcalc.analysis import AnalysisReport, LayerReport
@@ -75,6 +77,8 @@ def _layer_row(layer: LayerReport, pair_standard: int | None = None,
         "latency_standard_ms": layer.latency_standard_ms,
         "latency_variant_ms": layer.latency_variant_ms,
         "speedup_measured": layer.speedup_measured,
+        "speedup_shown": (layer.speedup_measured, layer.latency_reliable),
+        "realization": layer.realization,
     }
 
 
@@ -182,6 +186,36 @@ def uncounted_notes(ops: dict[str, int]) -> list[str]:
     return notes
 
 
+def latency_notes(report: AnalysisReport) -> list[str]:
+    """How ``--latency`` timed, which realizations ran, and which ratios not to trust."""
+    settings = report.latency_settings
+    if settings is None:
+        return []
+    timed = [layer for layer in report.layers if layer.latency_reliable is not None]
+    env = report.latency_environment or {}
+    notes = [f"Measured speedup: each replaced layer alone against its standard conv on "
+             f"{env.get('device_name', settings.device)}, {_threads(env.get('threads'))}, "
+             f"batch {settings.batch_size}, {settings.dtype}, interleaved over {settings.rounds} "
+             f"rounds. ran = the HetConv realization timed ({report.timing_impl}); its MACs "
+             "beyond Eq. 4 are realization_extra_macs in the JSON."]
+    unreliable = sum(not layer.latency_reliable for layer in timed)
+    if unreliable:
+        notes.append(f"{UNRELIABLE_MARK} {unreliable} of {len(timed)} layers: "
+                     + unreliable_note("--time-budget"))
+    return notes
+
+
+def _counted_as(impl: str | None) -> str:
+    """How the substituted model was counted, for the totals' label."""
+    if impl == AS_TIMED:
+        return "each HetConv layer with the realization it ran when timed"
+    return f"{impl} HetConv"
+
+
+def _threads(count: object) -> str:
+    return "1 thread" if count == 1 else f"{count} threads"
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -214,9 +248,42 @@ def layer_json(layer: LayerReport, timed: bool = False, per_layer: bool = False)
     if per_layer:  # only for a plan: with one variant, every layer's is the report's
         data["variant"] = layer.variant.spec
     if timed:  # only with analyze --latency: the stable keys above stay as they are
+        standard, variant = layer.latency_standard, layer.latency_variant
         data["latency_standard_ms"] = layer.latency_standard_ms
         data["latency_variant_ms"] = layer.latency_variant_ms
+        data["latency_standard_iqr_ms"] = None if standard is None else standard.iqr_ms
+        data["latency_variant_iqr_ms"] = None if variant is None else variant.iqr_ms
+        data["latency_reliable"] = layer.latency_reliable
+        data["speedup_measured"] = layer.speedup_measured
+        data["realization"] = layer.realization
+        data["realization_extra_macs"] = _realization_extra(layer)
     return data
+
+
+def _realization_extra(layer: LayerReport) -> int | None:
+    """MACs the timed realization runs beyond Eq. 4 on this layer, at the report's batch
+    (:func:`hetcalc.realizations.extra_macs`); ``None`` where no HetConv realization ran."""
+    from hetcalc import realizations
+
+    name, variant, s = layer.realization, layer.variant, layer.shape
+    if name not in realizations.REALIZATIONS or not variant.is_hetconv:
+        return None
+    return s.batch * realizations.extra_macs(name, s.output_size, s.in_channels, s.out_channels,
+                                             s.kernel, variant.part_for(s.in_channels))
+
+
+def latency_json(report: AnalysisReport) -> dict | None:
+    """How ``analyze --latency`` timed: the environment, the settings, and how many layers'
+    spreads were too wide to trust their ratio."""
+    settings = report.latency_settings
+    if settings is None:
+        return None
+    timed = [layer for layer in report.layers if layer.latency_reliable is not None]
+    return {**(report.latency_environment or {}),
+            "time_budget_s": settings.min_run_time, "rounds": settings.rounds,
+            "impl": report.timing_impl, "spread_limit": SPREAD_LIMIT,
+            "layers_timed": len(timed),
+            "layers_unreliable": sum(not layer.latency_reliable for layer in timed)}
 
 
 def report_json(report: AnalysisReport) -> dict:
@@ -242,6 +309,8 @@ def report_json(report: AnalysisReport) -> dict:
         "layers": [layer_json(layer, report.latency_settings is not None,
                               report.plan is not None) for layer in report.layers],
     }
+    if report.latency_settings is not None:  # only with --latency
+        data["latency"] = latency_json(report)
     if report.plan is not None:  # only for a plan, so a variant's object stays as it was
         data["plan"] = {"file": report.plan.where,
                         "layers": {name: v.spec for name, v in report.plan.items()}}
@@ -276,8 +345,10 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
     if report.latency_settings is not None:
         columns += [Column("std ms", "latency_standard_ms", _ms, priority=10),
                     Column(f"{spec} ms", "latency_variant_ms", _ms, priority=10),
-                    Column("measured speedup", "speedup_measured", times, priority=3,
-                           short="speedup")]
+                    Column("measured speedup", "speedup_shown", marked_times, priority=3,
+                           short="speedup", raw=lambda v: v[0]),
+                    Column("ran", "realization", plain, justify="left", priority=10,
+                           hide_if_blank=True)]
     columns += [
         Column("reduction", "reduction", percent, priority=2, short="saved"),
         Column("params std", "params_standard", human, priority=11),
@@ -297,7 +368,7 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
     ]
     if counted:
         total_rows.append({"quantity": f"{spec} FLOPs (MACs, fvcore count of the "
-                           f"substituted model, {report.impl} HetConv)",
+                           f"substituted model, {_counted_as(report.impl)})",
                            "value": report.flops_counted, "exact": report.flops_counted})
         total_rows.append({"quantity": "counted - analytic", "value": _signed(
             report.flops_counted - report.flops_analytic),
@@ -329,6 +400,7 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
     notes += list(report.notes)
     notes += costlier_notes(report)
     notes += uncounted_notes(report.uncounted_ops)
+    notes += latency_notes(report)
     if totals_only:
         return Rendered([totals], data, notes, csv=totals_csv(report))
     return Rendered([layers, totals], data, notes, csv=layers_csv(report, layers.rows))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hetcalc.render import Column, Grid, Rendered, human, percent, plain, times
+from hetcalc.realizations import AS_TIMED
+from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
+from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
 
 if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
     from hetcalc.compare import Comparison, VariantResult
@@ -12,7 +14,17 @@ if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs 
 
 
 def _latency(value: Latency | None) -> str:
-    return "-" if value is None else f"{value.median_ms:.3f} ± {value.iqr_ms:.3f}"
+    if value is None:
+        return "-"
+    mark = "" if value.reliable else f" {UNRELIABLE_MARK}"
+    return f"{value.median_ms:.3f} ± {value.iqr_ms:.3f}{mark}"
+
+
+def _reliable(*latencies: Latency | None) -> bool | None:
+    """Whether every timing behind a ratio is tight enough to trust it."""
+    if any(latency is None for latency in latencies):
+        return None
+    return all(latency.reliable for latency in latencies if latency is not None)
 
 
 def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
@@ -22,14 +34,15 @@ def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
                 "reduction": 0.0, "params_reduction": 0.0, "speedup_theoretical": 1.0,
                 "sequential_depth": 0, "info_field": "standard",
                 "latency": comparison.baseline_latency,
-                "speedup_measured": 1.0 if comparison.baseline_latency else None,
+                "speedup_measured": (1.0, True) if comparison.baseline_latency else None,
                 "realized": None}
     return {"variant": label, "flops_analytic": r.flops_analytic,
             "flops_counted": r.flops_counted, "params": r.params, "reduction": r.reduction,
             "params_reduction": r.params_reduction, "speedup_theoretical": r.speedup_theoretical,
             "sequential_depth": r.sequential_depth, "info_field": r.info_field,
             "latency": r.latency,
-            "speedup_measured": r.speedup_measured, "realized": r.realized}
+            "speedup_measured": (r.speedup_measured, _reliable(r.latency, r.baseline_latency)),
+            "realized": r.realized}
 
 
 def comparison_json(c: Comparison) -> dict:
@@ -56,8 +69,17 @@ def comparison_json(c: Comparison) -> dict:
             "speedup_measured": r.speedup_measured,
             "baseline_latency_ms": r.baseline_latency.median_ms if r.baseline_latency else None,
             **_spread(r.latency),
+            "baseline_latency_iqr_ms": r.baseline_latency.iqr_ms if r.baseline_latency else None,
+            "speedup_reliable": _reliable(r.latency, r.baseline_latency),
+            "realizations": r.realizations,
+            "counted_note": r.counted_note,
         } for r in c.variants],
-        "environment": c.environment,
+        "counted_impl": c.impl,
+        "environment": None if c.environment is None else {
+            **c.environment, "impl": c.timing_impl, "spread_limit": SPREAD_LIMIT,
+            **({} if c.latency_settings is None else {
+                "time_budget_s": c.latency_settings.min_run_time,
+                "rounds": c.latency_settings.rounds})},
     }
 
 
@@ -86,22 +108,31 @@ def render_comparison(c: Comparison) -> Rendered:
         columns += [
             Column("latency ms (median ± IQR)", "latency", _latency, priority=2, short="ms",
                    raw=lambda v: None if v is None else v.median_ms),
-            Column("measured speedup", "speedup_measured", times, priority=2,
-                   short="measured"),
+            Column("measured speedup", "speedup_measured", marked_times, priority=2,
+                   short="measured", raw=lambda v: None if v is None else v[0]),
             Column("realized", "realized", percent, priority=3),
         ]
     rows = [_row("baseline", None, c)] + [_row(r.label, r, c) for r in c.variants]
     title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
+    counted_as = ("as timed, each HetConv layer with the realization auto ran"
+                  if c.impl == AS_TIMED else f"{c.impl} HetConv")
     notes = ["FLOPs are multiply-accumulates (MACs). counted = fvcore's count of the substituted "
-             f"model ({c.impl} HetConv). seq. depth = extra layers on the critical path "
+             f"model ({counted_as}). seq. depth = extra layers on the critical path "
              "(the paper's latency, Section 3.3). info field: the input region one output sees, against "
              "the standard conv's (Penetrating the Fog, Definition 1); SE sees the whole input."]
     s = c.latency_settings
     if s is not None and c.baseline_latency is not None:
         notes.append(f"Measured on {c.baseline_latency.device}, batch {s.batch_size}, {s.dtype}"
                      f"{', channels_last' if s.channels_last else ''}, eval + inference_mode, "
-                     f"baseline and variants interleaved over {s.rounds} rounds; realized = "
+                     f"baseline and variants interleaved over {s.rounds} rounds, HetConv "
+                     f"timed with {c.timing_impl}; realized = "
                      "(measured speedup - 1) / (theoretical speedup - 1).")
+        notes += [r.counted_note for r in c.variants if r.counted_note]
+        timings = [c.baseline_latency] + [r.latency for r in c.variants]
+        unreliable = [t for t in timings if t is not None and not t.reliable]
+        if unreliable:
+            notes.append(f"{UNRELIABLE_MARK} {len(unreliable)} of "
+                         f"{sum(t is not None for t in timings)} timings: " + unreliable_note())
     grid = Grid(title, columns, rows)
     return Rendered([grid], comparison_json(c), notes, csv=comparison_csv(c, rows))
 
@@ -116,6 +147,7 @@ def comparison_csv(c: Comparison, rows: list[dict]) -> Grid:
     ratios, milliseconds), the JSON's keys plus the IQR and the realized share."""
     keys = CSV_KEYS + (LATENCY_CSV_KEYS if c.latency_settings is not None else ())
     timed = [{**row, "latency_ms": row["latency"].median_ms if row["latency"] else None,
-              "latency_iqr_ms": row["latency"].iqr_ms if row["latency"] else None}
+              "latency_iqr_ms": row["latency"].iqr_ms if row["latency"] else None,
+              "speedup_measured": (row["speedup_measured"] or (None,))[0]}
              for row in rows]
     return Grid("variants", [Column(key, key) for key in keys], timed)

@@ -122,20 +122,27 @@ class Realizations:
             patches = patches.unfold(2 + axis, (k - 1) * dil + 1, s)   # windows last
             if dil > 1:
                 patches = patches[..., ::dil]
-        # [b, M, *out, *k] -> [b, j, r, *out, *k] (a view) -> [r, j, *k, b, *out]
+        # [b, M, *out, *k] -> [b, j, r, *out, *k] (a view) -> [r, j, *k, b, *out] (a view)
         patches = patches.reshape(-1, c, p, *out, *self.kernel_size)
         kernel_axes = range(3 + d, 3 + 2 * d)
-        kxk = patches.permute(2, 1, *kernel_axes, 0, *range(3, 3 + d)).reshape(p, c * k2, -1)
+        kxk = patches.permute(2, 1, *kernel_axes, 0, *range(3, 3 + d))
+        fill = _eager_inference()
+        if fill:  # [r, c·K² + (P−1)·c, cols] filled in place: one copy less than a cat
+            inputs = x.new_empty(p, c * k2 + (p - 1) * c, kxk[0, 0].numel() // k2)
+            inputs[:, :c * k2].view(kxk.shape).copy_(kxk)
+            kxk = inputs[:, :c * k2]
+        else:
+            kxk = kxk.reshape(p, c * k2, -1)
         centre = kxk.reshape(p, c, k2, -1)[:, :, _centre_offset(self.kernel_size)]  # [s, j, cols]
         v = torch.cat([centre, centre[:p - 1]])
-        window = v.unfold(0, p - 1, 1)[1:].permute(0, 3, 1, 2).reshape(p, (p - 1) * c, -1)
-        inputs = torch.cat([kxk, window], dim=1)                        # [r, c·K² + (P−1)·c, cols]
+        window = v.unfold(0, p - 1, 1)[1:].permute(0, 3, 1, 2)           # [r, t, j, cols], a view
+        if fill:
+            inputs[:, c * k2:].view(window.shape).copy_(window)
+        else:
+            inputs = torch.cat([kxk, window.reshape(p, (p - 1) * c, -1)], dim=1)
         weight = self._kept("stacked", self._stacked_weight)            # [r, i, c·K² + (P−1)·c]
-        if _batch_hint(x) * pixels >= per_filter:
-            y = torch.bmm(weight, inputs).reshape(p, per_filter, -1, pixels).permute(2, 1, 0, 3)
-        else:  # few columns: the transposed product is much faster
-            y = torch.bmm(inputs.mT, weight.mT).reshape(p, -1, pixels, per_filter)
-            y = y.permute(1, 3, 0, 2)
+        # [r, i, (b, pixels)]: the transposed product is slower here even with few columns
+        y = torch.bmm(weight, inputs).reshape(p, per_filter, -1, pixels).permute(2, 1, 0, 3)
         y = y.reshape(-1, n, *out)  # [b, i, r, pixels]: filter order n = i·P + r
         if self.bias is not None:
             y = y + self.bias.reshape(n, *(1,) * d)

@@ -17,7 +17,8 @@ writes them (implemented below, same layers replaced):
   1×1 conv on the others, outputs interleaved into filter order (exactly Eq. 4's MACs).
 
 All models of a cell are timed interleaved in one process (eval mode, ``torch.inference_mode``,
-CPU): a warm-up call (``auto`` chooses there), one timed call, then rounds in which every model
+CPU): a warm-up call (``auto`` chooses there, per layer and then for the whole model with
+``hetcalc.nn.tune_realizations``, as ``compare`` does), one timed call, then rounds in which every model
 runs one block (where one call of the slowest model times the rounds exceeds
 ``--model-seconds``, rounds of one call, at least one, the first timed call counting as a sample
 too: ResNet-50 at batch 32 gets two timed calls per model). A model other than ``auto`` whose
@@ -46,7 +47,7 @@ from torch import nn
 
 from hetcalc.analysis import report_from_trace, trace_spec
 from hetcalc.models.cifar import vgg16_cifar
-from hetcalc.nn import HETCONV_CLASSES, PINNED
+from hetcalc.nn import HETCONV_CLASSES, PINNED, tune_realizations
 from hetcalc.substitute import replace_module, substitute
 from hetcalc.variants import part_variant
 
@@ -159,6 +160,7 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
                  model_seconds: float, slow_factor: float, log) -> None:
     previous = torch.get_num_threads()
     torch.set_num_threads(cell.threads)
+    tuned: dict[str, str] = {}
     try:
         torch.manual_seed(1)
         x = torch.randn(cell.batch, *shape[1:])
@@ -166,6 +168,8 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
         with torch.inference_mode():
             for name, model in models.items():
                 model(x)  # first call: oneDNN primitives, allocator, kept weights; auto chooses
+                if name == "auto":  # and then for the model as a whole, as compare times it
+                    tuned = tune_realizations(model, x) or {}
                 once[name] = _call_seconds(model, x)
             cell.slow = {n for n, t in once.items()
                          if t > slow_factor * once["standard"] and n != "auto"}
@@ -186,6 +190,8 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
         torch.set_num_threads(previous)
     cell.choices = Counter(m.chosen_impl for m in models["auto"].modules()
                            if isinstance(m, tuple(HETCONV_CLASSES.values())))
+    for name in tuned:  # the next cell (another batch or thread count) chooses anew
+        models["auto"].get_submodule(name).impl = "auto"
     log(f"{cell.model} P={cell.part} batch={cell.batch} threads={cell.threads}: "
         f"standard {cell.median('standard') * 1e3:.2f} ms, rounds={rounds}, load average "
         f"{os.getloadavg()[0]:.1f}; " + ", ".join(f"{n} {figure(cell, n)}" for n in COLUMNS)

@@ -171,39 +171,65 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
 
     timers = {}
     originals = dict(models)
-    for name, model in models.items():
-        model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
-        if settings.compile:
-            model = _compiled(model, x, threads)
-        timers[name] = benchmark.Timer("model(x)", globals={"model": model, "x": x},
-                                       num_threads=threads, label=name)
+    tuned: list[nn.Module] = []
+    cudnn = torch.backends.cudnn.benchmark
+    try:
+        torch.backends.cudnn.benchmark = device.type == "cuda"  # tuning and timing alike
+        for name, model in models.items():
+            model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
+            tuned += _tuned(model, x, threads)
+            if settings.compile:
+                model = _compiled(model, x, threads)
+            timers[name] = benchmark.Timer("model(x)", globals={"model": model, "x": x},
+                                           num_threads=threads, label=name)
+        samples, numbers = _timed(timers, settings, device, on_block)
+    finally:
+        torch.backends.cudnn.benchmark = cudnn
+        for layer in tuned:  # the model's layers choose again next time, as it was built
+            layer.impl = "auto"
+    return {name: _summary(values, numbers[name], str(device), ran_realizations(originals[name]))
+            for name, values in samples.items()}
 
+
+def _tuned(model: nn.Module, x: torch.Tensor, threads: int) -> list[nn.Module]:
+    """:func:`hetcalc.nn.tune_realizations` at the timing's thread count, in inference mode
+    (what ``auto``'s choices depend on); the HetConv layers it pinned."""
+    from hetcalc.nn import tune_realizations
+
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            chosen = tune_realizations(model, x)
+    finally:
+        torch.set_num_threads(previous)
+    return [model.get_submodule(name) for name in chosen or ()]
+
+
+def _timed(timers: Mapping[str, object], settings: LatencySettings, device: torch.device,
+           on_block: Callable[[str], None] | None
+           ) -> tuple[dict[str, list[float]], dict[str, int]]:
+    """Warm every timer up, then time them interleaved, round by round: the blocks' per-call
+    times and the calls per block, by model."""
     block_seconds = settings.min_run_time / settings.rounds
     samples: dict[str, list[float]] = {name: [] for name in timers}
     numbers: dict[str, int] = {}
-    cudnn = torch.backends.cudnn.benchmark
-    try:
-        torch.backends.cudnn.benchmark = device.type == "cuda"
-        with torch.inference_mode():
-            slowest = 0.0
+    with torch.inference_mode():
+        slowest = 0.0
+        for name, timer in timers.items():
+            timer.timeit(number=2)  # warm-up: allocator, kernel selection, lazy init
+            once = timer.timeit(number=1).median
+            slowest = max(slowest, once)
+            numbers[name] = max(1, int(block_seconds / max(once, 1e-6)))
+        rounds = settings.rounds
+        if slowest * rounds > settings.min_run_time:  # one iteration per block is too many
+            rounds = max(MIN_ROUNDS, min(rounds, int(settings.min_run_time / slowest)))
+        for _ in range(rounds):
             for name, timer in timers.items():
-                timer.timeit(number=2)  # warm-up: allocator, kernel selection, lazy init
-                once = timer.timeit(number=1).median
-                slowest = max(slowest, once)
-                numbers[name] = max(1, int(block_seconds / max(once, 1e-6)))
-            rounds = settings.rounds
-            if slowest * rounds > settings.min_run_time:  # one iteration per block is too many
-                rounds = max(MIN_ROUNDS, min(rounds, int(settings.min_run_time / slowest)))
-            for _ in range(rounds):
-                for name, timer in timers.items():
-                    samples[name].append(timer.timeit(number=numbers[name]).median)
-                    if on_block is not None:
-                        on_block(name)
-    finally:
-        torch.backends.cudnn.benchmark = cudnn
-
-    return {name: _summary(values, numbers[name], str(device), ran_realizations(originals[name]))
-            for name, values in samples.items()}
+                samples[name].append(timer.timeit(number=numbers[name]).median)
+                if on_block is not None:
+                    on_block(name)
+    return samples, numbers
 
 
 def ran_realizations(model: nn.Module) -> tuple[tuple[str, str], ...]:

@@ -30,6 +30,7 @@ from hetcalc.nn import (
     Impl,
     auto_choices,
     clear_auto_choices,
+    tune_realizations,
 )
 from hetcalc.nn import _auto as auto_module
 from hetcalc.nn import hetconv as hetconv_module
@@ -447,3 +448,76 @@ def test_measure_compiles_every_model():
     assert set(timed) == {"standard", "variant"} and all(t.median_ms > 0 for t in timed.values())
     assert layer.chosen_impl in PINNED  # the eager call before compiling chose
     torch._dynamo.reset()
+
+
+class _Clocked(nn.Module):
+    """Two auto HetConv layers whose every call advances a fake clock by what their current
+    realizations cost together."""
+
+    def __init__(self, clock: list[float], costs: dict[str, float]) -> None:
+        super().__init__()
+        self.a = HetConv2d(8, 8, 3, 4, padding=1, impl="auto")
+        self.b = HetConv2d(8, 8, 3, 4, padding=1, impl="auto")
+        self.clock, self.costs = clock, costs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.b(torch.relu(self.a(x)))
+        self.clock[0] += sum(self.costs[layer.chosen_impl] for layer in (self.a, self.b))
+        return y
+
+
+def test_tune_pins_the_fastest_whole_model_configuration(monkeypatch):
+    """auto alone picks exact for each layer (each layer's own timing); the whole model is
+    cheaper with both on fast-cl, which only timing the model as a whole can see."""
+    clock = [0.0]
+    costs = dict.fromkeys(PINNED, 5.0) | {"exact": 3.0, "fast-cl": 1.0}
+    monkeypatch.setattr(hetconv_module, "_time_realizations", lambda run, names, device: "exact")
+    monkeypatch.setattr(auto_module.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(auto_module, "TUNE_MAX_CALL_SECONDS", 100.0)
+    model = _Clocked(clock, costs)
+    x = torch.randn(1, 8, 5, 5)
+    with torch.no_grad():
+        expected = F.conv2d(F.relu(F.conv2d(x, model.a.to_dense(), padding=1)),
+                            model.b.to_dense(), padding=1)
+        chosen = tune_realizations(model, x)
+        assert chosen == {"a": "fast-cl", "b": "fast-cl"}
+        assert model.a.impl == model.b.impl == "fast-cl" == model.a.chosen_impl
+        torch.testing.assert_close(model(x), expected)  # the same function, as ever
+
+
+def test_tune_keeps_the_per_layer_choice_when_it_is_fastest(monkeypatch):
+    clock = [0.0]
+    costs = dict.fromkeys(PINNED, 5.0) | {"exact": 1.0}
+    monkeypatch.setattr(hetconv_module, "_time_realizations", lambda run, names, device: "exact")
+    monkeypatch.setattr(auto_module.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(auto_module, "TUNE_MAX_CALL_SECONDS", 100.0)
+    model = _Clocked(clock, costs)
+    with torch.no_grad():
+        assert tune_realizations(model, torch.randn(1, 8, 5, 5)) == {"a": "exact", "b": "exact"}
+
+
+def test_tune_leaves_what_it_cannot_or_need_not_tune(monkeypatch):
+    x = torch.randn(1, 8, 5, 5)
+    with torch.no_grad():
+        lone = HetConv2d(8, 8, 3, 4, padding=1, impl="auto")
+        assert tune_realizations(lone, x) is None  # one layer: auto's own timing decides
+        pinned = nn.Sequential(HetConv2d(8, 8, 3, 4, padding=1), HetConv2d(8, 8, 3, 4, padding=1))
+        assert tune_realizations(pinned, x) is None  # nothing on auto
+        monkeypatch.setattr(auto_module, "TUNE_MAX_CALL_SECONDS", 0.0)
+        slow = nn.Sequential(HetConv2d(8, 8, 3, 4, padding=1, impl="auto"),
+                             HetConv2d(8, 8, 3, 4, padding=1, impl="auto"))
+        assert tune_realizations(slow, x) is None
+        assert [layer.impl for layer in slow] == ["auto", "auto"]  # left as built
+
+
+def test_measure_tunes_then_gives_the_model_back_on_auto():
+    from hetcalc.latency import LatencySettings, measure
+
+    model = nn.Sequential(HetConv2d(8, 8, 3, 4, padding=1, impl="auto"), nn.ReLU(),
+                          HetConv2d(8, 8, 3, 4, padding=1, impl="auto"))
+    timed = measure({"m": model}, (1, 8, 6, 6),
+                    LatencySettings(device="cpu", min_run_time=0.05, rounds=3))
+    ran = dict(timed["m"].realizations)
+    assert set(ran) == {"0", "2"} and set(ran.values()) <= set(PINNED)
+    assert [model[0].impl, model[2].impl] == ["auto", "auto"]
+    assert ran == {"0": model[0].chosen_impl, "2": model[2].chosen_impl}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from hetcalc.nn._auto import auto_choices, clear_auto_choices
+from hetcalc.nn._auto import auto_choices, clear_auto_choices, tune_realizations
 from hetcalc.nn.blocks import DepthwisePointwise, GroupPointwise, SqueezeExcite
 from hetcalc.nn.hetconv import (
     HETCONV_CLASSES,
@@ -32,6 +32,7 @@ __all__ = [
     "Impl",
     "auto_choices",
     "clear_auto_choices",
+    "tune_realizations",
     "HetConv1d",
     "HetConv2d",
     "HetConv3d",

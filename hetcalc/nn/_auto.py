@@ -82,3 +82,71 @@ def _time_realizations(run: Callable[[str], torch.Tensor], candidates: tuple[str
     # Interference from other work only ever adds time: the least block is the best estimate
     # of what a realization costs on this input.
     return min(candidates, key=lambda name: min(samples[name]))
+
+
+TUNE_MAX_CALL_SECONDS = 0.25
+""":func:`tune_realizations` leaves a model whose one call takes longer than this as ``auto``
+made it, layer by layer: timing whole-model alternatives would take longer than the timing."""
+TUNE_BLOCK_SECONDS = 0.02
+TUNE_ROUNDS = 3
+
+
+def tune_realizations(model: torch.nn.Module, x: torch.Tensor) -> dict[str, str] | None:
+    """Choose the realizations of ``model``'s ``auto`` HetConv layers for the model as a whole.
+
+    ``auto`` times each layer alone on its input, which cannot see what a choice does to the
+    layers after it: a channels-last realization's output makes the pooling and batch norm after
+    it, and the next layer's permutation, cheaper. So the model is called once (each ``auto``
+    layer makes its own choice), then timed whole with those choices and with every layer on one
+    pinned realization, interleaved (least block time, as ``auto`` compares); each layer is then
+    pinned (``layer.impl``) to the fastest configuration. Returns ``{module name: realization}``
+    for the layers pinned, or ``None`` where nothing was tuned (fewer than two ``auto`` layers,
+    not eager, or one call slower than :data:`TUNE_MAX_CALL_SECONDS`). Callers restore ``layer.impl`` to
+    ``"auto"`` when they are done, if the model is not theirs to change.
+    """
+    from hetcalc.nn.hetconv import PINNED, _HetConvNd
+
+    layers = {name: m for name, m in model.named_modules()
+              if isinstance(m, _HetConvNd) and m.impl == "auto" and m.part > 1}
+    if len(layers) < 2 or _tracing() or type(x) is not torch.Tensor or x.device.type == "meta":
+        return None  # one layer: auto's own timing already chose for the whole
+    synchronize = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
+
+    def timed(config: dict[str, str], number: int) -> float:
+        for name, layer in layers.items():
+            layer.impl = config[name]
+        synchronize()
+        start = time.perf_counter()
+        for _ in range(number):
+            model(x)
+        synchronize()
+        return (time.perf_counter() - start) / number
+
+    chosen: dict[str, str] | None = None
+    try:
+        model(x)  # each auto layer times its realizations on its own input, once per signature
+        configs = {"per layer": {name: layer.chosen_impl or "exact"
+                                 for name, layer in layers.items()}}
+        configs.update({impl: dict.fromkeys(layers, impl) for impl in PINNED})
+        once: dict[str, float] = {}
+        for label, config in configs.items():
+            timed(config, 1)  # warm-up: derived weights, allocator
+            once[label] = timed(config, 1)
+            if label == "per layer" and once[label] > TUNE_MAX_CALL_SECONDS:
+                break
+        else:
+            fastest = min(once.values())
+            alive = [label for label in configs if once[label] <= AUTO_PRUNE * fastest]
+            numbers = {label: max(1, int(TUNE_BLOCK_SECONDS / max(once[label], 1e-7)))
+                       for label in alive}
+            best = {label: once[label] for label in alive}
+            for _ in range(TUNE_ROUNDS):
+                for label in alive:
+                    best[label] = min(best[label], timed(configs[label], numbers[label]))
+            chosen = configs[min(alive, key=best.__getitem__)]
+    finally:
+        for name, layer in layers.items():  # pinned to the winner, or back on auto
+            layer.impl = chosen[name] if chosen is not None else "auto"
+    if chosen is not None:
+        model(x)  # chosen_impl: what each layer now runs
+    return chosen

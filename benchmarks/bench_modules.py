@@ -1,11 +1,12 @@
 """Measured speed of the HetConv realizations against nn.Conv2d on VGG-16-CIFAR.
 
-    /work/venv/bin/python benchmarks/bench_modules.py            # full run (several minutes)
-    /work/venv/bin/python benchmarks/bench_modules.py --quick    # short run
+    python benchmarks/bench_modules.py            # full run (several minutes)
+    python benchmarks/bench_modules.py --quick    # short run
 
 For each of the 12 layers HetConv replaces in VGG-16-CIFAR (the paper's Table 1 setting; layers
 of equal shape share one row) and for the whole model with layers 2..13 replaced at part P, it
-times the standard conv and each realization (``exact``, ``fast``) with ``torch.utils.benchmark``
+times the standard conv and each realization (``hetcalc.nn.IMPLS``: ``auto`` and every pinned
+one) with ``torch.utils.benchmark``
 (eval mode, ``torch.inference_mode``, CPU and CUDA when present, synchronisation handled by the
 Timer). Measurements are interleaved: every round times every case once per module, and the
 figure reported is the median over rounds of each round's median. "Theoretical" is Eq. 9 for a

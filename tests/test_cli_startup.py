@@ -95,8 +95,11 @@ def test_ctrl_c_while_building_the_application_is_one_line_and_130(cli, monkeypa
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT as a terminal sends it")
 def test_sigint_to_a_running_analysis_is_one_line_and_130():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # As from a terminal's foreground: SIGINT not ignored, even where the tests themselves were
+    # started in the background of a shell without job control (which ignores it).
     process = subprocess.Popen([sys.executable, "-m", "hetcalc", "analyze", "resnet50", "--P", "4"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(1.0)  # inside main by now: importing torch or tracing
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
@@ -118,7 +121,33 @@ def test_ctrl_c_that_a_library_swallows_still_ends_the_run(cli, monkeypatch):
         return real(*args, **kwargs)
 
     monkeypatch.setattr(rendering, "render_analysis", swallowing)
-    assert cli("analyze", "vgg16_cifar", "--no-count") == (130, "", "hetcalc: interrupted\n")
-    # and the next run in the same process is not taken for interrupted
-    monkeypatch.setattr(rendering, "render_analysis", real)
-    assert cli("analyze", "vgg16_cifar", "--no-count", "--totals")[0] == 0
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal
+    try:
+        assert cli("analyze", "vgg16_cifar", "--no-count") == (130, "", "hetcalc: interrupted\n")
+        # and the next run in the same process is not taken for interrupted
+        monkeypatch.setattr(rendering, "render_analysis", real)
+        assert cli("analyze", "vgg16_cifar", "--no-count", "--totals")[0] == 0
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGINT dispositions are POSIX")
+def test_an_ignored_sigint_stays_ignored():
+    """Under nohup, or in the background of a shell without job control, SIGINT is ignored;
+    hetcalc does not take it back."""
+    code = """
+        import os, signal, sys
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        from hetcalc.cli import main
+        import hetcalc.cli.options as options
+        real = options.emit
+        def emit(*args, **kwargs):
+            os.kill(os.getpid(), signal.SIGINT)  # ignored: the run goes on
+            return real(*args, **kwargs)
+        options.emit = emit
+        import hetcalc.cli.curve as curve
+        curve.emit = emit
+        sys.exit(main(["curve", "--max-part", "2", "-f", "json"]))
+    """
+    result = _python(code)
+    assert result.returncode == 0 and result.stderr == "" and '"points"' in result.stdout

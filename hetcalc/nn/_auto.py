@@ -4,7 +4,7 @@ interleaved, and keeps the fastest in a cache (like ``torch.backends.cudnn.bench
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
@@ -54,6 +54,19 @@ def _timing_possible(layer: _HetConvNd, x: torch.Tensor) -> bool:
 def _time_realizations(run: Callable[[str], torch.Tensor], candidates: tuple[str, ...],
                        device: torch.device) -> str:
     """The candidate whose least time per call, over interleaved rounds, is least."""
+    chosen = _fastest(run, candidates, device, AUTO_BLOCK_SECONDS,
+                      lambda slowest: AUTO_ROUNDS if slowest < AUTO_SLOW_SECONDS else 3)
+    assert chosen is not None  # nothing gives up here
+    return chosen
+
+
+def _fastest(run: Callable[[str], object], candidates: Sequence[str], device: torch.device,
+             block_seconds: float, rounds_for: Callable[[float], int],
+             give_up: Callable[[str, float], bool] = lambda name, seconds: False) -> str | None:
+    """Time ``run(name)`` for every candidate: a warm-up call and one timed call each (``None``
+    as soon as ``give_up(name, seconds)`` says so; a candidate over :data:`AUTO_PRUNE` times the
+    fastest is dropped), then ``rounds_for(slowest call)`` interleaved rounds of blocks of about
+    ``block_seconds``. The candidate with the least block time wins."""
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def timed(name: str, number: int) -> float:
@@ -68,20 +81,20 @@ def _time_realizations(run: Callable[[str], torch.Tensor], candidates: tuple[str
     for name in candidates:
         run(name)  # first call: kernel selection, allocator, derived weights
         once[name] = timed(name, 1)
+        if give_up(name, once[name]):
+            return None
     fastest = min(once.values())
     # One call each is a rough figure; what is over AUTO_PRUNE times the fastest cannot win.
-    candidates = tuple(name for name in candidates if once[name] <= AUTO_PRUNE * fastest)
-    numbers = {name: max(1, int(AUTO_BLOCK_SECONDS / max(once[name], 1e-7)))
-               for name in candidates}
-    slowest = max(once[name] for name in candidates)
-    rounds = AUTO_ROUNDS if slowest < AUTO_SLOW_SECONDS else 3
-    samples: dict[str, list[float]] = {name: [] for name in candidates}
+    alive = [name for name in candidates if once[name] <= AUTO_PRUNE * fastest]
+    numbers = {name: max(1, int(block_seconds / max(once[name], 1e-7))) for name in alive}
+    rounds = rounds_for(max(once[name] for name in alive))
+    samples: dict[str, list[float]] = {name: [] for name in alive}
     for _ in range(rounds):
-        for name in candidates:
+        for name in alive:
             samples[name].append(timed(name, numbers[name]))
     # Interference from other work only ever adds time: the least block is the best estimate
-    # of what a realization costs on this input.
-    return min(candidates, key=lambda name: min(samples[name]))
+    # of what a candidate costs.
+    return min(alive, key=lambda name: min(samples[name]))
 
 
 TUNE_MAX_CALL_SECONDS = 0.25
@@ -110,40 +123,23 @@ def tune_realizations(model: torch.nn.Module, x: torch.Tensor) -> dict[str, str]
               if isinstance(m, _HetConvNd) and m.impl == "auto" and m.part > 1}
     if len(layers) < 2 or _tracing() or type(x) is not torch.Tensor or x.device.type == "meta":
         return None  # one layer: auto's own timing already chose for the whole
-    synchronize = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
-
-    def timed(config: dict[str, str], number: int) -> float:
-        for name, layer in layers.items():
-            layer.impl = config[name]
-        synchronize()
-        start = time.perf_counter()
-        for _ in range(number):
-            model(x)
-        synchronize()
-        return (time.perf_counter() - start) / number
-
     chosen: dict[str, str] | None = None
     try:
         model(x)  # each auto layer times its realizations on its own input, once per signature
         configs = {"per layer": {name: layer.chosen_impl or "exact"
                                  for name, layer in layers.items()}}
         configs.update({impl: dict.fromkeys(layers, impl) for impl in PINNED})
-        once: dict[str, float] = {}
-        for label, config in configs.items():
-            timed(config, 1)  # warm-up: derived weights, allocator
-            once[label] = timed(config, 1)
-            if label == "per layer" and once[label] > TUNE_MAX_CALL_SECONDS:
-                break
-        else:
-            fastest = min(once.values())
-            alive = [label for label in configs if once[label] <= AUTO_PRUNE * fastest]
-            numbers = {label: max(1, int(TUNE_BLOCK_SECONDS / max(once[label], 1e-7)))
-                       for label in alive}
-            best = {label: once[label] for label in alive}
-            for _ in range(TUNE_ROUNDS):
-                for label in alive:
-                    best[label] = min(best[label], timed(configs[label], numbers[label]))
-            chosen = configs[min(alive, key=best.__getitem__)]
+
+        def run(label: str) -> None:
+            for name, layer in layers.items():
+                layer.impl = configs[label][name]
+            model(x)
+
+        best = _fastest(run, list(configs), x.device, TUNE_BLOCK_SECONDS,
+                        lambda slowest: TUNE_ROUNDS,
+                        lambda label, seconds: label == "per layer"
+                        and seconds > TUNE_MAX_CALL_SECONDS)
+        chosen = None if best is None else configs[best]
     finally:
         for name, layer in layers.items():  # pinned to the winner, or back on auto
             layer.impl = chosen[name] if chosen is not None else "auto"

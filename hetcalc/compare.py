@@ -190,9 +190,7 @@ def _as_timed(result: VariantResult,
     if result.latency is None or variant.is_baseline:
         return result
     ran = _by_layer(result.latency.realizations, decisions)
-    if not ran:
-        return replace(result, realizations=ran)
-    if set(ran.values()) == {count_impl}:
+    if set(ran.values()) <= {count_impl}:  # nothing ran, or only what was counted
         return replace(result, realizations=ran)
     checked = analysis.cross_check(report, decisions, source, trace, ran)
     return replace(result, realizations=ran, flops_counted=checked.flops_counted,

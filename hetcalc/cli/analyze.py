@@ -11,6 +11,7 @@ from hetcalc.cli.options import (
     BatchSizeOption,
     ChannelsLastOption,
     DebugOption,
+    DeviceOption,
     DtypeOption,
     FoldBnOption,
     FormatOption,
@@ -28,7 +29,7 @@ from hetcalc.cli.options import (
 from hetcalc.errors import InvalidArgument
 from hetcalc.plan.file import Plan, read_plan
 from hetcalc.render import OutputFormat
-from hetcalc.settings import DEVICES, LatencySettings
+from hetcalc.settings import LatencySettings
 from hetcalc.shapes import parse_input_shape
 from hetcalc.variants import VALID_FORMS, Variant, parse_variant, part_variant
 
@@ -55,8 +56,7 @@ def analyze_command(
     latency: Annotated[bool, typer.Option("--latency", help="Also time each substituted layer "
                                           "alone on its input shape against its standard conv "
                                           "(CPU, or CUDA when present).")] = False,
-    device: Annotated[str, typer.Option(help=f"{'|'.join(DEVICES)} for --latency; auto picks "
-                                             "CUDA when present.")] = "auto",
+    device: DeviceOption = "auto",
     batch_size: BatchSizeOption = 1,
     threads: ThreadsOption = None,
     dtype: DtypeOption = "float32",

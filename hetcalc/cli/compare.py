@@ -10,6 +10,7 @@ from hetcalc.cli.options import (
     BatchSizeOption,
     ChannelsLastOption,
     DebugOption,
+    DeviceOption,
     DtypeOption,
     FoldBnOption,
     FormatOption,
@@ -26,7 +27,7 @@ from hetcalc.cli.options import (
 from hetcalc.errors import InvalidArgument
 from hetcalc.plan.file import Plan, is_plan_path, read_plan
 from hetcalc.render import OutputFormat
-from hetcalc.settings import DEVICES, LatencySettings
+from hetcalc.settings import LatencySettings
 from hetcalc.shapes import parse_input_shape
 from hetcalc.variants import TABLE1_VARIANTS, VALID_FORMS, Variant, parse_variants
 
@@ -62,8 +63,7 @@ def compare_command(
     impl: ImplOption = None,
     latency: Annotated[bool, typer.Option("--latency/--no-latency",
                                           help="Measure wall-clock latency.")] = True,
-    device: Annotated[str, typer.Option(help=f"{'|'.join(DEVICES)}; auto picks CUDA when "
-                                             "present.")] = "auto",
+    device: DeviceOption = "auto",
     batch_size: BatchSizeOption = 1,
     threads: ThreadsOption = None,
     dtype: DtypeOption = "float32",

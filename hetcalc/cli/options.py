@@ -25,7 +25,7 @@ from hetcalc.errors import InvalidArgument
 from hetcalc.fileio import atomic_write_text
 from hetcalc.realizations import IMPL_NAMES
 from hetcalc.render import WIDE, OutputFormat, Rendered, render_text, to_string
-from hetcalc.settings import DTYPES
+from hetcalc.settings import DEVICES, DTYPES
 
 ImplChoice = enum.StrEnum("ImplChoice", {name.upper().replace("-", "_"): name
                                           for name in IMPL_NAMES})
@@ -146,6 +146,8 @@ ImplOption = Annotated[
                  "fastest. Default: counted with exact, timed with auto.",
                  case_sensitive=False, show_default=False),
 ]
+DeviceOption = Annotated[
+    str, typer.Option(help=f"{'|'.join(DEVICES)} to time on; auto picks CUDA when present.")]
 BatchSizeOption = Annotated[
     int, typer.Option("--batch-size", help="Batch size for timing.")]
 ThreadsOption = Annotated[

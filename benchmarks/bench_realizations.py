@@ -47,12 +47,13 @@ from torch import nn
 
 from hetcalc.analysis import report_from_trace, trace_spec
 from hetcalc.models.cifar import vgg16_cifar
-from hetcalc.nn import HETCONV_CLASSES, PINNED, tune_realizations
+from hetcalc.nn import HETCONV_CLASSES, PINNED, carry_residue_order, tune_realizations
 from hetcalc.substitute import replace_module, substitute
 from hetcalc.variants import part_variant
 
 PEERS = ("peer g+pw", "peer branches")
-COLUMNS = ("auto", *PINNED, *PEERS)
+COLUMNS = ("auto", "auto uncarried", *PINNED, *PEERS)
+TUNED = ("auto", "auto uncarried")
 
 
 class PeerGroupedPointwise(nn.Module):
@@ -131,6 +132,8 @@ def build_models(name: str, part: int) -> dict[str, nn.Module]:
     decisions = None
     for impl in ("auto", *PINNED):
         models[impl], decisions = substitute(standard, variant, shape, impl=impl)
+    models["auto uncarried"] = copy.deepcopy(models["auto"])
+    carry_residue_order(models["auto"])
     for peer, cls in zip(PEERS, (PeerGroupedPointwise, PeerBranches), strict=True):
         model = copy.deepcopy(standard)
         for d in decisions:
@@ -160,7 +163,7 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
                  model_seconds: float, slow_factor: float, log) -> None:
     previous = torch.get_num_threads()
     torch.set_num_threads(cell.threads)
-    tuned: dict[str, str] = {}
+    tuned: dict[str, dict[str, str]] = {}
     try:
         torch.manual_seed(1)
         x = torch.randn(cell.batch, *shape[1:])
@@ -168,11 +171,11 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
         with torch.inference_mode():
             for name, model in models.items():
                 model(x)  # first call: oneDNN primitives, allocator, kept weights; auto chooses
-                if name == "auto":  # and then for the model as a whole, as compare times it
-                    tuned = tune_realizations(model, x) or {}
+                if name in TUNED:  # and then for the model as a whole, as compare times it
+                    tuned[name] = tune_realizations(model, x) or {}
                 once[name] = _call_seconds(model, x)
             cell.slow = {n for n, t in once.items()
-                         if t > slow_factor * once["standard"] and n != "auto"}
+                         if t > slow_factor * once["standard"] and n not in TUNED}
             timed = [n for n in models if n not in cell.slow]
             slowest = max(once[n] for n in timed)
             cell.times = {n: [once[n]] for n in cell.slow} | {n: [] for n in timed}
@@ -190,8 +193,9 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
         torch.set_num_threads(previous)
     cell.choices = Counter(m.chosen_impl for m in models["auto"].modules()
                            if isinstance(m, tuple(HETCONV_CLASSES.values())))
-    for name in tuned:  # the next cell (another batch or thread count) chooses anew
-        models["auto"].get_submodule(name).impl = "auto"
+    for model, layers in tuned.items():  # the next cell (batch, thread count) chooses anew
+        for name in layers:
+            models[model].get_submodule(name).impl = "auto"
     log(f"{cell.model} P={cell.part} batch={cell.batch} threads={cell.threads}: "
         f"standard {cell.median('standard') * 1e3:.2f} ms, rounds={rounds}, load average "
         f"{os.getloadavg()[0]:.1f}; " + ", ".join(f"{n} {figure(cell, n)}" for n in COLUMNS)

@@ -9,7 +9,9 @@ marks the figure as unreliable. With ``settings.compile`` every model (baseline 
 alike) is called once eagerly — HetConv's ``impl="auto"`` makes its choices there — and then
 compiled with ``torch.compile``; the warm-up compiles it, before anything is timed.
 HetConv layers are timed with ``impl="auto"`` unless a realization is pinned
-(:data:`TIMING_IMPL`). On CUDA, ``cudnn.benchmark`` picks each convolution's fastest
+(:data:`TIMING_IMPL`), on a copy of the model in which consecutive layers hand each other
+their channels in residue order (:func:`hetcalc.nn.carry_residue_order`: the same function,
+fewer permutation copies); the model passed in is not changed. On CUDA, ``cudnn.benchmark`` picks each convolution's fastest
 algorithm during the warm-up (restored afterwards) and the input is made on the device before
 timing, so no host-device copy is timed.
 """
@@ -60,6 +62,9 @@ class Latency:
     realizations: tuple[tuple[str, str], ...] = ()
     """What each HetConv layer of the timed model ran, ``(module name, realization)`` (``""``
     names a model that is itself one HetConv layer): ``auto``'s choices, or the pinned one."""
+    carried: tuple[tuple[str, str], ...] = ()
+    """``(producer, consumer)`` module names of every tensor the timed model kept in residue
+    order (:func:`hetcalc.nn.carry_residue_order`): no permutation copy ran there."""
 
     @property
     def spread(self) -> float:
@@ -158,7 +163,8 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
             on_block: Callable[[str], None] | None = None) -> dict[str, Latency]:
     """Time every model in ``models`` on a random input of ``input_shape`` (batch replaced by
     ``settings.batch_size``), interleaved round by round. ``on_block(name)`` is called after each
-    timed block (for a progress bar). Models are moved to the device and dtype in place."""
+    timed block (for a progress bar). Models are moved to the device and dtype in place; a model
+    with HetConv layers is timed as a copy with its residue order carried (:func:`_carried`)."""
     benchmark = _benchmark()
 
     settings.validate()
@@ -170,13 +176,16 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     threads = settings.threads or torch.get_num_threads()
 
     timers = {}
-    originals = dict(models)
+    timed_models: dict[str, nn.Module] = {}
+    carried: dict[str, tuple[tuple[str, str], ...]] = {}
     tuned: list[nn.Module] = []
     cudnn = torch.backends.cudnn.benchmark
     try:
         torch.backends.cudnn.benchmark = device.type == "cuda"  # tuning and timing alike
         for name, model in models.items():
             model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
+            model, carried[name] = _carried(model)
+            timed_models[name] = model
             tuned += _tuned(model, x, threads)
             if settings.compile:
                 model = _compiled(model, x, threads)
@@ -187,8 +196,30 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
         torch.backends.cudnn.benchmark = cudnn
         for layer in tuned:  # the model's layers choose again next time, as it was built
             layer.impl = "auto"
-    return {name: _summary(values, numbers[name], str(device), ran_realizations(originals[name]))
+    return {name: replace(_summary(values, numbers[name], str(device),
+                                   ran_realizations(timed_models[name])), carried=carried[name])
             for name, values in samples.items()}
+
+
+def _carried(model: nn.Module) -> tuple[nn.Module, tuple[tuple[str, str], ...]]:
+    """``model``, or a copy of it whose HetConv layers hand each other residue order
+    (:func:`hetcalc.nn.carry_residue_order`) where that saves a permutation, and what was
+    carried. ``model`` itself is never changed; one that cannot be copied is timed as it is."""
+    import copy
+
+    from hetcalc.nn import carry_residue_order
+    from hetcalc.nn.hetconv import _HetConvNd
+
+    if not any(isinstance(m, _HetConvNd) and m.part > 1 for m in model.modules()):
+        return model, ()
+    try:
+        duplicate = copy.deepcopy(model)
+    except Exception:  # noqa: BLE001 - a module holding something deepcopy refuses
+        return model, ()
+    done = carry_residue_order(duplicate)
+    if not done:
+        return model, ()
+    return duplicate, tuple((c.producer, c.consumer) for c in done)
 
 
 def _tuned(model: nn.Module, x: torch.Tensor, threads: int) -> list[nn.Module]:
@@ -284,7 +315,8 @@ def combine(latencies: list[Latency]) -> Latency:
                    iqr_ms=max(lat.iqr_ms for lat in latencies),
                    blocks=sum(lat.blocks for lat in latencies),
                    iterations=sum(lat.iterations for lat in latencies),
-                   device=latencies[0].device, realizations=latencies[0].realizations)
+                   device=latencies[0].device, realizations=latencies[0].realizations,
+                   carried=latencies[0].carried)
 
 
 def model_latency(model: str | nn.Module, variant: Variant, input_shape: tuple[int, ...] | None,

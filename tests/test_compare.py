@@ -237,6 +237,10 @@ def test_compare_json_records_how_it_timed(cli):
 
     # every replaced layer (12 of VGG-16's 13 convs) says which realization ran
     assert len(row["realizations"]) == 12 and set(row["realizations"].values()) <= set(PINNED)
+    # residue order kept: first conv -> first HetConv, 11 HetConv -> HetConv, last -> classifier
+    carried = row["residue_carried"]
+    assert len(carried) == 1 + 11 + 1
+    assert ["features.0", "features.3"] in carried and ["features.40", "classifier.0"] in carried
 
 
 def test_analyze_latency_json_records_settings_and_realizations(cli):

@@ -288,7 +288,7 @@ def test_auto_picks_a_realization_caches_it_and_is_deterministic_afterwards(monk
     assert chosen in PINNED and layer.chosen_impl == chosen
     with torch.no_grad():
         assert key == layer.signature(x)
-    assert key[9:] == ((2, 8, 6, 6), "cpu", "torch.float32", "contiguous", False, 1)
+    assert key[9:] == ((2, 8, 6, 6), "cpu", "torch.float32", "contiguous", False, 1, False, False)
     monkeypatch.setattr(hetconv_module, "_time_realizations", _no_timing)
     with torch.no_grad():
         torch.testing.assert_close(layer(x), first)  # the cached choice: no timing
@@ -519,5 +519,8 @@ def test_measure_tunes_then_gives_the_model_back_on_auto():
                     LatencySettings(device="cpu", min_run_time=0.05, rounds=3))
     ran = dict(timed["m"].realizations)
     assert set(ran) == {"0", "2"} and set(ran.values()) <= set(PINNED)
+    # timed as a copy with the residue order carried from layer 0 to layer 2: the model
+    # itself is left as built, on auto, never called
+    assert timed["m"].carried == (("0", "2"),)
     assert [model[0].impl, model[2].impl] == ["auto", "auto"]
-    assert ran == {"0": model[0].chosen_impl, "2": model[2].chosen_impl}
+    assert model[0].chosen_impl is None and not model[0].residue_out

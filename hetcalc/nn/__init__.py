@@ -10,6 +10,7 @@ from __future__ import annotations
 from torch import nn
 
 from hetcalc.nn._auto import auto_choices, clear_auto_choices, tune_realizations
+from hetcalc.nn._carry import Carried, carry_residue_order
 from hetcalc.nn.blocks import DepthwisePointwise, GroupPointwise, SqueezeExcite
 from hetcalc.nn.hetconv import (
     HETCONV_CLASSES,
@@ -33,6 +34,8 @@ __all__ = [
     "auto_choices",
     "clear_auto_choices",
     "tune_realizations",
+    "carry_residue_order",
+    "Carried",
     "HetConv1d",
     "HetConv2d",
     "HetConv3d",

@@ -9,8 +9,10 @@ from hetcalc.nn._ops import (
     _CONV,
     _batch_hint,
     _centre_offset,
+    _channels_last,
     _eager_inference,
     _filter_order_rows,
+    _from_residue_order,
     _from_rows,
     _product,
     _residue_channels_last,
@@ -20,7 +22,11 @@ from hetcalc.nn._ops import (
 
 
 class Realizations:
-    """Each ``_forward_<name>`` computes the HetConv-masked dense conv its own way."""
+    """Each ``_forward_<name>`` computes the HetConv-masked dense conv its own way.
+
+    Each reads the layer's ``residue_in`` / ``residue_out`` (:meth:`HetConv2d.carry`): when set,
+    the input arrives, or the output leaves, with its channels already in residue order, and the
+    permutation copy that would put them there (or back) is not made."""
 
     def _forward_exact(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 2 as a K×K conv with P groups, Eq. 3 as one batched matmul over the residues.
@@ -32,10 +38,15 @@ class Realizations:
         c, per_filter = m // p, n // p
         out, pixels, pads = self._geometry(x)
         tap = self._centre_tap(x, pads)
-        per_residue = tap.reshape(-1, c, p, pixels).permute(2, 1, 0, 3)   # [s, j, b, pixels]
+        if self.residue_in:
+            per_residue = tap.reshape(-1, p, c, pixels).permute(1, 2, 0, 3)   # [s, j, b, pixels]
+        else:
+            per_residue = tap.reshape(-1, c, p, pixels).permute(2, 1, 0, 3)
         v = torch.cat([per_residue, per_residue[:p - 1]])
         batch = _batch_hint(x)
-        if batch == 1 and tap is x and _eager_inference():
+        if self.residue_in:
+            xr = x
+        elif batch == 1 and tap is x and _eager_inference():
             xr = v[:p].reshape(1, m, *out)  # batch 1, "same" conv: v's first P blocks are x
         else:
             xr = _to_residue_order(x, p)
@@ -43,11 +54,17 @@ class Realizations:
         # window[r] = blocks r+1 .. r+P-1 of v: [P, (P-1)·c, b·pixels], a view of v
         window = v.unfold(0, p - 1, 1)[1:].permute(0, 4, 1, 2, 3).reshape(p, (p - 1) * c, -1)
         weight = self.weight_1x1.reshape(p, per_filter, (p - 1) * c)
+        ro = self.residue_out   # y1 as [b, r, i, pixels] (residue order) or [b, i, r, pixels]
         if batch * pixels >= per_filter:  # [r, i, (b, pixels)]
-            y1 = torch.bmm(weight, window).reshape(p, per_filter, -1, pixels).permute(2, 1, 0, 3)
+            y1 = torch.bmm(weight, window).reshape(p, per_filter, -1, pixels)
+            y1 = y1.permute(2, 0, 1, 3) if ro else y1.permute(2, 1, 0, 3)
         else:  # few pixels (late layers, batch 1): the transposed product is much faster
             y1 = torch.bmm(window.mT, weight.mT).reshape(p, -1, pixels, per_filter)
-            y1 = y1.permute(1, 3, 0, 2)
+            y1 = y1.permute(1, 0, 3, 2) if ro else y1.permute(1, 3, 0, 2)
+        if ro:  # y is in residue order already: the 1×1 half is added into it
+            y = y.reshape(-1, p, per_filter, pixels)
+            summed = y.add_(y1) if _eager_inference() else y + y1
+            return summed.reshape(-1, n, *out)
         # Both halves to filter order n = i·P + r in the same pass as their sum.
         y = y.reshape(-1, p, per_filter, pixels).permute(0, 2, 1, 3)
         if not _eager_inference():
@@ -62,7 +79,7 @@ class Realizations:
         p, n, m = self.part, self.out_channels, self.in_channels
         c, per_filter = m // p, n // p
         out, _, pads = self._geometry(x)
-        xr = _residue_channels_last(x, p)
+        xr = _channels_last(x) if self.residue_in else _residue_channels_last(x, p)
         y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
         taps = _rows(self._centre_tap(xr, pads), m)
         weight = self.weight_1x1.reshape(p, per_filter, (p - 1) * c)
@@ -79,32 +96,48 @@ class Realizations:
             columns.append(target)
         if not fused:
             y = torch.cat(columns, dim=1)
-        return _from_rows(_filter_order_rows(y, p, n), out, n)
+        return _from_rows(y if self.residue_out else _filter_order_rows(y, p, n), out, n)
 
     def _forward_fast(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 2 as a K×K conv with P groups, then a dense 1×1 conv over all M centre taps (zero
         weights at the K×K channels): ``Do·Do·N·M/P`` MACs more than Eq. 3."""
         p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
         _, pixels, pads = self._geometry(x)
-        y = self._conv(_to_residue_order(x, p), self.weight_kxk, None, p)
-        centre = self._kept("centre", self._dense_centre).reshape(n, m, *(1,) * d)
-        result = _CONV[d](self._centre_tap(x, pads), centre, self.bias)
+        xr = x if self.residue_in else _to_residue_order(x, p)
+        y = self._conv(xr, self.weight_kxk, None, p)
+        ri, ro = self.residue_in, self.residue_out
+        centre = self._kept(f"centre-{ri:d}{ro:d}", self._ordered_centre)
+        bias = self._residue_bias() if ro else self.bias
+        result = _CONV[d](self._centre_tap(x, pads), centre.reshape(n, m, *(1,) * d), bias)
+        if ro:  # both in residue order
+            return result.add_(y)
         # the grouped conv's filters are in residue order: added through a transposed view
         result.reshape(-1, n // p, p, pixels).add_(y.reshape(-1, p, n // p, pixels).transpose(1, 2))
         return result
+
+    def _ordered_centre(self) -> torch.Tensor:
+        """``_dense_centre``'s ``N×M`` weight with its rows (filters) in residue order when the
+        output leaves in it, and its columns (channels) when the input arrives in it."""
+        n, m, p = self.out_channels, self.in_channels, self.part
+        w = self._dense_centre()
+        if self.residue_out:
+            w = w.reshape(n // p, p, m).transpose(0, 1).reshape(n, m)
+        if self.residue_in:
+            w = w.reshape(n, m // p, p).transpose(1, 2).reshape(n, m)
+        return w
 
     def _forward_fast_cl(self, x: torch.Tensor) -> torch.Tensor:
         """``fast`` in channels-last: the grouped K×K conv on the residue-ordered input, then
         one ``addmm`` of all M taps (zero weights at each filter's K×K channels) into it."""
         p, n, m = self.part, self.out_channels, self.in_channels
         out, _, pads = self._geometry(x)
-        xr = _residue_channels_last(x, p)
+        xr = _channels_last(x) if self.residue_in else _residue_channels_last(x, p)
         y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
         taps = _rows(self._centre_tap(xr, pads), m)
         weight = self._kept("centre-residue", self._dense_centre_residue)
         y = (torch.addmm(y, taps, weight, out=y) if _eager_inference()
              else torch.addmm(y, taps, weight))
-        return _from_rows(_filter_order_rows(y, p, n), out, n)
+        return _from_rows(y if self.residue_out else _filter_order_rows(y, p, n), out, n)
 
     def _forward_gemm(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 4 as one batched matmul: per residue ``r``, the K×K patches of its ``M/P``
@@ -122,10 +155,15 @@ class Realizations:
             patches = patches.unfold(2 + axis, (k - 1) * dil + 1, s)   # windows last
             if dil > 1:
                 patches = patches[..., ::dil]
-        # [b, M, *out, *k] -> [b, j, r, *out, *k] (a view) -> [r, j, *k, b, *out] (a view)
-        patches = patches.reshape(-1, c, p, *out, *self.kernel_size)
+        # [b, M, *out, *k] -> [b, j, r, *out, *k] (a view) -> [r, j, *k, b, *out] (a view);
+        # an input in residue order is [b, r, j, *out, *k]
         kernel_axes = range(3 + d, 3 + 2 * d)
-        kxk = patches.permute(2, 1, *kernel_axes, 0, *range(3, 3 + d))
+        if self.residue_in:
+            patches = patches.reshape(-1, p, c, *out, *self.kernel_size)
+            kxk = patches.permute(1, 2, *kernel_axes, 0, *range(3, 3 + d))
+        else:
+            patches = patches.reshape(-1, c, p, *out, *self.kernel_size)
+            kxk = patches.permute(2, 1, *kernel_axes, 0, *range(3, 3 + d))
         fill = _eager_inference()
         if fill:  # [r, c·K² + (P−1)·c, cols] filled in place: one copy less than a cat
             inputs = x.new_empty(p, c * k2 + (p - 1) * c, kxk[0, 0].numel() // k2)
@@ -142,10 +180,13 @@ class Realizations:
             inputs = torch.cat([kxk, window.reshape(p, (p - 1) * c, -1)], dim=1)
         weight = self._kept("stacked", self._stacked_weight)            # [r, i, c·K² + (P−1)·c]
         # [r, i, (b, pixels)]: the transposed product is slower here even with few columns
-        y = torch.bmm(weight, inputs).reshape(p, per_filter, -1, pixels).permute(2, 1, 0, 3)
-        y = y.reshape(-1, n, *out)  # [b, i, r, pixels]: filter order n = i·P + r
-        if self.bias is not None:
-            y = y + self.bias.reshape(n, *(1,) * d)
+        y = torch.bmm(weight, inputs).reshape(p, per_filter, -1, pixels)
+        if self.residue_out:  # [b, r, i, pixels]: residue order
+            y, bias = y.permute(2, 0, 1, 3).reshape(-1, n, *out), self._residue_bias()
+        else:  # [b, i, r, pixels]: filter order n = i·P + r
+            y, bias = y.permute(2, 1, 0, 3).reshape(-1, n, *out), self.bias
+        if bias is not None:
+            y = y + bias.reshape(n, *(1,) * d)
         return y
 
     def _stacked_weight(self) -> torch.Tensor:
@@ -163,7 +204,7 @@ class Realizations:
         p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
         c, per_filter = m // p, n // p
         _, _, pads = self._geometry(x)
-        xr = _to_residue_order(x, p)
+        xr = x if self.residue_in else _to_residue_order(x, p)
         tap = self._centre_tap(xr, pads)
         doubled = torch.cat([tap, tap[:, :(p - 1) * c]], dim=1)  # residues 0..P-1, 0..P-2
         bias = self._residue_bias()
@@ -175,8 +216,14 @@ class Realizations:
                            None if bias is None else bias[r * per_filter:(r + 1) * per_filter], 1)
             y1 = _CONV[d](doubled[:, (r + 1) * c:(r + p) * c], centre[r])
             branches.append(y.add_(y1) if _eager_inference() else y + y1)
+        if self.residue_out:
+            return torch.cat(branches, dim=1)  # [b, (r, i), ...]: residue order
         return torch.stack(branches, dim=2).flatten(1, 2)  # [b, i, r, ...]: n = i·P + r
 
     def _forward_dense(self, x: torch.Tensor) -> torch.Tensor:
-        """The masked dense conv: ``conv(x, to_dense())``, Eq. 1's MACs."""
-        return self._conv(x, self._kept("dense", self.to_dense), self.bias, 1)
+        """The masked dense conv: ``conv(x, to_dense())``, Eq. 1's MACs. An input or output in
+        residue order is permuted (a copy each), as the dense weight is in channel order."""
+        if self.residue_in:
+            x = _from_residue_order(x, self.part)
+        y = self._conv(x, self._kept("dense", self.to_dense), self.bias, 1)
+        return _to_residue_order(y, self.part) if self.residue_out else y

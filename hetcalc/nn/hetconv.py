@@ -182,6 +182,14 @@ class _HetConvNd(Realizations, nn.Module):
         self.impl = str(impl)  # a StrEnum member becomes its plain value
         self.chosen_impl: str | None = None
         """The realization the last eager call ran (``auto``'s choice; ``None`` before)."""
+        self.residue_in = False
+        """The input arrives with its channels in residue order (channel ``j·P + r`` at position
+        ``r·(M/P) + j``), as a previous layer left them (:func:`hetcalc.nn.carry_residue_order`):
+        the realizations then skip the copy that would put them there."""
+        self.residue_out = False
+        """The output leaves with its filters in residue order (filter ``i·P + r`` at position
+        ``r·(N/P) + i``), the order the grouped K×K conv makes them in: the copy back to
+        filter order is skipped, and the next layer must expect it."""
         self.kernel_size = _tuple(kernel_size, "kernel_size", 1, d)
         self.stride = _tuple(stride, "stride", 1, d)
         self.padding = _tuple(padding, "padding", 0, d)
@@ -365,8 +373,8 @@ class _HetConvNd(Realizations, nn.Module):
         return None if self.bias is None else self.bias.reshape(n // p, p).t().reshape(n)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.part == 1:  # every kernel is K×K: a standard conv, whatever the realization
-            impl = "exact" if self.impl == "auto" else self.impl
+        if self.part == 1:  # every kernel is K×K (residue order is channel order): a standard
+            impl = "exact" if self.impl == "auto" else self.impl  # conv, whatever the realization
             if self.chosen_impl != impl and not _tracing():
                 self.chosen_impl = impl
             return self._conv(x, self.weight_kxk, self.bias, 1)
@@ -388,7 +396,7 @@ class _HetConvNd(Realizations, nn.Module):
     def signature(self, x: torch.Tensor) -> tuple:
         """What ``auto``'s choice for input ``x`` depends on (the key of :func:`auto_choices`):
         the layer's shape, the input's shape (batch included), device, dtype and memory format,
-        whether autograd is on, and torch's thread count."""
+        whether autograd is on, torch's thread count, and the layer's residue orders."""
         if torch.jit.is_tracing():  # sizes are traced values; the key only looks them up
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -398,7 +406,8 @@ class _HetConvNd(Realizations, nn.Module):
         return (type(self).__name__, self.in_channels, self.out_channels, self.kernel_size,
                 self.stride, self.padding, self.dilation, self.part, self.bias is not None,
                 shape, str(x.device), str(x.dtype), _memory_format(x),
-                torch.is_grad_enabled(), torch.get_num_threads())
+                torch.is_grad_enabled(), torch.get_num_threads(), self.residue_in,
+                self.residue_out)
 
     def _choose(self, x: torch.Tensor) -> str:
         """``auto``: the cached choice for this call's signature, timed now if there is none
@@ -421,7 +430,8 @@ class _HetConvNd(Realizations, nn.Module):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
                 f"part={self.part}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, bias={self.bias is not None}, impl={self.impl!r}, "
-                f"kxk_per_filter={per}, 1x1_per_filter={self.in_channels - per}")
+                f"kxk_per_filter={per}, 1x1_per_filter={self.in_channels - per}"
+                + ", residue_in=True" * self.residue_in + ", residue_out=True" * self.residue_out)
 
 
 class HetConv1d(_HetConvNd):

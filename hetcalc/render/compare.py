@@ -73,6 +73,7 @@ def comparison_json(c: Comparison) -> dict:
             "speedup_reliable": _reliable(r.latency, r.baseline_latency),
             "realizations": r.realizations,
             "counted_note": r.counted_note,
+            "residue_carried": None if r.latency is None else [list(p) for p in r.latency.carried],
         } for r in c.variants],
         "counted_impl": c.impl,
         "environment": None if c.environment is None else {
@@ -81,6 +82,14 @@ def comparison_json(c: Comparison) -> dict:
                 "time_budget_s": c.latency_settings.min_run_time,
                 "rounds": c.latency_settings.rounds})},
     }
+
+
+def carried_note(label: str, carried: tuple[tuple[str, str], ...]) -> str:
+    """How many tensors the timed model kept in residue order, and where, briefly."""
+    first = ", ".join(f"{a} -> {b}" for a, b in carried[:2])
+    more = f", ... ({len(carried) - 2} more)" if len(carried) > 2 else ""
+    return (f"{label}: timed with residue order carried across {len(carried)} layer "
+            f"boundaries ({first}{more}): no permutation copy there, same function, same MACs.")
 
 
 def _spread(latency: Latency | None) -> dict:
@@ -128,6 +137,8 @@ def render_comparison(c: Comparison) -> Rendered:
                      f"timed with {c.timing_impl}; realized = "
                      "(measured speedup - 1) / (theoretical speedup - 1).")
         notes += [r.counted_note for r in c.variants if r.counted_note]
+        notes += [carried_note(r.label, r.latency.carried) for r in c.variants
+                  if r.latency is not None and r.latency.carried]
         timings = [c.baseline_latency] + [r.latency for r in c.variants]
         unreliable = [t for t in timings if t is not None and not t.reliable]
         if unreliable:

@@ -16,9 +16,15 @@ writes them (implemented below, same layers replaced):
 * ``peer branches``: ``P`` branches, branch ``r`` a K×K conv on channels ``c ≡ r (mod P)`` plus a
   1×1 conv on the others, outputs interleaved into filter order (exactly Eq. 4's MACs).
 
+``auto`` is what ``compare`` times: a copy of the substituted model with the residue order
+carried between layers (``hetcalc.nn.carry_residue_order``), each layer choosing its realization
+and the whole model then tuned (``hetcalc.nn.tune_realizations``). ``auto uncarried`` is the same
+without carrying: every layer permutes its own input and output. The pinned realizations'
+columns are uncarried too: each is that realization as one layer runs it on its own.
+
 All models of a cell are timed interleaved in one process (eval mode, ``torch.inference_mode``,
-CPU): a warm-up call (``auto`` chooses there, per layer and then for the whole model with
-``hetcalc.nn.tune_realizations``, as ``compare`` does), one timed call, then rounds in which every model
+CPU): a warm-up call (the ``auto`` models choose there, per layer and then for the whole model),
+one timed call, then rounds in which every model
 runs one block (where one call of the slowest model times the rounds exceeds
 ``--model-seconds``, rounds of one call, at least one, the first timed call counting as a sample
 too: ResNet-50 at batch 32 gets two timed calls per model). A model other than ``auto`` whose

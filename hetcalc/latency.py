@@ -11,9 +11,9 @@ compiled with ``torch.compile``; the warm-up compiles it, before anything is tim
 HetConv layers are timed with ``impl="auto"`` unless a realization is pinned
 (:data:`TIMING_IMPL`), on a copy of the model in which consecutive layers hand each other
 their channels in residue order (:func:`hetcalc.nn.carry_residue_order`: the same function,
-fewer permutation copies); the model passed in is not changed. On CUDA, ``cudnn.benchmark`` picks each convolution's fastest
-algorithm during the warm-up (restored afterwards) and the input is made on the device before
-timing, so no host-device copy is timed.
+fewer permutation copies); the model passed in is not changed. On CUDA, ``cudnn.benchmark``
+picks each convolution's fastest algorithm during the warm-up (restored afterwards) and the
+input is made on the device before timing, so no host-device copy is timed.
 """
 
 from __future__ import annotations

@@ -160,6 +160,18 @@ class _Shared(nn.Module):
         return self.a(self.b(self.a(x)))
 
 
+class _Aliased(nn.Module):
+    """One HetConv layer registered under two names and called under each: not carried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = HetConv2d(8, 8, 3, 4, padding=1)
+        self.b = self.a
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.b(self.a(x))
+
+
 class _Branching(nn.Module):
     """Control flow on a value: ``torch.fx`` cannot trace it, so nothing is carried."""
 
@@ -192,6 +204,7 @@ class _FlattenCall(nn.Module):
     (_Residual, []),
     (_TwoUsers, []),
     (_Shared, []),
+    (_Aliased, []),
     (_Branching, []),
     # P = 4 into P = 2: the residue orders differ, so the tensor stays in channel order
     (lambda: nn.Sequential(HetConv2d(8, 8, 3, 4, padding=1), HetConv2d(8, 8, 3, 2, padding=1)),

@@ -92,14 +92,18 @@ def carry_residue_order(model: nn.Module) -> list[Carried]:
         graph = _Tracer().trace(model)
     except Exception:  # noqa: BLE001 - control flow on values, unsupported ops: nothing to carry
         return []
-    modules = dict(model.named_modules())
-    calls: dict[str, int] = {}
+    modules = dict(model.named_modules(remove_duplicate=False))
+    calls: dict[int, int] = {}  # by module object: one registered under two names is one
     for node in graph.nodes:
         if node.op == "call_module":
-            calls[node.target] = calls.get(node.target, 0) + 1
+            key = id(modules[node.target])
+            calls[key] = calls.get(key, 0) + 1
+
+    def once(node: fx.Node) -> bool:
+        return calls[id(modules[node.target])] == 1
 
     def module(node: fx.Node) -> nn.Module | None:
-        if node.op == "call_module" and calls[node.target] == 1:
+        if node.op == "call_module" and once(node):
             return modules[node.target]
         return None
 
@@ -114,7 +118,7 @@ def carry_residue_order(model: nn.Module) -> list[Carried]:
         if node.op == "call_module":
             m = modules[node.target]
             if isinstance(m, _BATCH_NORMS):
-                return calls[node.target] == 1
+                return once(node)
             return isinstance(m, _CHANNELWISE_MODULES)
         if node.op == "call_function":
             return node.target in _CHANNELWISE_FUNCTIONS
@@ -129,11 +133,9 @@ def carry_residue_order(model: nn.Module) -> list[Carried]:
     def flatten_linear(node: fx.Node, channels: int) -> nn.Linear | None:
         """A flatten from dim 1 whose only user is a linear layer called once, reading
         ``channels`` blocks of features."""
-        start = None
-        if node.op == "call_function" and node.target is torch.flatten:
-            start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
-            end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
-        elif node.op == "call_method" and node.target == "flatten":
+        start = end = None
+        if ((node.op == "call_function" and node.target is torch.flatten)
+                or (node.op == "call_method" and node.target == "flatten")):
             start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
             end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
         elif node.op == "call_module" and isinstance(modules[node.target], nn.Flatten):

@@ -7,7 +7,7 @@ Nothing here prints; :mod:`hetcalc.render` turns reports into tables and JSON.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -354,7 +354,8 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subje
 def analyze(model: str | nn.Module, variant: Assignment,
             input_shape: tuple[int, ...] | None = None, include_first: bool = False,
             impl: str | Mapping[str, str] | None = DEFAULT_IMPL, merge_pairs: bool = False,
-            fold_bn: bool = False) -> AnalysisReport:
+            fold_bn: bool = False,
+            timed: Callable[[AnalysisReport], AnalysisReport] | None = None) -> AnalysisReport:
     """Analyse ``model`` (a spec such as ``"resnet50"``, or an ``nn.Module`` with its
     ``input_shape``) under ``variant``: one count and the paper's formulas, then, unless
     ``impl`` is ``None``, fvcore's and torch's counts of the model substituted with that
@@ -366,6 +367,10 @@ def analyze(model: str | nn.Module, variant: Assignment,
     ``variant`` may be a per-layer plan (a :class:`~hetcalc.plan.Plan`, or a mapping layer name
     -> variant): each named layer takes its variant, the others stay standard. A plan made for
     another model is refused; without ``input_shape`` the plan's own is used, when it has one.
+
+    ``timed`` (``analyze --latency``: :func:`hetcalc.latency.with_layer_latency`) adds measured
+    latencies to the report before anything is counted; the count is then of what ran where
+    ``auto`` ran a realization other than ``impl`` (see :func:`cross_check`), from the same trace.
     """
     if isinstance(variant, Plan):
         if isinstance(model, str):
@@ -375,31 +380,24 @@ def analyze(model: str | nn.Module, variant: Assignment,
     trace = source.trace(fold_bn)
     decisions = plan(trace.convs, variant, include_first, merge_pairs)
     report = report_from_plan(source.name, trace, variant, decisions, merge_pairs)
+    if timed is not None:
+        report = timed(report)
     if impl is None:
         return report
     if variant.is_baseline if isinstance(variant, Variant) else not any(d.replace
                                                                          for d in decisions):
         return with_baseline_counts(report, trace)
-    return cross_check(report, decisions, source, trace, impl)
+    return cross_check(report, decisions, source, trace, _as_run(report, impl))
 
 
-def counted_as_timed(report: AnalysisReport, model: str | nn.Module, variant: Assignment,
-                     input_shape: tuple[int, ...] | None = None, include_first: bool = False,
-                     merge_pairs: bool = False, fold_bn: bool = False) -> AnalysisReport:
-    """``report`` (timed by ``analyze --latency``) counted again with the realization each
-    layer ran when timed, where any differs from what it was counted with; timings kept."""
+def _as_run(report: AnalysisReport, impl: str | Mapping[str, str]) -> str | Mapping[str, str]:
+    """What to count: ``impl``, or, for a timed report whose layers ran another realization
+    (``auto``'s choices), each layer's realization as it ran."""
     ran = {layer.name: layer.realization for layer in report.layers
            if layer.realization in realizations.REALIZATIONS}
-    if report.impl is None or not ran or set(ran.values()) == {report.impl}:
-        return report
-    recounted = analyze(model, variant, input_shape, include_first, ran, merge_pairs, fold_bn)
-    timed = {layer.name: layer for layer in report.layers}
-    layers = [replace(layer, latency_standard=timed[layer.name].latency_standard,
-                      latency_variant=timed[layer.name].latency_variant)
-              for layer in recounted.layers]
-    return replace(recounted, layers=layers, latency_settings=report.latency_settings,
-                   latency_environment=report.latency_environment,
-                   timing_impl=report.timing_impl)
+    if isinstance(impl, Mapping) or not ran or set(ran.values()) == {impl}:
+        return impl
+    return ran
 
 
 def with_baseline_counts(report: AnalysisReport, trace: Trace) -> AnalysisReport:

@@ -104,17 +104,16 @@ def analyze_command(
 
     models.resolve(model)  # unknown names fail here, before the model is built
     settings = settings if latency else None
+    timed = None
+    if settings is not None:  # timed first, so the counted column is what ran when timed
+        if isinstance(chosen, Plan):
+            from hetcalc.plan.timing import with_plan_layer_latency as with_latency
+        else:
+            with_latency = with_layer_latency
+
+        def timed(report):
+            return with_latency(report, settings, timing_impl(impl))
     report = analysis.analyze(model, chosen, shape, include_first,
                               impl=counting_impl(impl) if count else None,
-                              merge_pairs=merge_dw_pw,
-                              fold_bn=fold_bn)
-    if settings is not None and isinstance(chosen, Plan):
-        from hetcalc.plan.timing import with_plan_layer_latency
-
-        report = with_plan_layer_latency(report, settings, timing_impl(impl))
-    elif settings is not None:
-        report = with_layer_latency(report, settings, timing_impl(impl))
-    if settings is not None and count:  # the counted column: what ran when timed
-        report = analysis.counted_as_timed(report, model, chosen, shape, include_first,
-                                           merge_dw_pw, fold_bn)
+                              merge_pairs=merge_dw_pw, fold_bn=fold_bn, timed=timed)
     emit(render_analysis(report, totals_only=totals), fmt, output, wide=wide)

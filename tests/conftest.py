@@ -1,3 +1,5 @@
+import functools
+
 import pytest
 
 from hetcalc.analysis import trace_spec
@@ -13,6 +15,18 @@ def vgg_trace():
 @pytest.fixture(scope="session")
 def resnet50_trace():
     return trace_spec("resnet50")
+
+
+@pytest.fixture(scope="module")
+def trace_once():
+    """``analysis.trace_spec`` cached for a module's tests: tracing is the slow part and its
+    result depends only on (model, input shape)."""
+    from hetcalc import analysis
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(analysis, "trace_spec", functools.lru_cache(maxsize=None)(
+            analysis.trace_spec))
+        yield
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ test_budget_baseline.py.
 
 Expected values are the paper's arithmetic, written out below, not what the code under test
 computes. The CLI runs in-process; each distinct (model, input shape) is traced once for the
-whole module (see ``_trace_once``).
+whole module (the ``trace_once`` fixture of conftest.py).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import types
 import xml.etree.ElementTree as ET
@@ -18,7 +17,6 @@ from pathlib import Path
 import pytest
 from checking import run, write
 
-from hetcalc import analysis
 from hetcalc.cli import main
 from hetcalc.cli.check import CheckFormat
 
@@ -70,15 +68,7 @@ def test_reference_numbers_are_the_arithmetic():
     assert RESNET56_MACS == RESNET56_MACS_SUM
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _trace_once():
-    """Tracing is the slow part and its result depends only on (model, input shape)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(analysis, "trace_spec", functools.lru_cache(maxsize=None)(
-            analysis.trace_spec))
-        yield
-
-
+pytestmark = pytest.mark.usefixtures("trace_once")  # conftest.py: one trace per model
 
 
 def headroom(limit: int, value: int) -> str:

@@ -6,7 +6,6 @@ unreadable file."""
 from __future__ import annotations
 
 import errno
-import functools
 import json
 import os
 import re
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from checking import run, write
 
-from hetcalc import analysis, budget, fileio
+from hetcalc import budget, fileio
 from hetcalc.budget.schema import parse_budgets
 from hetcalc.errors import InvalidArgument
 
@@ -33,20 +32,12 @@ def test_p2_params_are_the_arithmetic():
     assert VGG_P2_PARAMS == 14_987_722 - (14_710_464 - 9 * 3 * 64) * 4 // 9
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _trace_once():
-    """Tracing is the slow part and its result depends only on (model, input shape)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(analysis, "trace_spec", functools.lru_cache(maxsize=None)(
-            analysis.trace_spec))
-        yield
+pytestmark = pytest.mark.usefixtures("trace_once")  # conftest.py: one trace per model
 
 
 @pytest.fixture(autouse=True)
 def _no_step_summary(monkeypatch):
     monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
-
-
 
 
 def _budget(variant: str) -> str:

@@ -148,6 +148,25 @@ def test_inference_keeps_derived_weights_until_a_parameter_changes():
     assert layer._derived["dense"][1] is not kept
 
 
+@pytest.mark.parametrize("impl", ["exact-cl", "fast-cl"])
+def test_channels_last_realizations_keep_a_channels_last_kxk_weight(impl):
+    """The grouped conv of a channels-last realization reads its weight in channels-last
+    layout, made once and kept; a changed parameter makes it again."""
+    layer = make(2, 8, 8, 3, 1, 1, 1, 4, impl)
+    x = torch.randn(1, 8, 5, 5, dtype=DTYPE)
+    with torch.inference_mode():
+        layer(x)
+        (name,) = [key for key in layer._derived if key.startswith("kxk-")]
+        kept = layer._derived[name][1]
+        assert kept.is_contiguous(memory_format=torch.channels_last)
+        layer(x)
+        assert layer._derived[name][1] is kept
+    with torch.no_grad():
+        layer.weight_kxk.mul_(2)
+        torch.testing.assert_close(layer(x), reference(layer, x))
+    assert layer._derived[name][1] is not kept
+
+
 # -- names -------------------------------------------------------------------------------------
 
 def test_one_list_of_names():

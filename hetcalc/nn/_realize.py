@@ -80,7 +80,7 @@ class Realizations:
         c, per_filter = m // p, n // p
         out, _, pads = self._geometry(x)
         xr = _channels_last(x) if self.residue_in else _residue_channels_last(x, p)
-        y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
+        y = _rows(self._conv(xr, self._kxk_channels_last(), self._residue_bias(), p), n)
         taps = _rows(self._centre_tap(xr, pads), m)
         weight = self.weight_1x1.reshape(p, per_filter, (p - 1) * c)
         fused = _eager_inference()
@@ -132,12 +132,22 @@ class Realizations:
         p, n, m = self.part, self.out_channels, self.in_channels
         out, _, pads = self._geometry(x)
         xr = _channels_last(x) if self.residue_in else _residue_channels_last(x, p)
-        y = _rows(self._conv(xr, self.weight_kxk, self._residue_bias(), p), n)
+        y = _rows(self._conv(xr, self._kxk_channels_last(), self._residue_bias(), p), n)
         taps = _rows(self._centre_tap(xr, pads), m)
         weight = self._kept("centre-residue", self._dense_centre_residue)
         y = (torch.addmm(y, taps, weight, out=y) if _eager_inference()
              else torch.addmm(y, taps, weight))
         return _from_rows(y if self.residue_out else _filter_order_rows(y, p, n), out, n)
+
+    def _kxk_channels_last(self) -> torch.Tensor:
+        """``weight_kxk`` in the channels-last layout of the realizations' channels-last input,
+        kept (:meth:`_kept`): given a contiguous weight, the conv would copy it to that layout
+        on every call (at batch 1, 512 channels, 4×4, that copy is most of the call's time)."""
+        formats = {2: torch.channels_last, 3: torch.channels_last_3d}
+        if self.dims not in formats:  # 1-D: there is no channels-last layout to match
+            return self.weight_kxk
+        layout = formats[self.dims]
+        return self._kept(f"kxk-{layout}", lambda: self.weight_kxk.contiguous(memory_format=layout))
 
     def _forward_gemm(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 4 as one batched matmul: per residue ``r``, the K×K patches of its ``M/P``

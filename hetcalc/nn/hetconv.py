@@ -48,10 +48,10 @@ zero wherever :func:`hetconv_mask` is False: a 1×1 kernel sits at the kernel's 
   eager call ran.
 
 In eager inference (no autograd, no tracing) realizations reuse derived weights (``fast``'s
-dense 1×1 weight, ``dense``'s dense weight) until a parameter changes, and write sums in place;
-with autograd, under tracing or compiling they run out-of-place forms of the same operators (the
-same counts). No size is taken from the batch dimension, so a ``torch.jit.trace`` made at one
-batch size runs at another.
+dense 1×1 weight, the channels-last K×K weight, ``dense``'s dense weight) until a parameter
+changes, and write sums in place; with autograd, under tracing or compiling they run
+out-of-place forms of the same operators (the same counts). No size is taken from the batch
+dimension, so a ``torch.jit.trace`` made at one batch size runs at another.
 
 **Parameters.** Only the entries the pattern keeps are parameters, so a masked position can never
 be learned (no gradient, no weight decay can reach it); all realizations hold the same parameters

@@ -139,13 +139,13 @@ def test_inference_keeps_derived_weights_until_a_parameter_changes():
     x = torch.randn(1, 8, 5, 5, dtype=DTYPE)
     with torch.inference_mode():
         layer(x)
-        kept = layer._derived["dense"][1]
+        kept = layer._derived["dense-00"][1]
         layer(x)
-        assert layer._derived["dense"][1] is kept
+        assert layer._derived["dense-00"][1] is kept
     with torch.no_grad():
         layer.weight_kxk.mul_(2)  # bumps the version counter: the kept weight is stale
         torch.testing.assert_close(layer(x), reference(layer, x))
-    assert layer._derived["dense"][1] is not kept
+    assert layer._derived["dense-00"][1] is not kept
 
 
 @pytest.mark.parametrize("impl", ["exact-cl", "fast-cl"])

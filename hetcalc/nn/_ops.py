@@ -62,13 +62,6 @@ def _to_residue_order(x: torch.Tensor, part: int) -> torch.Tensor:
     return x.reshape(-1, c // part, part, *spatial).transpose(1, 2).reshape(-1, c, *spatial)
 
 
-def _from_residue_order(x: torch.Tensor, part: int) -> torch.Tensor:
-    """Inverse of :func:`_to_residue_order`: position ``r·(C/P) + j`` back to channel
-    ``j·P + r`` (one copy)."""
-    c, *spatial = _sizes(x)
-    return x.reshape(-1, part, c // part, *spatial).transpose(1, 2).reshape(-1, c, *spatial)
-
-
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
     """``x`` with channels innermost in memory (any rank); ``x`` itself when it already is."""
     d = x.dim() - 2

@@ -12,7 +12,6 @@ from hetcalc.nn._ops import (
     _channels_last,
     _eager_inference,
     _filter_order_rows,
-    _from_residue_order,
     _from_rows,
     _product,
     _residue_channels_last,
@@ -231,9 +230,20 @@ class Realizations:
         return torch.stack(branches, dim=2).flatten(1, 2)  # [b, i, r, ...]: n = i·P + r
 
     def _forward_dense(self, x: torch.Tensor) -> torch.Tensor:
-        """The masked dense conv: ``conv(x, to_dense())``, Eq. 1's MACs. An input or output in
-        residue order is permuted (a copy each), as the dense weight is in channel order."""
+        """The masked dense conv: ``conv(x, to_dense())``, Eq. 1's MACs; for an input or output
+        in residue order, with the dense weight's columns or rows (and the bias) in that order."""
+        ri, ro = self.residue_in, self.residue_out
+        weight = self._kept(f"dense-{ri:d}{ro:d}", self._ordered_dense)
+        return self._conv(x, weight, self._residue_bias() if ro else self.bias, 1)
+
+    def _ordered_dense(self) -> torch.Tensor:
+        """:meth:`to_dense` with its filters in residue order when the output leaves in it, and
+        its channels when the input arrives in it."""
+        n, m, p = self.out_channels, self.in_channels, self.part
+        w = self.to_dense()
+        k = w.shape[2:]
+        if self.residue_out:
+            w = w.reshape(n // p, p, m, *k).transpose(0, 1).reshape(n, m, *k)
         if self.residue_in:
-            x = _from_residue_order(x, self.part)
-        y = self._conv(x, self._kept("dense", self.to_dense), self.bias, 1)
-        return _to_residue_order(y, self.part) if self.residue_out else y
+            w = w.reshape(n, m // p, p, *k).transpose(1, 2).reshape(n, m, *k)
+        return w

@@ -189,17 +189,19 @@ def carry_residue_order(model: nn.Module) -> list[Carried]:
 
     done = []
     for producer, consumer, between, part, channels in carried:
-        _apply(modules, producer, consumer, between, part, channels)
         if consumer.op != "call_module" or isinstance(modules[consumer.target], nn.Flatten):
             consumer = next(iter(consumer.users))  # a flatten: the linear layer reads it
+        _apply(modules, producer, consumer, between, part, channels)
         done.append(Carried(producer.target, consumer.target, part,
                             tuple(n.target for n in between if n.op == "call_module")))
     return done
 
 
 @torch.no_grad()
-def _apply(modules: dict[str, nn.Module], producer: fx.Node, consumer: fx.Node,
+def _apply(modules: dict[str, nn.Module], producer: fx.Node, reader: fx.Node,
            between: list[fx.Node], part: int, channels: int) -> None:
+    """Residue order from ``producer`` to ``reader`` (a HetConv layer, a plain conv, or the
+    linear layer after a flatten) through the channel-wise ``between``."""
     from hetcalc.nn.hetconv import _HetConvNd
 
     index = _residue_index(channels, part)
@@ -216,17 +218,14 @@ def _apply(modules: dict[str, nn.Module], producer: fx.Node, consumer: fx.Node,
             for tensor in (m.weight, m.bias, m.running_mean, m.running_var):
                 if tensor is not None:
                     _permute(tensor, 0, index)
-    if consumer.op == "call_module" and isinstance(modules[consumer.target], _HetConvNd):
-        modules[consumer.target].residue_in = True
-        return
-    if consumer.op == "call_module" and not isinstance(modules[consumer.target], nn.Flatten):
-        _permute(modules[consumer.target].weight, 1, index)  # a plain conv's input channels
-        return
-    (linear_node,) = consumer.users
-    linear = modules[linear_node.target]
-    per = linear.in_features // channels
-    weight = linear.weight.reshape(linear.out_features, channels, per)
-    weight.copy_(weight[:, index.to(weight.device)].clone())
+    read = modules[reader.target]
+    if isinstance(read, _HetConvNd):
+        read.residue_in = True
+    elif isinstance(read, nn.Linear):  # blocks of in_features / channels features per channel
+        weight = read.weight.reshape(read.out_features, channels, -1)
+        weight.copy_(weight[:, index.to(weight.device)].clone())
+    else:  # a plain conv: its input channels
+        _permute(read.weight, 1, index)
 
 
 def _permute(tensor: torch.Tensor, dim: int, index: torch.Tensor) -> None:

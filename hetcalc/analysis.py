@@ -56,6 +56,17 @@ class LayerReport:
     """Weights of the layer's kernel-sized part as it runs (0 for a 1×1 conv)."""
     variant: Variant = STANDARD
     """The variant the layer runs (``std`` where it is kept)."""
+    runs: ConvShape | None = None
+    """The shape of the layer that runs in this row's place, where it is not :attr:`shape`: a
+    merged DW+PW pair's one HetConv layer M -> N (:attr:`shape` is the depthwise conv's)."""
+    merged_into: str | None = None
+    """For the pointwise half of a merged DW+PW pair: the depthwise layer whose row runs both."""
+
+    @property
+    def run_shape(self) -> ConvShape:
+        """The shape of what runs in this row's place: the merged pair's HetConv layer, else
+        :attr:`shape`. Realization overheads and latencies are of this shape."""
+        return self.runs if self.runs is not None else self.shape
 
     @property
     def latency_standard_ms(self) -> float | None:
@@ -169,7 +180,7 @@ def layer_reports(decisions: list[Decision]) -> list[LayerReport]:
                 name=d.name, shape=s, substituted=True, flops_standard=standard,
                 flops_analytic=0, flops_counted=None, params_standard=standard_params,
                 params_variant=0, note=f"pointwise conv merged into {d.merged_into}",
-                variant=variant,
+                variant=variant, merged_into=d.merged_into,
             ))
             continue
         if d.pair is not None:
@@ -180,7 +191,7 @@ def layer_reports(decisions: list[Decision]) -> list[LayerReport]:
                 params_variant=cost.params, params_kxk=cost.params_kxk,
                 note=f"depthwise+pointwise pair -> one HetConv {d.pair.in_channels}->"
                      f"{d.pair.out_channels} (paper Table 4)",
-                variant=variant,
+                variant=variant, runs=d.pair,
             ))
             continue
         cost = layer_cost(variant, s) if d.replace else baseline
@@ -297,14 +308,13 @@ def explain_difference(layer: LayerReport, variant: Variant, impl: str,
     difference = counted - layer.flops_analytic
     if difference == 0:
         return None
-    s = layer.shape
+    s = layer.run_shape
     if variant.is_hetconv and (impl in realizations.REALIZATIONS or impl == realizations.AUTO):
-        p = variant.part_for(s.in_channels)
+        p = variant.part_for(s.in_channels // s.groups)
         candidates = realizations.PINNED if impl == realizations.AUTO else (impl,)
         for name in candidates:
-            per_image = realizations.extra_macs(name, s.output_size, s.in_channels,
-                                                s.out_channels, s.kernel, p)
-            if per_image and difference == s.batch * per_image:
+            extra = realizations.layer_extra_macs(name, s, p)
+            if extra and difference == extra:
                 return _overhead_note(name, realizations.AUTO if chosen_by_auto else impl,
                                       s, p, difference)
     return f"counted differs from analytic by {difference:+,} MACs with no known cause"
@@ -317,6 +327,10 @@ def _overhead_note(name: str, impl: str, s: ConvShape, p: int, overhead: int) ->
         return (f"{chosen}dense realization: the masked dense conv runs Eq. 1's MACs, "
                 f"FL_S - FL_HC = {overhead:,} MACs more than Eq. 4")
     form = "" if name == "fast" else f" ({name})"
+    if s.groups > 1:
+        return (f"{chosen}fast realization{form}: in each of its {s.groups} groups the dense 1x1 "
+                f"conv also runs the M/P = {s.in_channels // s.groups // p} channels that have "
+                f"K x K kernels, g*Do*Do*(N/g)*(M/g)/P = {overhead:,} MACs more than Eq. 4")
     return (f"{chosen}fast realization{form}: its dense 1x1 conv also runs the M/P = "
             f"{s.in_channels // p} channels that have K x K kernels, "
             f"Do*Do*N*M/P = {overhead:,} MACs more than Eq. 4")

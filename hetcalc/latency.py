@@ -38,7 +38,8 @@ if TYPE_CHECKING:
     from hetcalc.analysis import AnalysisReport
 
 __all__ = ["DEVICES", "DTYPES", "Latency", "LatencySettings", "measure", "model_latency",
-           "layer_latencies", "with_layer_latency", "environment", "TORCH_DTYPES", "TIMING_IMPL"]
+           "LayerTiming", "layer_timings", "layer_latencies", "with_layer_latency", "environment",
+           "TORCH_DTYPES", "TIMING_IMPL"]
 
 TIMING_IMPL = Impl.AUTO
 """The HetConv realization models are timed with unless one is pinned: ``auto`` times the
@@ -333,31 +334,70 @@ def model_latency(model: str | nn.Module, variant: Variant, input_shape: tuple[i
     return measure({variant.spec: runnable}, source.input_shape, settings)[variant.spec]
 
 
-def layer_latencies(shapes: Mapping[str, ConvShape], variant: Variant, settings: LatencySettings,
+@dataclass(frozen=True)
+class LayerTiming:
+    """What timing one report row means: the standard conv(s) it replaces, the shape of the
+    layer that runs in their place, and the variant that layer takes. A merged DW+PW pair
+    replaces two convs (``standard`` is both, run in turn) with one HetConv layer M -> N."""
+
+    standard: tuple[ConvShape, ...]
+    runs: ConvShape
+    variant: Variant
+
+    def modules(self, impl: str) -> tuple[nn.Module, nn.Module]:
+        """(standard, variant) modules, freshly initialised, built from the shapes alone
+        (:func:`hetcalc.nn.conv_from_shape`: groups, dimensions, padding honoured)."""
+        from hetcalc.nn import conv_from_shape, layer_from_shape
+
+        convs = [conv_from_shape(shape) for shape in self.standard]
+        standard = convs[0] if len(convs) == 1 else nn.Sequential(*convs)
+        return standard, layer_from_shape(self.runs, self.variant, impl)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        first = self.standard[0]
+        return (first.batch, first.in_channels, *first.input_size)
+
+
+def layer_timings(report: AnalysisReport) -> dict[str, LayerTiming]:
+    """A :class:`LayerTiming` for every replaced layer of ``report`` that runs something, each
+    under its own variant (a per-layer plan's or the report's): a merged pair's depthwise row
+    times the pair against its one HetConv layer; its pointwise row runs nothing."""
+    partners = {layer.merged_into: layer.shape for layer in report.layers
+                if layer.merged_into is not None}
+    timings = {}
+    for layer in report.substituted:
+        if layer.merged_into is not None:
+            continue
+        pair = partners.get(layer.name)
+        standard = (layer.shape,) if pair is None else (layer.shape, pair)
+        timings[layer.name] = LayerTiming(standard, layer.run_shape, layer.variant)
+    return timings
+
+
+def layer_latencies(layers: Mapping[str, LayerTiming], settings: LatencySettings,
                     impl: str = TIMING_IMPL, on_block: Callable[[str], None] | None = None
                     ) -> dict[str, tuple[Latency, Latency]]:
-    """Each layer alone on its real input shape: (standard conv, variant layer) latencies,
-    the two measured interleaved. Weights are random; ``settings.batch_size`` sets the batch."""
-    from hetcalc.nn import build_variant_layer
-
-    convs = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
+    """Each layer alone on its real input shape: (standard, variant layer) latencies, the two
+    measured interleaved. Weights are random; ``settings.batch_size`` sets the batch. Layers
+    with the same timing share one measurement."""
+    measured: dict[LayerTiming, tuple[Latency, Latency]] = {}
     results = {}
-    for name, s in shapes.items():
-        conv = convs[s.dims](s.in_channels, s.out_channels, s.kernel, s.stride, s.padding,
-                             s.dilation, bias=s.bias, padding_mode=s.padding_mode)
-        layer = build_variant_layer(conv, variant, impl)
-        timed = measure({"standard": conv, "variant": layer}, (1, s.in_channels, *s.input_size),
-                        settings, on_block)
-        results[name] = (timed["standard"], timed["variant"])
+    for name, timing in layers.items():
+        if timing not in measured:
+            standard, variant = timing.modules(impl)
+            timed = measure({"standard": standard, "variant": variant}, timing.input_shape,
+                            settings, on_block)
+            measured[timing] = (timed["standard"], timed["variant"])
+        results[name] = measured[timing]
     return results
 
 
 def with_layer_latency(report: AnalysisReport, settings: LatencySettings, impl: str,
                        on_block: Callable[[str], None] | None = None) -> AnalysisReport:
-    """Time every substituted layer alone against its standard conv (``analyze --latency``)."""
-    shapes = {layer.name: layer.shape for layer in report.substituted
-              if layer.flops_analytic > 0}  # a merged pair's pointwise half runs nothing
-    timed = layer_latencies(shapes, report.variant, settings, impl, on_block)
+    """Time every substituted layer alone against the standard conv(s) it replaces, each under
+    its own variant (``analyze --latency``, with a variant or a per-layer plan)."""
+    timed = layer_latencies(layer_timings(report), settings, impl, on_block)
     layers = [replace(layer, latency_standard=timed[layer.name][0],
                       latency_variant=timed[layer.name][1])
               if layer.name in timed else layer for layer in report.layers]

@@ -38,8 +38,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hetcalc import formulas
+from hetcalc.shapes import ConvShape
 
-__all__ = ["AS_TIMED", "AUTO", "IMPL_NAMES", "PINNED", "REALIZATIONS", "Realization", "extra_macs"]
+__all__ = ["AS_TIMED", "AUTO", "IMPL_NAMES", "PINNED", "REALIZATIONS", "Realization", "extra_macs",
+           "layer_extra_macs"]
 
 AUTO = "auto"
 AS_TIMED = "auto, as timed"
@@ -106,3 +108,12 @@ def extra_macs(impl: str, out_size: tuple[int, ...], m: int, n: int, kernel: tup
     if p == 1:
         return 0
     return REALIZATIONS[impl].overhead(tuple(out_size), m, n, tuple(kernel), p)
+
+
+def layer_extra_macs(impl: str, shape: ConvShape, p: int) -> int:
+    """MACs that realization ``impl`` runs beyond Eq. 4 on the HetConv layer of ``shape``, for
+    its whole batch: a grouped layer runs HetConv group by group (``M/g → N/g``, part ``p``
+    within each group), so its overhead is ``g`` times one group's."""
+    g = shape.groups
+    return shape.batch * g * extra_macs(impl, shape.output_size, shape.in_channels // g,
+                                        shape.out_channels // g, shape.kernel, p)

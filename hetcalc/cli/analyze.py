@@ -106,13 +106,8 @@ def analyze_command(
     settings = settings if latency else None
     timed = None
     if settings is not None:  # timed first, so the counted column is what ran when timed
-        if isinstance(chosen, Plan):
-            from hetcalc.plan.timing import with_plan_layer_latency as with_latency
-        else:
-            with_latency = with_layer_latency
-
         def timed(report):
-            return with_latency(report, settings, timing_impl(impl))
+            return with_layer_latency(report, settings, timing_impl(impl))
     report = analysis.analyze(model, chosen, shape, include_first,
                               impl=counting_impl(impl) if count else None,
                               merge_pairs=merge_dw_pw, fold_bn=fold_bn, timed=timed)

@@ -25,6 +25,8 @@ from hetcalc.nn.hetconv import (
     hetconv_like,
     hetconv_mask,
 )
+from hetcalc.nn.shaped import conv_from_shape
+from hetcalc.shapes import ConvShape
 from hetcalc.variants import KINDS, Variant
 
 __all__ = [
@@ -49,6 +51,8 @@ __all__ = [
     "DepthwisePointwise",
     "SqueezeExcite",
     "build_variant_layer",
+    "conv_from_shape",
+    "layer_from_shape",
 ]
 
 
@@ -96,3 +100,10 @@ def build_variant_layer(conv: nn.Module, variant: Variant, impl: str = "exact") 
             se = SqueezeExcite(conv.out_channels).to(dtype=weight.dtype)
         layer = nn.Sequential(layer, se)
     return layer
+
+
+def layer_from_shape(shape: ConvShape, variant: Variant, impl: str = "exact",
+                     device=None, dtype=None) -> nn.Module:
+    """The layer ``variant`` puts in the place of the conv ``shape`` describes (groups,
+    dimensions and padding honoured: :func:`conv_from_shape`), freshly initialised."""
+    return build_variant_layer(conv_from_shape(shape, device, dtype), variant, impl)

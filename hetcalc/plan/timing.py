@@ -1,21 +1,17 @@
-"""Per-layer latencies for plans: each candidate (layer shape, variant) timed once against its
-standard conv, and a plan's substituted layers timed under their own variants.
+"""Per-layer latencies for the planner: each candidate (layer shape, variant) timed once against
+its standard conv.
 
-Both rest on :func:`hetcalc.latency.layer_latencies` (each layer alone on its real input
-shape, standard conv and variant interleaved). Layers of one shape share one measurement.
+It rests on :func:`hetcalc.latency.layer_latencies` (each layer alone on its real input shape,
+standard conv and variant interleaved). Layers of one shape share one measurement. A report of a
+plan is timed by :func:`hetcalc.latency.with_layer_latency`, each layer under its own variant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from hetcalc.latency import Latency, LatencySettings, environment, layer_latencies
+from hetcalc.latency import Latency, LatencySettings, LayerTiming, layer_latencies
 from hetcalc.variants import ConvShape, Variant
-
-if TYPE_CHECKING:
-    from hetcalc.analysis import AnalysisReport
 
 Timed = dict[tuple[ConvShape, str], tuple[Latency, Latency]]
 """(layer shape, variant spec) -> (standard conv, variant layer) latencies, timed together."""
@@ -37,7 +33,8 @@ def candidate_latencies(layers: Sequence[tuple[ConvShape, Sequence[Variant]]],
     timed: Timed = {}
     for spec, (variant, shapes) in wanted.items():
         by_name = {str(i): shape for i, shape in enumerate(shapes)}
-        for name, pair in layer_latencies(by_name, variant, settings, impl, on_block).items():
+        timings = {name: LayerTiming((shape,), shape, variant) for name, shape in by_name.items()}
+        for name, pair in layer_latencies(timings, settings, impl, on_block).items():
             timed[(by_name[name], spec)] = pair
     return timed
 
@@ -46,19 +43,3 @@ def pairs_to_time(layers: Sequence[tuple[ConvShape, Sequence[Variant]]]) -> int:
     """How many (standard, variant) pairs :func:`candidate_latencies` will time."""
     return len({(shape, v.spec) for shape, variants in layers for v in variants
                 if not v.is_baseline})
-
-
-def with_plan_layer_latency(report: AnalysisReport, settings: LatencySettings, impl: str,
-                            on_block: Callable[[str], None] | None = None) -> AnalysisReport:
-    """Time every substituted layer of a report alone against its standard conv, each under its
-    own variant (``analyze --plan FILE --latency``)."""
-    layers = [(layer.shape, [layer.variant]) for layer in report.substituted
-              if layer.flops_analytic > 0]  # a merged pair's pointwise half runs nothing
-    timed = candidate_latencies(layers, settings, impl, on_block)
-    rows = []
-    for layer in report.layers:
-        pair = timed.get((layer.shape, layer.variant.spec)) if layer.substituted else None
-        rows.append(layer if pair is None else replace(
-            layer, latency_standard=pair[0], latency_variant=pair[1]))
-    return replace(report, layers=rows, latency_settings=settings,
-                   latency_environment=environment(settings), timing_impl=str(impl))

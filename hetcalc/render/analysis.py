@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from hetcalc.realizations import AS_TIMED
 from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
 from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
+from hetcalc.variants import costlier_reason
 
 if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
     from hetcalc.analysis import AnalysisReport, LayerReport
@@ -17,8 +18,6 @@ def _pair(values: tuple[int, ...]) -> str:
     return "x".join(map(str, values))
 
 
-MERGED_PREFIX = "pointwise conv merged into "
-PAIR_PREFIX = "depthwise+pointwise pair -> one HetConv"
 PAIR_NOTE = ("depthwise+pointwise pair -> one HetConv layer (paper Table 4): its MACs here, "
              "its reduction against the pair's")
 MERGED_NOTE = "pointwise half of the pair above, merged into its HetConv layer"
@@ -26,13 +25,9 @@ MERGED_NOTE = "pointwise half of the pair above, merged into its HetConv layer"
 
 def merged_pairs(report: AnalysisReport) -> dict[str, str]:
     """``{depthwise layer: pointwise layer}`` for each DW+PW pair merged into one HetConv
-    (``--merge-dw-pw``), read from the pointwise layers' notes."""
-    pairs = {}
-    for layer in report.layers:
-        note = (layer.note or "").split("; ")[0]
-        if layer.substituted and note.startswith(MERGED_PREFIX):
-            pairs[note.removeprefix(MERGED_PREFIX)] = layer.name
-    return pairs
+    (``--merge-dw-pw``)."""
+    return {layer.merged_into: layer.name for layer in report.layers
+            if layer.merged_into is not None}
 
 
 def _table_note(note: str | None, replacement: str | None) -> str | None:
@@ -101,7 +96,6 @@ def _share(value: float) -> str:
 
 def costlier_notes(report: AnalysisReport) -> list[str]:
     """Say so, and why, where the variant costs more MACs than what it replaces."""
-    variant = report.variant
     pairs = merged_pairs(report)
     by_name = {layer.name: layer for layer in report.layers}
     notes = []
@@ -112,8 +106,9 @@ def costlier_notes(report: AnalysisReport) -> list[str]:
             pair = dw.flops_standard + pw.flops_standard
             if dw.flops_analytic > pair:
                 dearer_pairs.append((dw, dw.flops_analytic / pair - 1))
-    if dearer_pairs and variant.part is not None:
-        p = variant.part
+    if dearer_pairs:  # only a HetConv variant merges pairs
+        first = dearer_pairs[0][0]
+        p = first.variant.part_for(first.shape.in_channels)
         k2 = 1
         for size in dearer_pairs[0][0].shape.kernel:
             k2 *= size
@@ -136,19 +131,14 @@ def costlier_notes(report: AnalysisReport) -> list[str]:
               if layer.substituted and layer.name not in pairs
               and layer.name not in pairs.values()
               and layer.flops_analytic > layer.flops_standard]
-    if dearer:
-        names = ", ".join(layer.name for layer in dearer[:3]) + (", ..." if len(dearer) > 3
+    by_reason: dict[str, list[LayerReport]] = {}
+    for layer in dearer:  # each layer's own variant says why (the table of kinds)
+        by_reason.setdefault(costlier_reason(layer.variant, layer.shape), []).append(layer)
+    for why, layers in by_reason.items():
+        names = ", ".join(layer.name for layer in layers[:3]) + (", ..." if len(layers) > 3
                                                                   else "")
-        if variant.groups is not None and variant.groups == 1:
-            why = (f"GWC+PWC with G={variant.groups} runs the whole K x K conv and a pointwise "
-                   "conv after it: Eq. 11's R = 1/G + 1/K^2 is above 1")
-        elif variant.se:
-            why = ("the squeeze-and-excitation block adds 2*N*N/8 MACs per layer, more than "
-                   "the substitution removes there")
-        else:
-            why = "its equation's R (Eqs. 5, 7, 11) is above 1 for these layers' shapes"
-        notes.append(f"More MACs than the standard conv it replaces in {len(dearer)} "
-                     f"layer{'s' if len(dearer) > 1 else ''} ({names}): {why}.")
+        notes.append(f"More MACs than the standard conv it replaces in {len(layers)} "
+                     f"layer{'s' if len(layers) > 1 else ''} ({names}): {why}.")
     if report.reduction < 0 and notes:
         notes.append(f"In all, {report.label} costs {_share(-report.reduction)} more MACs "
                      "than the baseline model.")
@@ -265,11 +255,10 @@ def _realization_extra(layer: LayerReport) -> int | None:
     (:func:`hetcalc.realizations.extra_macs`); ``None`` where no HetConv realization ran."""
     from hetcalc import realizations
 
-    name, variant, s = layer.realization, layer.variant, layer.shape
+    name, variant, s = layer.realization, layer.variant, layer.run_shape
     if name not in realizations.REALIZATIONS or not variant.is_hetconv:
         return None
-    return s.batch * realizations.extra_macs(name, s.output_size, s.in_channels, s.out_channels,
-                                             s.kernel, variant.part_for(s.in_channels))
+    return realizations.layer_extra_macs(name, s, variant.part_for(s.in_channels // s.groups))
 
 
 def latency_json(report: AnalysisReport) -> dict | None:

@@ -276,12 +276,12 @@ def test_analyze_latency_counts_each_layer_as_it_ran(cli, monkeypatch):
     import hetcalc.latency as latency_module
     from hetcalc.latency import Latency
 
-    def fake(shapes, variant, settings, impl, on_block=None):
+    def fake(layers, settings, impl, on_block=None):
         assert impl == "auto"
-        ran = {name: ("fast" if name == "features.3" else "exact") for name in shapes}
+        ran = {name: ("fast" if name == "features.3" else "exact") for name in layers}
         return {name: (Latency(1.0, 0.01, 10, 100, "cpu"),
                        Latency(0.5, 0.01, 10, 100, "cpu", realizations=(("", ran[name]),)))
-                for name in shapes}
+                for name in layers}
 
     monkeypatch.setattr(latency_module, "layer_latencies", fake)
     code, out, err = cli("analyze", "vgg16_cifar", "--P", "4", "--latency", "-f", "json")

@@ -33,6 +33,7 @@ from hetcalc.nn import (
     tune_realizations,
 )
 from hetcalc.nn import _auto as auto_module
+from hetcalc.nn import _tune as tune_module
 from hetcalc.nn import hetconv as hetconv_module
 from hetcalc.tensors import materialize_zero
 from hetcalc.variants import ConvShape, part_variant
@@ -492,7 +493,7 @@ def test_tune_pins_the_fastest_whole_model_configuration(monkeypatch):
     costs = dict.fromkeys(PINNED, 5.0) | {"exact": 3.0, "fast-cl": 1.0}
     monkeypatch.setattr(hetconv_module, "_time_realizations", lambda run, names, device: "exact")
     monkeypatch.setattr(auto_module.time, "perf_counter", lambda: clock[0])
-    monkeypatch.setattr(auto_module, "TUNE_MAX_CALL_SECONDS", 100.0)
+    monkeypatch.setattr(tune_module, "TUNE_MAX_CALL_SECONDS", 100.0)
     model = _Clocked(clock, costs)
     x = torch.randn(1, 8, 5, 5)
     with torch.no_grad():
@@ -509,7 +510,7 @@ def test_tune_keeps_the_per_layer_choice_when_it_is_fastest(monkeypatch):
     costs = dict.fromkeys(PINNED, 5.0) | {"exact": 1.0}
     monkeypatch.setattr(hetconv_module, "_time_realizations", lambda run, names, device: "exact")
     monkeypatch.setattr(auto_module.time, "perf_counter", lambda: clock[0])
-    monkeypatch.setattr(auto_module, "TUNE_MAX_CALL_SECONDS", 100.0)
+    monkeypatch.setattr(tune_module, "TUNE_MAX_CALL_SECONDS", 100.0)
     model = _Clocked(clock, costs)
     with torch.no_grad():
         assert tune_realizations(model, torch.randn(1, 8, 5, 5)) == {"a": "exact", "b": "exact"}
@@ -522,7 +523,7 @@ def test_tune_leaves_what_it_cannot_or_need_not_tune(monkeypatch):
         assert tune_realizations(lone, x) is None  # one layer: auto's own timing decides
         pinned = nn.Sequential(HetConv2d(8, 8, 3, 4, padding=1), HetConv2d(8, 8, 3, 4, padding=1))
         assert tune_realizations(pinned, x) is None  # nothing on auto
-        monkeypatch.setattr(auto_module, "TUNE_MAX_CALL_SECONDS", 0.0)
+        monkeypatch.setattr(tune_module, "TUNE_MAX_CALL_SECONDS", 0.0)
         slow = nn.Sequential(HetConv2d(8, 8, 3, 4, padding=1, impl="auto"),
                              HetConv2d(8, 8, 3, 4, padding=1, impl="auto"))
         assert tune_realizations(slow, x) is None

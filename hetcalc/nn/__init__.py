@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from torch import nn
 
-from hetcalc.nn._auto import auto_choices, clear_auto_choices, tune_realizations
+from hetcalc.nn._auto import auto_choices, clear_auto_choices
 from hetcalc.nn._carry import Carried, carry_residue_order
+from hetcalc.nn._tune import tune_realizations
 from hetcalc.nn.blocks import DepthwisePointwise, GroupPointwise, SqueezeExcite
 from hetcalc.nn.hetconv import (
     HETCONV_CLASSES,
@@ -20,12 +21,10 @@ from hetcalc.nn.hetconv import (
     HetConv2d,
     HetConv3d,
     Impl,
-    conv_dims,
-    conv_padding,
     hetconv_like,
     hetconv_mask,
 )
-from hetcalc.nn.shaped import conv_from_shape
+from hetcalc.nn.shaped import conv_dims, conv_from_shape, conv_padding
 from hetcalc.shapes import ConvShape
 from hetcalc.variants import KINDS, Variant
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hetcalc.nn.hetconv import HETCONV_CLASSES, conv_dims, conv_padding
+from hetcalc.nn.hetconv import HETCONV_CLASSES
+from hetcalc.nn.shaped import conv_dims, conv_padding
 
 
 class GroupedHetConv(nn.Module):

@@ -93,7 +93,7 @@ from hetcalc.nn._ops import (
     _tracing,
 )
 from hetcalc.nn._realize import Realizations
-from hetcalc.shapes import resolve_padding
+from hetcalc.nn.shaped import conv_dims, conv_padding
 
 
 class Impl(enum.StrEnum):
@@ -419,7 +419,7 @@ class _HetConvNd(Realizations, nn.Module):
         key = self.signature(x)
         chosen = _AUTO_CHOICES.get(key)
         if chosen is None:
-            if not _timing_possible(self, x):
+            if not _timing_possible(self.weight_kxk, x):
                 return Impl.EXACT.value
             chosen = _time_realizations(lambda name: _FORWARD[name](self, x), PINNED, x.device)
             _AUTO_CHOICES[key] = chosen
@@ -468,14 +468,6 @@ if set(_FORWARD) != set(PINNED):
     raise ImportError("every pinned realization needs a forward")
 
 
-def conv_dims(conv: nn.Module) -> int:
-    """Spatial dimensions of an ``nn.Conv1d/2d/3d``."""
-    for dims, cls in _CONV_MODULE.items():
-        if isinstance(conv, cls):
-            return dims
-    raise TypeError(f"expected nn.Conv1d, nn.Conv2d or nn.Conv3d, got {type(conv).__name__}")
-
-
 def hetconv_like(conv: nn.Module, part: int, impl: str = "exact",
                  out_channels: int | None = None, bias: bool | None = None) -> _HetConvNd:
     """A freshly initialised HetConv layer with ``conv``'s geometry (kernel, stride, padding,
@@ -492,15 +484,3 @@ def hetconv_like(conv: nn.Module, part: int, impl: str = "exact",
             dilation=conv.dilation, bias=(conv.bias is not None) if bias is None else bias,
             impl=impl)
     return layer.to(dtype=weight.dtype)
-
-
-def conv_padding(conv: nn.Module) -> tuple[int, ...]:
-    """``conv``'s zero padding, one int per dimension; ``"same"`` only when it is symmetric."""
-    if conv.padding_mode != "zeros":
-        raise ValueError(f"only zero padding is supported, got padding_mode={conv.padding_mode!r}")
-    sides = resolve_padding(conv.padding, tuple(conv.kernel_size), tuple(conv.dilation))
-    if any(before != after for before, after in sides):
-        raise ValueError(f"padding={conv.padding!r} with kernel {tuple(conv.kernel_size)} and "
-                         f"dilation {tuple(conv.dilation)} pads asymmetrically; HetConv needs "
-                         "symmetric")
-    return tuple(before for before, _ in sides)

@@ -1,4 +1,6 @@
-"""The one way back from a :class:`~hetcalc.shapes.ConvShape` to a module that runs it.
+"""Between shapes and conv modules: the one way back from a :class:`~hetcalc.shapes.ConvShape`
+to a module that runs it, and what a conv module's geometry says (:func:`conv_dims`,
+:func:`conv_padding`).
 
 A report row, a planner's candidate or a budget entry knows a layer only by its shape; whatever
 is timed or rebuilt from that shape goes through :func:`conv_from_shape` (the standard conv the
@@ -12,9 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from hetcalc.shapes import ConvShape
+from hetcalc.shapes import ConvShape, resolve_padding
 
-__all__ = ["conv_from_shape", "output_padding"]
+__all__ = ["conv_dims", "conv_from_shape", "conv_padding", "output_padding"]
 
 _FORWARD = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}
 _TRANSPOSED = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}
@@ -45,3 +47,23 @@ def conv_from_shape(shape: ConvShape, device: torch.device | str | None = None,
                                        output_padding=output_padding(shape), **common)
     return _FORWARD[shape.dims](shape.in_channels, shape.out_channels, shape.kernel,
                                 padding=padding, **common)
+
+
+def conv_dims(conv: nn.Module) -> int:
+    """Spatial dimensions of an ``nn.Conv1d/2d/3d``."""
+    for dims, cls in _FORWARD.items():
+        if isinstance(conv, cls):
+            return dims
+    raise TypeError(f"expected nn.Conv1d, nn.Conv2d or nn.Conv3d, got {type(conv).__name__}")
+
+
+def conv_padding(conv: nn.Module) -> tuple[int, ...]:
+    """``conv``'s zero padding, one int per dimension; ``"same"`` only when it is symmetric."""
+    if conv.padding_mode != "zeros":
+        raise ValueError(f"only zero padding is supported, got padding_mode={conv.padding_mode!r}")
+    sides = resolve_padding(conv.padding, tuple(conv.kernel_size), tuple(conv.dilation))
+    if any(before != after for before, after in sides):
+        raise ValueError(f"padding={conv.padding!r} with kernel {tuple(conv.kernel_size)} and "
+                         f"dilation {tuple(conv.dilation)} pads asymmetrically; HetConv needs "
+                         "symmetric")
+    return tuple(before for before, _ in sides)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sys
-import threading
 import traceback
 from typing import Any
 
 from hetcalc.cli.errors import EXIT_INTERRUPTED
+from hetcalc.cli.interrupts import caused_by_interrupt, interrupt_pending, watching_ctrl_c
 
-__all__ = ["app", "main", "run"]
+__all__ = ["app", "interrupt_pending", "main", "run"]
 
 
 def __getattr__(name: str) -> Any:
@@ -33,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        with _watching_ctrl_c():
+        with watching_ctrl_c():
             code = _run_command(args)
             interrupt_pending()  # a Ctrl-C that a finalizer swallowed still ends the run
             return code
@@ -44,39 +43,6 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.suppress(OSError, ValueError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-
-
-_interrupts: list[int] = []
-
-
-@contextlib.contextmanager
-def _watching_ctrl_c():
-    """SIGINT raises ``KeyboardInterrupt`` as Python's own handler does, and is also noted: an
-    interrupt that lands in a finalizer or a weakref callback (while torch loads, say) is
-    printed as "Exception ignored" and lost, and the note lets :func:`interrupt_pending` end the
-    run anyway. Only in the main thread, and not where SIGINT is ignored (``nohup``)."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
-        yield
-        return
-
-    def on_sigint(signum: int, frame: object) -> None:
-        _interrupts.append(signum)
-        raise KeyboardInterrupt
-
-    _interrupts.clear()
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def interrupt_pending() -> None:
-    """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed during this run, even where the
-    exception it raised was swallowed; called before output is written and at the end."""
-    if _interrupts:
-        raise KeyboardInterrupt
 
 
 def _run_command(args: list[str]) -> int:
@@ -94,21 +60,10 @@ def _run_command(args: list[str]) -> int:
         with command.make_context("hetcalc", args) as ctx:
             result = command.invoke(ctx)
     except Exception as error:
-        if _caused_by_interrupt(error):  # a Ctrl-C that a library wrapped in its own error
+        if caused_by_interrupt(error):  # a Ctrl-C that a library wrapped in its own error
             raise KeyboardInterrupt from error
         return _failure(error, invocation)
     return result if isinstance(result, int) else 0
-
-
-def _caused_by_interrupt(error: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, KeyboardInterrupt) or "KeyboardInterrupt" in str(current):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def _failure(error: Exception, invocation) -> int:

@@ -21,6 +21,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hetcalc.cli.interrupts import interrupt_pending
 from hetcalc.errors import InvalidArgument
 from hetcalc.fileio import atomic_write_text
 from hetcalc.realizations import IMPL_NAMES
@@ -196,8 +197,6 @@ def emit(rendered: Rendered, fmt: OutputFormat, output: Path | None, wide: bool 
     Tables fit the terminal's width (fewer columns, notes as footnotes); ``wide``, a file or a
     pipe gets every column at its natural width.
     """
-    from hetcalc.cli import interrupt_pending
-
     interrupt_pending()  # Ctrl-C during the work: no output, whatever swallowed it
     result = render_text(rendered, fmt)
     if output is not None:

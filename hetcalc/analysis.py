@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
 
 from torch import nn
 
@@ -17,6 +16,7 @@ from hetcalc import realizations
 from hetcalc.errors import InvalidArgument
 from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
+from hetcalc.report import AnalysisReport, LayerReport
 from hetcalc.substitute import (
     DEFAULT_IMPL,
     IMPLS,
@@ -29,142 +29,9 @@ from hetcalc.substitute import (
 from hetcalc.trace import Trace
 from hetcalc.variants import STANDARD, ConvShape, Variant, layer_cost
 
-if TYPE_CHECKING:
-    from hetcalc.latency import Latency
-    from hetcalc.settings import LatencySettings
-
-
-
-@dataclass(frozen=True)
-class LayerReport:
-    name: str
-    shape: ConvShape
-    substituted: bool
-    flops_standard: int
-    flops_analytic: int
-    flops_counted: int | None
-    params_standard: int
-    params_variant: int
-    note: str | None
-    latency_standard: Latency | None = None
-    """The standard conv alone on this layer's input (``analyze --latency``)."""
-    latency_variant: Latency | None = None
-    """The layer under its variant, timed interleaved with :attr:`latency_standard`."""
-    flops_counted_torch: int | None = None
-    """torch's ``FlopCounterMode`` count of the layer (fvcore's is ``flops_counted``)."""
-    params_kxk: int = 0
-    """Weights of the layer's kernel-sized part as it runs (0 for a 1×1 conv)."""
-    variant: Variant = STANDARD
-    """The variant the layer runs (``std`` where it is kept)."""
-    runs: ConvShape | None = None
-    """The shape of the layer that runs in this row's place, where it is not :attr:`shape`: a
-    merged DW+PW pair's one HetConv layer M -> N (:attr:`shape` is the depthwise conv's)."""
-    merged_into: str | None = None
-    """For the pointwise half of a merged DW+PW pair: the depthwise layer whose row runs both."""
-
-    @property
-    def run_shape(self) -> ConvShape:
-        """The shape of what runs in this row's place: the merged pair's HetConv layer, else
-        :attr:`shape`. Realization overheads and latencies are of this shape."""
-        return self.runs if self.runs is not None else self.shape
-
-    @property
-    def latency_standard_ms(self) -> float | None:
-        return None if self.latency_standard is None else self.latency_standard.median_ms
-
-    @property
-    def latency_variant_ms(self) -> float | None:
-        return None if self.latency_variant is None else self.latency_variant.median_ms
-
-    @property
-    def latency_reliable(self) -> bool | None:
-        """Whether both timings' spreads are tight enough to trust their ratio."""
-        if self.latency_standard is None or self.latency_variant is None:
-            return None
-        return self.latency_standard.reliable and self.latency_variant.reliable
-
-    @property
-    def realization(self) -> str | None:
-        """The HetConv realization the timed layer ran (``auto``'s choice, or the pinned one);
-        ``None`` when it was not timed or has no HetConv."""
-        if self.latency_variant is None:
-            return None
-        ran = sorted({impl for _, impl in self.latency_variant.realizations})
-        return ",".join(ran) or None
-
-    @property
-    def speedup_measured(self) -> float | None:
-        if self.latency_standard_ms is None or self.latency_variant_ms is None:
-            return None
-        return self.latency_standard_ms / self.latency_variant_ms
-
-    @property
-    def reduction(self) -> float:
-        """Share of this layer's standard MACs that the variant removes."""
-        return 1 - self.flops_analytic / self.flops_standard
-
-
-@dataclass(frozen=True)
-class AnalysisReport:
-    model: str
-    input_shape: tuple[int, ...]
-    variant: Variant
-    baseline_flops: int
-    baseline_params: int
-    flops_analytic: int
-    flops_counted: int | None
-    params: int
-    layers: list[LayerReport]
-    uncounted_ops: dict[str, int]
-    impl: str | None = None
-    latency_settings: LatencySettings | None = None
-    latency_environment: dict | None = None
-    """What the layer latencies depend on (:func:`hetcalc.latency.environment`)."""
-    timing_impl: str | None = None
-    """The HetConv realization the layers were timed with (``auto``: each layer's own choice,
-    in :attr:`LayerReport.realization`)."""
-    flops_counted_torch: int | None = None
-    counter: str = "fvcore"
-    """Which counter the baseline figures come from: fvcore, or torch when fvcore did not run."""
-    notes: tuple[str, ...] = ()
-    """Model-level remarks (why fvcore did not run, why nothing was replaced, ...)."""
-    kept: dict[str, int] = field(default_factory=dict)
-    """How many conv layers each rule kept standard (:data:`hetcalc.substitute.RULES`)."""
-    plan: Plan | None = None
-    """The per-layer plan the report is of, when it is of one (``variant`` is then ``std``,
-    what the layers the plan does not name take); each layer's own variant is in its report."""
-
-    @property
-    def label(self) -> str:
-        """How the report names what it costs: the variant's spec, or the plan's file name."""
-        return self.plan.spec if self.plan is not None else self.variant.spec
-
-    @property
-    def description(self) -> str:
-        return self.plan.description if self.plan is not None else self.variant.description
-
-    @property
-    def params_kxk(self) -> int:
-        """K×K weights over the conv layers (kept and replaced)."""
-        return sum(layer.params_kxk for layer in self.layers)
-
-    @property
-    def reduction(self) -> float:
-        """Share of the baseline MACs removed (Table 1's "FLOPs Reduced")."""
-        return 1 - self.flops_analytic / self.baseline_flops if self.baseline_flops else 0.0
-
-    @property
-    def params_reduction(self) -> float:
-        return 1 - self.params / self.baseline_params if self.baseline_params else 0.0
-
-    @property
-    def speedup(self) -> float:
-        """Eq. 9 over the whole model: baseline MACs / variant MACs."""
-        return self.baseline_flops / self.flops_analytic if self.flops_analytic else 1.0
-
-    @property
-    def substituted(self) -> list[LayerReport]:
-        return [layer for layer in self.layers if layer.substituted]
+__all__ = ["AnalysisReport", "LayerReport", "Costed", "analyze", "costed", "cross_check",
+           "explain_difference", "report_from_plan", "report_from_trace", "trace_spec",
+           "with_baseline_counts"]
 
 
 def layer_reports(decisions: list[Decision]) -> list[LayerReport]:
@@ -392,16 +259,37 @@ def analyze(model: str | nn.Module, variant: Assignment,
         input_shape = input_shape if input_shape is not None else variant.input_shape
     source = subject(model, input_shape)
     trace = source.trace(fold_bn)
+    return costed(source, trace, variant, include_first, merge_pairs, impl, timed).report
+
+
+@dataclass(frozen=True)
+class Costed:
+    """One variant (or per-layer plan) on one traced model: each conv layer's decision, and
+    the report (analytic, and counted where it was asked for)."""
+
+    decisions: list[Decision]
+    report: AnalysisReport
+
+
+def costed(source: Subject, trace: Trace, variant: Assignment, include_first: bool = False,
+           merge_pairs: bool = False, impl: str | Mapping[str, str] | None = None,
+           timed: Callable[[AnalysisReport], AnalysisReport] | None = None) -> Costed:
+    """The one path from a traced model to a report, which ``analyze``, ``compare``, the
+    planner, budget checks and latency all take: decide every layer
+    (:func:`hetcalc.substitute.plan`), cost it by the formulas (:func:`report_from_plan`),
+    time it (``timed``, optional), then, unless ``impl`` is ``None``, count it: the substituted
+    model built with ``impl`` and counted (:func:`cross_check`, of what ran where ``timed``
+    recorded ``auto``'s choices), or the baseline's own counts where nothing is replaced."""
     decisions = plan(trace.convs, variant, include_first, merge_pairs)
     report = report_from_plan(source.name, trace, variant, decisions, merge_pairs)
     if timed is not None:
         report = timed(report)
     if impl is None:
-        return report
+        return Costed(decisions, report)
     if variant.is_baseline if isinstance(variant, Variant) else not any(d.replace
                                                                          for d in decisions):
-        return with_baseline_counts(report, trace)
-    return cross_check(report, decisions, source, trace, _as_run(report, impl))
+        return Costed(decisions, with_baseline_counts(report, trace))
+    return Costed(decisions, cross_check(report, decisions, source, trace, _as_run(report, impl)))
 
 
 def _as_run(report: AnalysisReport, impl: str | Mapping[str, str]) -> str | Mapping[str, str]:

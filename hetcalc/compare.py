@@ -31,12 +31,23 @@ from hetcalc.latency import (
 from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
 from hetcalc.realizations import AS_TIMED
-from hetcalc.substitute import DEFAULT_IMPL, Decision, plan
+from hetcalc.substitute import DEFAULT_IMPL, Decision
 from hetcalc.trace import Trace
 from hetcalc.variants import STANDARD, Variant, info_field
 
 BASELINE = "baseline"
 
+
+
+@dataclass(frozen=True)
+class Planned:
+    """How one of the compared variants was decided: enough to build it for timing and to
+    cost it again as it ran (:func:`hetcalc.analysis.costed`)."""
+
+    variant: Variant | Plan
+    decisions: list[Decision]
+    include_first: bool
+    merge_pairs: bool
 
 
 @dataclass(frozen=True)
@@ -131,23 +142,19 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
         check_fits(trace.largest_output, source.input_shape[0], latency)
 
     results: list[VariantResult] = []
-    plans: dict[str, tuple[Variant | Plan, list[Decision], analysis.AnalysisReport]] = {}
+    plans: dict[str, Planned] = {}
     for variant in variants:
         merge = merge_pairs and not isinstance(variant, Plan)
-        decisions = plan(trace.convs, variant, include_first, merge)
-        report = analysis.report_from_plan(source.name, trace, variant, decisions, merge)
-        if variant.is_baseline:
-            checked = analysis.with_baseline_counts(report, trace)
-        else:
-            checked = analysis.cross_check(report, decisions, source, trace, count_impl)
-        plans[variant.spec] = (variant, decisions, report)
+        done = analysis.costed(source, trace, variant, include_first, merge, count_impl)
+        decisions, report = done.decisions, done.report
+        plans[variant.spec] = Planned(variant, decisions, include_first, merge)
         results.append(VariantResult(
             variant=variant, label=variant.spec, flops_analytic=report.flops_analytic,
-            flops_counted=checked.flops_counted, params=report.params,
+            flops_counted=report.flops_counted, params=report.params,
             reduction=report.reduction, params_reduction=report.params_reduction,
             speedup_theoretical=report.speedup, sequential_depth=variant.sequential_depth,
             info_field=info_field_summary(decisions),
-            flops_counted_torch=checked.flops_counted_torch,
+            flops_counted_torch=report.flops_counted_torch,
         ))
 
     baseline_latency = None
@@ -155,10 +162,10 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
         baseline_model = source.runnable()
         baseline_runs: list[Latency] = []
         measured: dict[str, tuple[Latency, Latency]] = {}
-        for label, (variant, decisions, _) in plans.items():
-            if variant.is_baseline:
+        for label, planned in plans.items():
+            if planned.variant.is_baseline:
                 continue
-            candidate = source.runnable(decisions, time_impl)
+            candidate = source.runnable(planned.decisions, time_impl)
             timed = measure({BASELINE: baseline_model, label: candidate}, source.input_shape,
                             latency, on_block)
             del candidate
@@ -181,18 +188,17 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
                       timing_impl=None if latency is None else str(time_impl))
 
 
-def _as_timed(result: VariantResult,
-              planned: tuple[Variant | Plan, list[Decision], analysis.AnalysisReport],
-              source: Subject, trace: Trace, count_impl: str) -> VariantResult:
+def _as_timed(result: VariantResult, planned: Planned, source: Subject, trace: Trace,
+              count_impl: str) -> VariantResult:
     """The variant with the realization each replaced layer ran when timed, and counted again
     as it ran where that is not what it was counted with."""
-    variant, decisions, report = planned
-    if result.latency is None or variant.is_baseline:
+    if result.latency is None or planned.variant.is_baseline:
         return result
-    ran = _by_layer(result.latency.realizations, decisions)
+    ran = _by_layer(result.latency.realizations, planned.decisions)
     if set(ran.values()) <= {count_impl}:  # nothing ran, or only what was counted
         return replace(result, realizations=ran)
-    checked = analysis.cross_check(report, decisions, source, trace, ran)
+    checked = analysis.costed(source, trace, planned.variant, planned.include_first,
+                              planned.merge_pairs, impl=ran).report
     return replace(result, realizations=ran, flops_counted=checked.flops_counted,
                    flops_counted_torch=checked.flops_counted_torch,
                    counted_note=_counted_note(result.label, ran, checked))

@@ -30,12 +30,12 @@ from torch import nn
 
 from hetcalc.errors import InvalidArgument
 from hetcalc.nn import Impl
-from hetcalc.settings import DEVICES, DTYPES, SPREAD_LIMIT, LatencySettings
-from hetcalc.substitute import plan
+from hetcalc.report import Latency
+from hetcalc.settings import DEVICES, DTYPES, LatencySettings
 from hetcalc.variants import ConvShape, Variant
 
 if TYPE_CHECKING:
-    from hetcalc.analysis import AnalysisReport
+    from hetcalc.report import AnalysisReport
 
 __all__ = ["DEVICES", "DTYPES", "Latency", "LatencySettings", "measure", "model_latency",
            "LayerTiming", "layer_timings", "layer_latencies", "with_layer_latency", "environment",
@@ -49,32 +49,6 @@ TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": 
 MIN_ROUNDS = 3
 """Interleaved rounds kept when one iteration is too slow for the requested number in the time
 budget (the time budget bounds the run)."""
-
-
-@dataclass(frozen=True)
-class Latency:
-    """Per-forward time of one model: median and interquartile range over the blocks, in ms."""
-
-    median_ms: float
-    iqr_ms: float
-    blocks: int
-    iterations: int
-    device: str
-    realizations: tuple[tuple[str, str], ...] = ()
-    """What each HetConv layer of the timed model ran, ``(module name, realization)`` (``""``
-    names a model that is itself one HetConv layer): ``auto``'s choices, or the pinned one."""
-    carried: tuple[tuple[str, str], ...] = ()
-    """``(producer, consumer)`` module names of every tensor the timed model kept in residue
-    order (:func:`hetcalc.nn.carry_residue_order`): no permutation copy ran there."""
-
-    @property
-    def spread(self) -> float:
-        """Interquartile range over median."""
-        return self.iqr_ms / self.median_ms if self.median_ms else 0.0
-
-    @property
-    def reliable(self) -> bool:
-        return self.spread <= SPREAD_LIMIT
 
 
 def _quartiles(values: list[float]) -> tuple[float, float]:
@@ -324,12 +298,13 @@ def model_latency(model: str | nn.Module, variant: Variant, input_shape: tuple[i
                   settings: LatencySettings, include_first: bool = False,
                   impl: str = TIMING_IMPL, merge_pairs: bool = False) -> Latency:
     """Measured latency of ``model`` under one variant (random weights for a registered model)."""
+    from hetcalc.analysis import costed
     from hetcalc.pipeline import subject
 
     source = subject(model, input_shape)
     trace = source.trace()
     check_fits(trace.largest_output, source.input_shape[0], settings, models=1)
-    decisions = plan(trace.convs, variant, include_first, merge_pairs)
+    decisions = costed(source, trace, variant, include_first, merge_pairs).decisions
     runnable = source.runnable(decisions, impl)
     return measure({variant.spec: runnable}, source.input_shape, settings)[variant.spec]
 

@@ -31,7 +31,7 @@ from hetcalc.errors import HetcalcError, InvalidArgument
 from hetcalc.plan.file import Plan
 
 if TYPE_CHECKING:
-    from hetcalc.analysis import AnalysisReport
+    from hetcalc.report import AnalysisReport
     from hetcalc.settings import LatencySettings
     from hetcalc.trace import Trace
 
@@ -153,7 +153,7 @@ def evaluate(budget: BudgetFile) -> list[EntryResult]:
     :class:`BudgetError`; any other failure is the library's error, prefixed with the entry.
     """
     from hetcalc import analysis, models
-    from hetcalc.substitute import plan
+    from hetcalc.pipeline import subject
 
     traces: dict[tuple[str, tuple[int, ...]], Trace] = {}
     by_key: dict[str, Entry] = {}
@@ -171,10 +171,9 @@ def evaluate(budget: BudgetFile) -> list[EntryResult]:
             if trace_key not in traces:
                 traces[trace_key] = analysis.trace_spec(entry.spec, entry.input_shape)
             key = "plan" if isinstance(entry.variant, Plan) else "variant"
-            trace = traces[trace_key]
-            decisions = plan(trace.convs, entry.variant, entry.include_first, entry.merge_dw_pw)
-            report = analysis.report_from_plan(entry.model, trace, entry.variant, decisions,
-                                               entry.merge_dw_pw)
+            source = subject(entry.spec, entry.input_shape, name=entry.model)
+            report = analysis.costed(source, traces[trace_key], entry.variant,
+                                     entry.include_first, entry.merge_dw_pw).report
             if not (entry.variant.is_baseline or report.substituted or entry.allow_unchanged):
                 why = next((n for n in report.notes if n.startswith("nothing replaced")), "")
                 raise InvalidArgument(f"{why}; set allow_unchanged = true in this entry if "

@@ -37,7 +37,7 @@ from hetcalc.pipeline import subject
 from hetcalc.plan.file import Plan
 from hetcalc.plan.solve import Option, lowest, solve
 from hetcalc.plan.timing import candidate_latencies
-from hetcalc.substitute import eligibility, plan
+from hetcalc.substitute import eligibility
 from hetcalc.variants import STANDARD, ConvShape, Kind, Variant, layer_cost
 
 __all__ = ["Budget", "Candidate", "LayerPlan", "Row", "PlanResult", "default_choices",
@@ -284,20 +284,18 @@ def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant]
                   input_shape=source.input_shape, where=where)
 
     by_name = {layer.name: layer for layer in layers}
-    baseline_report = analysis.report_from_plan(source.name, trace, STANDARD,
-                                                plan(trace.convs, STANDARD, include_first))
-    plan_decisions = plan(trace.convs, chosen)
-    plan_report = analysis.report_from_plan(source.name, trace, chosen, plan_decisions)
+    baseline_report = analysis.costed(source, trace, STANDARD, include_first).report
+    planned = analysis.costed(source, trace, chosen)
+    plan_decisions, plan_report = planned.decisions, planned.report
     assert plan_report.flops_analytic == trace.flops_total + sum(
         layer.choice.flops - layer.standard.flops for layer in layers), "plan MACs differ"
     rows = {BASELINE: _row(BASELINE, baseline_report, by_name, budget, baseline_ms),
             chosen.spec: _row(chosen.spec, plan_report, by_name, budget, baseline_ms)}
     uniform_decisions = {}
     for variant in _uniform(layers, choices):
-        decisions = plan(trace.convs, variant, include_first)
-        report = analysis.report_from_plan(source.name, trace, variant, decisions)
-        rows[variant.spec] = _row(variant.spec, report, by_name, budget, baseline_ms)
-        uniform_decisions[variant.spec] = decisions
+        uniform = analysis.costed(source, trace, variant, include_first)
+        rows[variant.spec] = _row(variant.spec, uniform.report, by_name, budget, baseline_ms)
+        uniform_decisions[variant.spec] = uniform.decisions
 
     settings_used = None
     if timing is not None and baseline_model is not None:

@@ -10,7 +10,7 @@ from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
 from hetcalc.variants import costlier_reason
 
 if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
-    from hetcalc.analysis import AnalysisReport, LayerReport
+    from hetcalc.report import AnalysisReport, LayerReport
 
 
 def _pair(values: tuple[int, ...]) -> str:

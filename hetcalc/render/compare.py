@@ -10,7 +10,7 @@ from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
 
 if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
     from hetcalc.compare import Comparison, VariantResult
-    from hetcalc.latency import Latency
+    from hetcalc.report import Latency
 
 
 def _latency(value: Latency | None) -> str:

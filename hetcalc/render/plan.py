@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain
 
 if TYPE_CHECKING:  # the result classes live beside torch code; rendering needs no torch
-    from hetcalc.latency import Latency
     from hetcalc.plan.search import LayerPlan, PlanResult, Row
+    from hetcalc.report import Latency
 
 OBJECTIVE = ("keep the most K x K kernel weights (sum of params_kxk); ties: fewer layers "
              "changed, then lower costs")

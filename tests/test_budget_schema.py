@@ -259,7 +259,7 @@ def test_a_valid_file_runs_the_code_it_names_only_when_evaluated(tmp_path, monke
                          "the budgets in budgets.toml"),
     (["budgets.toml", "--baseline", "base.json", "--tolerance", "1x"],
      "--tolerance: expected a fraction such as 0.25 or a percentage such as '25%', got the "
-     "string '1x'; e.g. --tolerance 1% or 0.01"),
+     "string '1x'; e.g. 1% or 0.01"),
     (["budgets.toml", "--baseline", "base.json", "--tolerance", "-1%"],
      "--tolerance: must be 0 or more, got the string '-1%'"),
     (["budgets.toml", "--tolerance", "1%"], "--tolerance needs --baseline FILE to compare with"),

@@ -131,7 +131,8 @@ def parse_tolerance(text: str) -> float:
     try:
         return parse_fraction(text, below_one=False)
     except Bad as bad:
-        raise InvalidArgument(f"--tolerance: {bad}; e.g. --tolerance 1% or 0.01") from None
+        raise InvalidArgument(f"tolerance: {bad}; e.g. 1% or 0.01",
+                              argument="tolerance") from None
 
 
 def parse_positive_number(value: Any) -> float:

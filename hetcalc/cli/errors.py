@@ -38,16 +38,21 @@ ARGUMENT_FLAGS = {
     "compile": "--compile",
 }
 
-# Per command, where a name means something else there (or is not a flag at all: ``check``
-# reads its arguments from a budget file, whose keys its messages already name).
-COMMAND_FLAGS: dict[str, dict[str, str] | None] = {
+# Per command (every command of ``hetcalc.cli.application.COMMANDS`` has an entry), the flags
+# that feed the library arguments its messages may name. ``check`` reads most of its arguments
+# from a budget file, whose keys its messages already name.
+COMMAND_FLAGS: dict[str, dict[str, str]] = {
     "analyze": ARGUMENT_FLAGS,
     "compare": ARGUMENT_FLAGS,
-    "curve": {"kernel": "--kernel", "channels": "--channels", "max_part": "--max-part"},
+    "plan": {**ARGUMENT_FLAGS, "max_flops": "--max-flops", "max_params": "--max-params",
+             "max_latency_ms": "--max-latency-ms", "choices": "--choices"},
+    "curve": {"kernel": "--kernel", "channels": "--channels", "max_part": "--max-part",
+              "plot": "--plot"},
     "designs": {"max_length": "--max-length", "kernels": "--kernels", "channels": "--channels",
                 "in_channels": "--channels", "out": "--out", "out_channels": "--out",
                 "bottleneck": "--bottleneck-channels", "budget": "--budget-params"},
-    "check": None,
+    "check": {"tolerance": "--tolerance"},
+    "models": {},
 }
 
 
@@ -55,7 +60,7 @@ def in_flag_terms(error: HetcalcError, command: str | None) -> str:
     """The message of ``error``, with a library argument's name replaced by its flag."""
     message = str(error)
     argument = error.argument if isinstance(error, InvalidArgument) else None
-    flags = COMMAND_FLAGS.get(command or "") or {}
+    flags = COMMAND_FLAGS.get(command or "", {})
     flag = flags.get(argument or "")
     if flag is None or not message.startswith(argument):
         return message

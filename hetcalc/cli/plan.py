@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-from hetcalc.cli.errors import ARGUMENT_FLAGS
 from hetcalc.cli.options import (
     BatchSizeOption,
     DebugOption,
@@ -30,19 +29,6 @@ from hetcalc.render import OutputFormat
 from hetcalc.settings import DEVICES, LatencySettings
 from hetcalc.shapes import parse_input_shape
 from hetcalc.variants import VALID_FORMS, parse_variants
-
-FLAGS = {**ARGUMENT_FLAGS, "max_flops": "--max-flops", "max_params": "--max-params",
-         "max_latency_ms": "--max-latency-ms", "choices": "--choices"}
-"""The flags that feed ``find_plan``'s arguments (its messages name the arguments)."""
-
-
-def _in_flags(error: InvalidArgument) -> InvalidArgument:
-    """The error in this command's words: a library argument's name at the head of the message
-    becomes its flag."""
-    message, flag = str(error), FLAGS.get(error.argument or "")
-    if flag is None or not message.startswith(error.argument or ""):
-        return error
-    return InvalidArgument(flag + message[len(error.argument or ""):])
 
 
 def _check_plan_output(value: Path | None) -> Path | None:
@@ -100,12 +86,9 @@ def plan_command(
 ) -> None:
     """The mildest per-layer substitution that meets a budget: the plan that keeps the most K x K
     weights, beside the uniform variants that meet the same budget."""
-    try:
-        _plan(model, max_flops, max_params, max_latency_ms, choices, output, input_shape,
-              include_first, timing_impl(impl), device, batch_size, threads, dtype, time_budget, fmt,
-              wide)
-    except InvalidArgument as error:
-        raise _in_flags(error) from error
+    _plan(model, max_flops, max_params, max_latency_ms, choices, output, input_shape,
+          include_first, timing_impl(impl), device, batch_size, threads, dtype, time_budget, fmt,
+          wide)
 
 
 def _plan(model: str, max_flops: str | None, max_params: str | None,

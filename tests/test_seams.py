@@ -156,3 +156,19 @@ def test_a_plans_layers_are_timed_under_their_own_variants(monkeypatch):
     with_layer_latency(report, LatencySettings(), "exact")
     (models, _), = seen
     assert models["variant"].part == 4
+
+
+# -- the residue permutation, written once ---------------------------------------------------
+
+def test_residue_order_is_the_papers_pattern_and_channel_order_undoes_it():
+    from hetcalc.nn._ops import channel_order, residue_order
+
+    # C = 8 channels, P = 4: position r*(C/P) + j holds channel j*P + r
+    assert residue_order(torch.arange(8), 4, 0).tolist() == [0, 4, 1, 5, 2, 6, 3, 7]
+    x = torch.randn(3, 8, 2, 5)  # any batch, any axis
+    by_index = x[:, [0, 4, 1, 5, 2, 6, 3, 7]]
+    assert torch.equal(residue_order(x, 4, 1), by_index)
+    rows = x.permute(0, 2, 3, 1)
+    assert torch.equal(residue_order(rows, 4, -1), by_index.permute(0, 2, 3, 1))
+    assert torch.equal(channel_order(residue_order(x, 4, 1), 4, 1), x)
+    assert torch.equal(channel_order(residue_order(x, 2, 1), 2, 1), x)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from hetcalc.nn._ops import _CONV_MODULE
+from hetcalc.nn._ops import _CONV_MODULE, residue_order
 
 _CHANNELWISE_MODULES: tuple[type[nn.Module], ...] = (
     nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d,
@@ -68,7 +68,7 @@ class _Tracer(fx.Tracer):
 def _residue_index(channels: int, part: int) -> torch.Tensor:
     """Position ``r·(C/P) + j`` holds channel ``j·P + r``: ``x[:, index]`` is ``x`` in residue
     order."""
-    return torch.arange(channels).reshape(channels // part, part).t().reshape(-1)
+    return residue_order(torch.arange(channels), part, 0)
 
 
 def carry_residue_order(model: nn.Module) -> list[Carried]:

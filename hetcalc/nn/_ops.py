@@ -56,10 +56,37 @@ def _product(values: tuple[int, ...]) -> int:
     return math.prod(values)
 
 
+def residue_order(t: torch.Tensor, part: int, dim: int = 1) -> torch.Tensor:
+    """Axis ``dim`` of ``t`` in *residue order*: entry ``c = j·P + r`` moves to position
+    ``r·(C/P) + j`` (one copy). The one definition of HetConv's channel permutation: inputs,
+    filters, weights, biases and index tensors all go through it or :func:`channel_order`."""
+    dim %= t.dim()
+    channels = _sizes(t)[dim - 1] if dim else int(t.shape[0])
+    return _swap_split(t, dim, channels // part, part)
+
+
+def channel_order(t: torch.Tensor, part: int, dim: int = 1) -> torch.Tensor:
+    """The inverse of :func:`residue_order`: position ``r·(C/P) + j`` back to ``j·P + r``."""
+    dim %= t.dim()
+    channels = _sizes(t)[dim - 1] if dim else int(t.shape[0])
+    return _swap_split(t, dim, part, channels // part)
+
+
+def _swap_split(t: torch.Tensor, dim: int, first: int, second: int) -> torch.Tensor:
+    """Axis ``dim`` split into ``first × second``, the two swapped, merged back: reshapes and
+    one transpose, which fvcore's trace sees as plain data movement. Past axis 0 the batch is
+    ``-1``, so a trace at one batch size runs at another."""
+    rest = _sizes(t)
+    if dim == 0:
+        return t.reshape(first, second, *rest).transpose(0, 1).reshape(-1, *rest)
+    before, after = rest[:dim - 1], rest[dim:]
+    split = t.reshape(-1, *before, first, second, *after).transpose(dim, dim + 1)
+    return split.reshape(-1, *before, first * second, *after)
+
+
 def _to_residue_order(x: torch.Tensor, part: int) -> torch.Tensor:
-    """Channels ``c = j·P + r`` of ``x`` (dim 1) to position ``r·(C/P) + j`` (one copy)."""
-    c, *spatial = _sizes(x)
-    return x.reshape(-1, c // part, part, *spatial).transpose(1, 2).reshape(-1, c, *spatial)
+    """Channels (dim 1) of ``x`` in residue order (:func:`residue_order`)."""
+    return residue_order(x, part, 1)
 
 
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
@@ -71,10 +98,8 @@ def _channels_last(x: torch.Tensor) -> torch.Tensor:
 def _residue_channels_last(x: torch.Tensor, part: int) -> torch.Tensor:
     """``x`` in residue order (see :func:`_to_residue_order`) and channels-last (channels
     innermost in memory), in one copy; the shape is ``x``'s."""
-    c, *spatial = _sizes(x)
-    d = len(spatial)
-    rows = x.permute(0, *range(2, 2 + d), 1).reshape(-1, *spatial, c // part, part)
-    rows = rows.transpose(-1, -2).reshape(-1, *spatial, c)          # [b, *spatial, C], a copy
+    d = x.dim() - 2
+    rows = residue_order(x.permute(0, *range(2, 2 + d), 1), part, -1)  # [b, *spatial, C], a copy
     return rows.permute(0, d + 1, *range(1, d + 1))
 
 
@@ -97,9 +122,9 @@ def _centre_offset(kernel: tuple[int, ...]) -> int:
     return offset
 
 
-def _filter_order_rows(rows: torch.Tensor, part: int, channels: int) -> torch.Tensor:
-    """Columns ``r·(N/P) + i`` (residue order) to ``i·P + r`` (filter order), one copy."""
-    return rows.reshape(-1, part, channels // part).transpose(1, 2).reshape(-1, channels)
+def _filter_order_rows(rows: torch.Tensor, part: int) -> torch.Tensor:
+    """Columns of a ``[pixels, N]`` matrix from residue order to filter order, one copy."""
+    return channel_order(rows, part, 1)
 
 
 def _centre_index(out_channels: int, in_channels: int, part: int) -> torch.Tensor:

@@ -17,6 +17,7 @@ from hetcalc.nn._ops import (
     _residue_channels_last,
     _rows,
     _to_residue_order,
+    residue_order,
 )
 
 
@@ -95,7 +96,7 @@ class Realizations:
             columns.append(target)
         if not fused:
             y = torch.cat(columns, dim=1)
-        return _from_rows(y if self.residue_out else _filter_order_rows(y, p, n), out, n)
+        return _from_rows(y if self.residue_out else _filter_order_rows(y, p), out, n)
 
     def _forward_fast(self, x: torch.Tensor) -> torch.Tensor:
         """Eq. 2 as a K×K conv with P groups, then a dense 1×1 conv over all M centre taps (zero
@@ -117,12 +118,11 @@ class Realizations:
     def _ordered_centre(self) -> torch.Tensor:
         """``_dense_centre``'s ``N×M`` weight with its rows (filters) in residue order when the
         output leaves in it, and its columns (channels) when the input arrives in it."""
-        n, m, p = self.out_channels, self.in_channels, self.part
         w = self._dense_centre()
         if self.residue_out:
-            w = w.reshape(n // p, p, m).transpose(0, 1).reshape(n, m)
+            w = residue_order(w, self.part, 0)
         if self.residue_in:
-            w = w.reshape(n, m // p, p).transpose(1, 2).reshape(n, m)
+            w = residue_order(w, self.part, 1)
         return w
 
     def _forward_fast_cl(self, x: torch.Tensor) -> torch.Tensor:
@@ -136,7 +136,7 @@ class Realizations:
         weight = self._kept("centre-residue", self._dense_centre_residue)
         y = (torch.addmm(y, taps, weight, out=y) if _eager_inference()
              else torch.addmm(y, taps, weight))
-        return _from_rows(y if self.residue_out else _filter_order_rows(y, p, n), out, n)
+        return _from_rows(y if self.residue_out else _filter_order_rows(y, p), out, n)
 
     def _kxk_channels_last(self) -> torch.Tensor:
         """``weight_kxk`` in the channels-last layout of the realizations' channels-last input,
@@ -239,11 +239,9 @@ class Realizations:
     def _ordered_dense(self) -> torch.Tensor:
         """:meth:`to_dense` with its filters in residue order when the output leaves in it, and
         its channels when the input arrives in it."""
-        n, m, p = self.out_channels, self.in_channels, self.part
         w = self.to_dense()
-        k = w.shape[2:]
         if self.residue_out:
-            w = w.reshape(n // p, p, m, *k).transpose(0, 1).reshape(n, m, *k)
+            w = residue_order(w, self.part, 0)
         if self.residue_in:
-            w = w.reshape(n, m // p, p, *k).transpose(1, 2).reshape(n, m, *k)
+            w = residue_order(w, self.part, 1)
         return w

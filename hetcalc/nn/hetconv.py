@@ -91,6 +91,7 @@ from hetcalc.nn._ops import (
     _product,
     _sizes,
     _tracing,
+    residue_order,
 )
 from hetcalc.nn._realize import Realizations
 from hetcalc.nn.shaped import conv_dims, conv_padding
@@ -262,9 +263,8 @@ class _HetConvNd(Realizations, nn.Module):
     def _dense_centre_residue(self) -> torch.Tensor:
         """The dense 1×1 weights as an ``M×N`` matrix with rows (input channels) and columns
         (filters) both in residue order, for ``rows @ weight``: zero blocks on the diagonal."""
-        n, m, p = self.out_channels, self.in_channels, self.part
-        dense = self._dense_centre().reshape(n // p, p, m // p, p)      # [i, r, j, s]
-        return dense.permute(3, 2, 1, 0).reshape(m, n)                  # [(s, j), (r, i)]
+        both = residue_order(residue_order(self._dense_centre(), self.part, 0), self.part, 1)
+        return both.t().contiguous()
 
     def to_dense(self) -> torch.Tensor:
         """The ``N×M×k...`` dense weight this layer equals (zero where the mask is False).
@@ -369,8 +369,7 @@ class _HetConvNd(Realizations, nn.Module):
 
     def _residue_bias(self) -> torch.Tensor | None:
         """``bias`` in residue order (the order the grouped K×K conv produces filters in)."""
-        p, n = self.part, self.out_channels
-        return None if self.bias is None else self.bias.reshape(n // p, p).t().reshape(n)
+        return None if self.bias is None else residue_order(self.bias, self.part, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.part == 1:  # every kernel is K×K (residue order is channel order): a standard

@@ -3,7 +3,6 @@ a budget."""
 
 from __future__ import annotations
 
-import math
 import shlex
 from pathlib import Path
 from typing import Annotated
@@ -97,15 +96,14 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
           batch_size: int, threads: int | None, dtype: str, time_budget: float,
           fmt: OutputFormat, wide: bool) -> None:
     # Validate every argument before torch is even imported, let alone a model built.
+    from hetcalc.plan.budget import Budget
     from hetcalc.plan.file import PLAN_SUFFIX
 
     if max_flops is None and max_params is None and max_latency_ms is None:
         raise InvalidArgument("give at least one budget: --max-flops, --max-params or "
                               "--max-latency-ms")
     flops, params = _count(max_flops, "--max-flops"), _count(max_params, "--max-params")
-    if max_latency_ms is not None and not (math.isfinite(max_latency_ms) and max_latency_ms > 0):
-        raise InvalidArgument(f"--max-latency-ms must be a finite, positive number of "
-                              f"milliseconds, got {max_latency_ms!r}")
+    budget = Budget(flops, params, max_latency_ms).validate()
     offered = None
     if choices is not None:
         try:
@@ -124,10 +122,9 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
     from hetcalc import models
     from hetcalc.fileio import atomic_write_text
     from hetcalc.plan.file import plan_toml
-    from hetcalc.plan.search import Budget, find_plan
+    from hetcalc.plan.search import find_plan
     from hetcalc.render.plan import plan_file_comments, plan_file_header, render_plan
 
-    budget = Budget(flops, params, max_latency_ms).validate()
     models.resolve(model)  # unknown names fail here, before the model is built
     where = str(output) if output is not None else None
     if max_latency_ms is None:

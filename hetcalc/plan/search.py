@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from torch import nn
 
 from hetcalc import analysis
+from hetcalc.budget.schema import Metric
 from hetcalc.errors import InvalidArgument
 from hetcalc.latency import (
     TIMING_IMPL,
@@ -34,6 +35,7 @@ from hetcalc.latency import (
     measure,
 )
 from hetcalc.pipeline import subject
+from hetcalc.plan.budget import Budget, show
 from hetcalc.plan.file import Plan
 from hetcalc.plan.solve import Option, lowest, solve
 from hetcalc.plan.timing import candidate_latencies
@@ -44,40 +46,6 @@ __all__ = ["Budget", "Candidate", "LayerPlan", "Row", "PlanResult", "default_cho
            "candidates_for", "find_plan"]
 
 BASELINE = "baseline"
-
-
-@dataclass(frozen=True)
-class Budget:
-    """What the planned model may cost: MACs, params, predicted latency (ms); ``None``: no
-    limit on that quantity. At least one is set."""
-
-    max_flops: int | None = None
-    max_params: int | None = None
-    max_latency_ms: float | None = None
-
-    def validate(self) -> Budget:
-        if self.max_flops is None and self.max_params is None and self.max_latency_ms is None:
-            raise InvalidArgument("give at least one budget: max_flops, max_params or "
-                                  "max_latency_ms", argument="max_flops")
-        for name in ("max_flops", "max_params"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                      or value < 1):
-                raise InvalidArgument(f"{name} must be a positive integer, got {value!r}",
-                                      argument=name)
-        ms = self.max_latency_ms
-        if ms is not None and (isinstance(ms, bool) or not isinstance(ms, int | float)
-                               or not math.isfinite(ms) or ms <= 0):
-            raise InvalidArgument(f"max_latency_ms must be a finite, positive number of "
-                                  f"milliseconds, got {ms!r}", argument="max_latency_ms")
-        return self
-
-    @property
-    def limits(self) -> dict[str, int | float]:
-        """The quantities limited, in the solver's order: ``flops``, ``params``, ``latency_ms``."""
-        named = {"flops": self.max_flops, "params": self.max_params,
-                 "latency_ms": self.max_latency_ms}
-        return {key: value for key, value in named.items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -184,27 +152,19 @@ def _candidate(variant: Variant, shape: ConvShape) -> Candidate:
     return Candidate(variant, cost.flops, cost.params, cost.params_kxk)
 
 
-def _count(value: int) -> str:
-    for threshold, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if value >= threshold:
-            return f"{value / threshold:.3f}{suffix} ({value:,})"
-    return f"{value:,}"
-
-
-def _infeasible(budget: Budget, reachable: dict[str, int | float]) -> InvalidArgument:
+def _infeasible(budget: Budget, reachable: dict[Metric, int | float]) -> InvalidArgument:
     """Which budget no plan reaches, and the smallest value any plan reaches there."""
-    words = {"flops": ("max_flops", lambda v: f"{_count(v)} MACs"),
-             "params": ("max_params", lambda v: f"{_count(v)} params"),
-             "latency_ms": ("max_latency_ms", lambda v: f"{v:.3f} ms (predicted)")}
     limits = budget.limits
-    for key, limit in limits.items():
-        if reachable[key] > limit:
-            name, show = words[key]
-            return InvalidArgument(f"{name} {show(limit)}: no plan reaches it; the smallest "
-                                   f"any plan reaches is {show(reachable[key])}", argument=name)
-    names = " and ".join(words[key][0] for key in limits)
-    alone = ", ".join(f"{words[key][0]} {words[key][1](reachable[key])}" for key in limits)
-    first = words[next(iter(limits))][0]
+    for metric, limit in limits.items():
+        if reachable[metric] > limit:
+            name = metric.limit_key
+            return InvalidArgument(f"{name} {show(metric, limit)}: no plan reaches it; the "
+                                   f"smallest any plan reaches is {show(metric, reachable[metric])}",
+                                   argument=name)
+    names = " and ".join(metric.limit_key for metric in limits)
+    alone = ", ".join(f"{metric.limit_key} {show(metric, reachable[metric])}"
+                      for metric in limits)
+    first = next(iter(limits)).limit_key
     return InvalidArgument(f"{first}: no plan meets {names} together; the smallest each reaches "
                            f"alone: {alone}", argument=first)
 
@@ -220,9 +180,9 @@ def _row(label: str, report: analysis.AnalysisReport, layers: dict[str, LayerPla
         predicted = baseline_ms - sum(savings)  # type: ignore[arg-type]
     row = Row(label, report.flops_analytic, report.params, report.params_kxk, len(changed),
               predicted)
-    values = {"flops": row.flops, "params": row.params, "latency_ms": predicted}
-    meets = all(values[key] is not None and values[key] <= limit  # type: ignore[operator]
-                for key, limit in budget.limits.items())
+    values = {Metric.FLOPS: row.flops, Metric.PARAMS: row.params, Metric.LATENCY: predicted}
+    meets = all(values[metric] is not None and values[metric] <= limit  # type: ignore[operator]
+                for metric, limit in budget.limits.items())
     return replace(row, meets=meets)
 
 
@@ -266,17 +226,18 @@ def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant]
         layers = [replace(lp, candidates=tuple(_timed(c, lp.shape, timed)
                                                for c in lp.candidates)) for lp in layers]
 
-    keys = list(budget.limits)
-    groups = [[Option(tuple(_delta(c, layer.standard, key) for key in keys),
+    metrics = list(budget.limits)
+    groups = [[Option(tuple(_delta(c, layer.standard, metric) for metric in metrics),
                       (c.params_kxk, -int(not c.variant.is_baseline)))
                for c in layer.candidates] for layer in layers]
-    constant = {"flops": trace.flops_total, "params": trace.params, "latency_ms": baseline_ms}
-    limits = [budget.limits[key] - constant[key] for key in keys]  # type: ignore[operator]
+    constant = {Metric.FLOPS: trace.flops_total, Metric.PARAMS: trace.params,
+                Metric.LATENCY: baseline_ms}
+    limits = [budget.limits[metric] - constant[metric] for metric in metrics]  # type: ignore[operator]
     solution = solve(groups, limits)
     if solution is None:
-        least = lowest(groups, len(keys))
-        raise _infeasible(budget, {key: constant[key] + least[d]  # type: ignore[operator]
-                                   for d, key in enumerate(keys)})
+        least = lowest(groups, len(metrics))
+        raise _infeasible(budget, {metric: constant[metric] + least[d]  # type: ignore[operator]
+                                   for d, metric in enumerate(metrics)})
     layers = [replace(layer, chosen=index) for layer, index in zip(layers, solution.choices,
                                                                    strict=True)]
     chosen = Plan({layer.name: layer.choice.variant for layer in layers},
@@ -327,12 +288,13 @@ def _timed(candidate: Candidate, shape: ConvShape, timed) -> Candidate:
     return replace(candidate, latency_ms=mine.median_ms, standard_ms=standard.median_ms)
 
 
-def _delta(candidate: Candidate, standard: Candidate, key: str) -> int | float:
-    """What choosing ``candidate`` adds to quantity ``key`` (against the standard conv)."""
-    if key == "flops":
-        return candidate.flops - standard.flops
-    if key == "params":
-        return candidate.params - standard.params
+def _delta(candidate: Candidate, standard: Candidate, metric: Metric) -> int | float:
+    """What choosing ``candidate`` adds to ``metric`` (against the standard conv)."""
+    match metric:
+        case Metric.FLOPS:
+            return candidate.flops - standard.flops
+        case Metric.PARAMS:
+            return candidate.params - standard.params
     saving = candidate.saving_ms
     assert saving is not None, "latency budget without timed candidates"
     return -saving

@@ -36,9 +36,8 @@ from hetcalc.infofield import (
     sequence_info_field,
     standard_info_field,
     standard_params,
-    variant_info_field,
 )
-from hetcalc.variants import ConvShape, parse_variant
+from hetcalc.variants import ConvShape, info_field, parse_variant
 
 # ----------------------------------------------------------------------------------------------
 # Information field of kernel sequences (Definition 1, Section 3.1)
@@ -178,7 +177,7 @@ VARIANT_CASES = [
 
 @pytest.mark.parametrize(("spec", "size", "volume"), VARIANT_CASES)
 def test_variant_field(spec, size, volume):
-    field = variant_info_field(parse_variant(spec), _shape())
+    field = info_field(parse_variant(spec), _shape())
     assert field.size == size
     assert field.volume == volume
 
@@ -186,29 +185,29 @@ def test_variant_field(spec, size, volume):
 def test_variants_keep_the_standard_field_size_but_hetconv_is_sparser():
     shape = _shape()
     for spec in ("std", "p2", "p4", "pc", "gwc4", "dwc"):
-        assert equals_standard(variant_info_field(parse_variant(spec), shape), shape)
-    hetconv = variant_info_field(parse_variant("p4"), shape)
-    assert not hetconv.full and variant_info_field(parse_variant("dwc"), shape).full
-    se = variant_info_field(parse_variant("dwc-se"), shape)
+        assert equals_standard(info_field(parse_variant(spec), shape), shape)
+    hetconv = info_field(parse_variant("p4"), shape)
+    assert not hetconv.full and info_field(parse_variant("dwc"), shape).full
+    se = info_field(parse_variant("dwc-se"), shape)
     assert compare_fields(se, standard_info_field(64)) is FieldRelation.LARGER
 
 
 def test_variant_field_matches_the_sequence_computation():
     shape = _shape()
-    assert variant_info_field(parse_variant("gwc4"), shape) == \
+    assert info_field(parse_variant("gwc4"), shape) == \
         sequence_info_field("gc(4)+pw", 64, 128)
-    assert variant_info_field(parse_variant("dwc"), shape) == sequence_info_field("dw+pw", 64, 128)
+    assert info_field(parse_variant("dwc"), shape) == sequence_info_field("dw+pw", 64, 128)
 
 
 def test_dilated_kernel_extent():
-    field = variant_info_field(parse_variant("p4"), _shape(kernel=(3, 3), dilation=(2, 2)))
+    field = info_field(parse_variant("p4"), _shape(kernel=(3, 3), dilation=(2, 2)))
     assert field.size == (2 * (3 - 1) + 1, 2 * (3 - 1) + 1, 64)
 
 
 def test_variant_that_cannot_apply_is_an_error():
     with pytest.raises(InvalidArgument, match=r"p3 cannot replace this layer: P=3 does not "
                                               r"divide M=64"):
-        variant_info_field(parse_variant("p3"), _shape())
+        info_field(parse_variant("p3"), _shape())
 
 
 @pytest.mark.parametrize(("field", "relation"), [

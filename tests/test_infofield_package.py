@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = {
     "KERNELS", "PAPER_NAMES", "InfoField", "FieldRelation", "Layer", "parse_design",
     "parse_kernels", "plan_channels", "sequence_info_field", "sequence_field_steps",
-    "standard_info_field", "variant_info_field", "compare_fields", "equals_standard", "Removal",
+    "standard_info_field", "compare_fields", "equals_standard", "Removal",
     "Stage", "Survivor", "DesignSpaceReport", "reduce_design_space", "Design", "design_layers",
     "design_params", "design_macs", "standard_params", "GroupChoice", "best_groups",
     "WidthChoice", "greatest_width", "greatest_width_bound", "EfficiencyRow", "EfficiencyReport",

@@ -20,8 +20,8 @@ Four modules, all pure functions (shapes in, dataclasses out, nothing printed):
   design grammar (:func:`parse_design`, :func:`parse_kernels`).
 * :mod:`~hetcalc.infofield.field`: :class:`InfoField` and :func:`sequence_info_field`
   (Definition 1, Section 3.1) for a sequence of kernels (standard conv, ``gc(G)``, ``dw``,
-  ``pw``, ``pwg(G)``, channel shuffle), computed exactly by following every channel dependency;
-  :func:`variant_info_field` for the hetcalc variants (HetConv ``P``, GWC+PWC, DWC+PWC).
+  ``pw``, ``pwg(G)``, channel shuffle), computed exactly by following every channel dependency
+  (the field of one layer under a hetcalc variant: :func:`hetcalc.variants.info_field`).
 * :mod:`~hetcalc.infofield.reduction`: :func:`reduce_design_space` (Section 3.1), the
   composition of its enumeration and its composition, performance and efficiency stages.
 * :mod:`~hetcalc.infofield.efficiency`: :func:`design_params`, :func:`best_groups`,
@@ -55,7 +55,6 @@ from hetcalc.infofield.field import (
     sequence_field_steps,
     sequence_info_field,
     standard_info_field,
-    variant_info_field,
 )
 from hetcalc.infofield.kernels import KERNELS, PAPER_NAMES, Layer, parse_design, parse_kernels
 from hetcalc.infofield.reduction import MAX_DESIGN_LENGTH as MAX_DESIGN_LENGTH
@@ -80,7 +79,6 @@ __all__ = [
     "sequence_info_field",
     "sequence_field_steps",
     "standard_info_field",
-    "variant_info_field",
     "compare_fields",
     "equals_standard",
     "Removal",

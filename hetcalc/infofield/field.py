@@ -1,9 +1,9 @@
-"""The information field (Definition 1, Section 3.1) of a kernel sequence and of a hetcalc variant.
+"""The information field (Definition 1, Section 3.1) of a kernel sequence.
 
 :func:`sequence_info_field` computes a sequence's field exactly, by following which input
-channels, and through which spatial extent, every output channel depends on;
-:func:`variant_info_field` gives the field of one layer under a hetcalc variant (HetConv ``P``,
-GWC+PWC, DWC+PWC, ``-se``).
+channels, and through which spatial extent, every output channel depends on. The field of one
+layer under a hetcalc variant is declared with the variant kinds:
+:func:`hetcalc.variants.info_field`.
 """
 
 from __future__ import annotations
@@ -11,15 +11,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from hetcalc.errors import InvalidArgument
 from hetcalc.infofield._common import _positive
 from hetcalc.infofield.kernels import _VALID_LAYERS, KernelKind, Layer, _label, parse_design
 from hetcalc.shapes import ConvShape
-
-if TYPE_CHECKING:
-    from hetcalc.variants import Variant
 
 
 @dataclass(frozen=True, order=False)
@@ -288,15 +284,3 @@ def sequence_info_field(layers: str | Sequence[Layer], in_channels: int,
         raise InvalidArgument(f"design {layers!r} has no kernel besides shuffles; "
                               f"valid: {_VALID_LAYERS}")
     return steps[-1]
-
-
-def variant_info_field(variant: Variant, shape: ConvShape) -> InfoField:
-    """The information field of one layer under a hetcalc variant.
-
-    The per-kind fields are declared with the kinds, in :data:`hetcalc.variants.KINDS`; see
-    :func:`hetcalc.variants.info_field` for what each kind sees. Raises
-    :class:`InvalidArgument` when the variant cannot replace the layer.
-    """
-    from hetcalc.variants import info_field
-
-    return info_field(variant, shape)

@@ -35,14 +35,24 @@ def _save(figure: Figure, path: Path | str) -> None:
     atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=120), what="--plot")
 
 
-def plot_curve(points: list[CurvePoint], kernel: tuple[int, int], path: Path | str) -> None:
-    """Draw the theoretical speedup curves against P (paper Fig. 5) to a PNG file."""
+def plot_curve(points: list[CurvePoint], kernel: tuple[int, int], path: Path | str,
+               channels: int = 256) -> None:
+    """Draw the theoretical speedup curves against P (paper Fig. 5) to a PNG file: one line per
+    series of :func:`hetcalc.curve.curve_series`, a dashed level where it does not depend on P.
+    ``channels`` is the N the points were computed for (the labels say it)."""
+    from hetcalc.curve import curve_series
+
     figure = _figure()
     ax = figure.add_subplot()
     parts = [pt.part for pt in points]
-    ax.plot(parts, [pt.hetconv for pt in points], marker="o", label="HetConv (Eq. 5)")
-    ax.plot(parts, [pt.gwc_pwc for pt in points], marker="s", label="GWC(G=P)+PWC (Eq. 11)")
-    ax.axhline(points[0].dwc_pwc, color="gray", linestyle="--", label="DWC+PWC (Eq. 7)")
+    markers = iter("os^vDP*X" * 4)
+    for series in curve_series():
+        values = [pt.speedups[series.key] for pt in points]
+        label = series.label.format(channels=channels)
+        if len(set(values)) == 1 and len(values) > 1:
+            ax.axhline(values[0], color="gray", linestyle="--", label=label)
+        else:
+            ax.plot(parts, values, marker=next(markers), label=label)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("part P")
     ax.set_ylabel("theoretical speedup (Eq. 9)")

@@ -28,21 +28,10 @@ import torch
 from torch import nn
 
 from hetcalc.errors import InvalidArgument
-from hetcalc.nn import (
-    IMPLS,
-    DepthwisePointwise,
-    GroupPointwise,
-    Impl,
-    SqueezeExcite,
-    build_variant_layer,
-    hetconv_like,
-)
-from hetcalc.nn.grouped import GroupedHetConv
-from hetcalc.nn.hetconv import HETCONV_CLASSES
-from hetcalc.nn.init import decompose
+from hetcalc.nn import IMPLS, Impl, build_variant_layer, conv_from_shape
 from hetcalc.tensors import materialize_zero, storage_free
 from hetcalc.trace import CONV_TYPES, ConvCall, conv_calls
-from hetcalc.variants import STANDARD, ConvShape, Variant, parse_variant
+from hetcalc.variants import KINDS, STANDARD, ConvShape, Variant, parse_variant
 
 __all__ = ["IMPLS", "DEFAULT_IMPL", "Assignment", "Decision", "Impl", "RULES", "plan", "apply",
            "substitute", "mergeable_pairs"]
@@ -259,12 +248,12 @@ def apply(model: nn.Module, decisions: list[Decision], impl: str | Mapping[str, 
     layer name -> realization (layers it does not name take :data:`DEFAULT_IMPL`).
 
     New layers are built on the device and dtype of the conv they replace. With
-    ``keep_weights`` a HetConv layer keeps the replaced conv's K×K kernels where the pattern has
-    them and its centre taps elsewhere (:meth:`HetConv2d.load_dense`), GWC+PWC and DWC+PWC take
-    the least-squares decomposition of the dense weight (:mod:`hetcalc.nn.init`), and ``std``
-    copies the conv; merged DW+PW pairs and SE blocks are freshly initialised. On a model whose
-    weights are storage-free zeros (:func:`hetcalc.models.build` for counting) the new layers
-    get the same kind of weights.
+    ``keep_weights`` each new layer takes the replaced conv's weights its kind's ``carry`` has a
+    place for (:data:`hetcalc.variants.KINDS`: a HetConv layer keeps the K×K kernels where the
+    pattern has them and the centre taps elsewhere, GWC+PWC and DWC+PWC the least-squares
+    decomposition of the dense weight, ``std`` a copy); merged DW+PW pairs and SE blocks are
+    freshly initialised. On a model whose weights are storage-free zeros
+    (:func:`hetcalc.models.build` for counting) the new layers get the same kind of weights.
     """
     for decision in decisions:
         if not decision.replace or decision.merged_into is not None:
@@ -279,40 +268,28 @@ def apply(model: nn.Module, decisions: list[Decision], impl: str | Mapping[str, 
         if zero:
             materialize_zero(layer)
         elif keep_weights and decision.pair is None:
-            _carry_weights(conv, layer)
+            _carry_weights(conv, layer, decision.variant)
         replace_module(model, decision.name, layer.train(conv.training))
         for name in decision.removed:
             replace_module(model, name, nn.Identity())
     return model
 
 
-def _carry_weights(conv: nn.Module, layer: nn.Module) -> None:
-    """Give ``layer`` the weights of ``conv`` it has a place for (:mod:`hetcalc.nn.init`)."""
-    core = layer[0] if isinstance(layer, nn.Sequential) else layer
-    if isinstance(core, (*HETCONV_CLASSES.values(), GroupedHetConv)):
-        core.load_dense(conv.weight, conv.bias)
-    elif isinstance(core, GroupPointwise | DepthwisePointwise):
-        first = core.groupwise if isinstance(core, GroupPointwise) else core.depthwise
-        gw, pw = decompose(conv.weight, first.groups)
-        with torch.no_grad():
-            first.weight.copy_(gw)
-            core.pointwise.weight.copy_(pw)
-            if conv.bias is not None:
-                core.pointwise.bias.copy_(conv.bias)
+def _carry_weights(conv: nn.Module, layer: nn.Module, variant: Variant) -> None:
+    """Give ``layer`` the weights of ``conv`` it has a place for: its kind's ``carry``
+    (:data:`hetcalc.variants.KINDS`), on the layer :func:`build_variant_layer` built (an ``-se``
+    variant's comes first in its ``nn.Sequential``, the SE block keeps its initialisation)."""
+    KINDS[variant.kind].carry(conv, layer[0] if variant.se else layer)
 
 
 def _build(conv: nn.Module, decision: Decision, impl: str) -> nn.Module:
-    variant = decision.variant
+    """The layer of ``decision``'s variant for ``conv``; for a merged DW+PW pair, the one layer
+    of the pair's shape (M -> N), built from a standard conv of that shape."""
     if decision.pair is None:
-        return build_variant_layer(conv, variant, impl)
-    pair = decision.pair
-    layer: nn.Module = hetconv_like(conv, variant.part_for(pair.in_channels), impl,
-                                    out_channels=pair.out_channels, bias=pair.bias)
-    if variant.se:
-        with torch.device(conv.weight.device):
-            se = SqueezeExcite(pair.out_channels).to(dtype=conv.weight.dtype)
-        layer = nn.Sequential(layer, se)
-    return layer
+        return build_variant_layer(conv, decision.variant, impl)
+    weight = conv.weight
+    pair = conv_from_shape(decision.pair, device=weight.device, dtype=weight.dtype)
+    return build_variant_layer(pair, decision.variant, impl)
 
 
 def substitute(model: nn.Module, variant: Assignment | str | Path,

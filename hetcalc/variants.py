@@ -1,10 +1,14 @@
 """The variant grammar (``std``, ``p4``, ``pc``, ``gwc4``, ``dwc``, suffix ``-se``) and the one
 table of variant kinds.
 
-Every kind is declared once, in :data:`KINDS`: its grammar, its description, whether it fits a
-layer, its analytic cost (the paper's equations), its sequential depth, its information field and
-the module that realizes it. Every consumer (the parser, the cost model, the planner, the module
-builder, the information-field summary) reads that table; adding a kind is adding one entry.
+Every kind is declared once, in :data:`KINDS`: its grammar token, its description, whether it
+fits a layer, its analytic cost (the paper's equations), its sequential depth, its information
+field, the module that realizes it, how that module takes the replaced conv's weights, why it can
+cost more than the standard conv, and its series in ``hetcalc curve``. Every consumer (the
+parser, the cost model, the planner, the module builder, :func:`hetcalc.substitute.apply`, the
+information-field summary, the analyze notes, the curve and its plot) reads that table; adding a
+kind is adding one entry (its functions live in :mod:`hetcalc.kinds`). The table is built by
+:func:`kind_table`, which refuses a kind declared twice or a grammar token another kind has.
 Nothing here imports torch: the builders import :mod:`hetcalc.nn` when they are called.
 
 A :class:`Variant` is parsed once, validated before any model is built, and then asked, layer by
@@ -16,12 +20,13 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from hetcalc import formulas
+from hetcalc import formulas, kinds
 from hetcalc.errors import InvalidArgument
+from hetcalc.kinds import LayerCost
 from hetcalc.shapes import ConvShape
 
 if TYPE_CHECKING:
@@ -29,9 +34,10 @@ if TYPE_CHECKING:
 
     from hetcalc.infofield import InfoField
 
-__all__ = ["Kind", "KindSpec", "KINDS", "ConvShape", "Variant", "LayerCost", "layer_cost",
-           "parse_variant", "parse_variants", "part_variant", "VALID_FORMS", "SE_SUFFIX",
-           "STANDARD", "TABLE1_VARIANTS", "info_field"]
+__all__ = ["Kind", "KindSpec", "KINDS", "CurveSeries", "ConvShape", "Variant", "LayerCost",
+           "layer_cost", "kind_table", "costlier_reason", "parse_variant", "parse_variants",
+           "part_variant", "VALID_FORMS", "SE_SUFFIX", "SE_COSTLIER", "STANDARD",
+           "TABLE1_VARIANTS", "info_field"]
 
 
 class Kind(enum.Enum):
@@ -99,180 +105,79 @@ class Variant:
 
 
 @dataclass(frozen=True)
-class LayerCost:
-    """Analytic cost of one layer: MACs for the whole batch, params, and the weights of the
-    kernel-sized (K×K) part."""
+class CurveSeries:
+    """A kind's series in ``hetcalc curve`` (the paper's Fig. 5): its theoretical speedup over
+    the standard conv (Eq. 9) as a function of the part P."""
 
-    flops: int
-    params: int
-    params_kxk: int
+    key: str
+    """Its key in ``hetcalc curve``'s JSON points and CSV columns."""
+    name: str
+    """Short name for the notes, e.g. ``GWC+PWC``."""
+    label: str
+    """Table header and plot legend; ``{channels}`` stands for the curve's N."""
+    speedup: Callable[[int, tuple[int, ...], int], float]
+    """``speedup(P, kernel, N)``: 1/R of the kind at part P for a K×K kernel and N outputs."""
 
 
 @dataclass(frozen=True)
 class KindSpec:
-    """Everything hetcalc knows about one variant kind."""
+    """Everything hetcalc knows about one variant kind. Every field but the last two is
+    required: a new kind states each of them (``curve=None`` where it has no curve)."""
 
     kind: Kind
-    pattern: str
-    """Regular expression for the spec without ``-se``; a group ``n`` captures its number."""
+    token: str
+    """Its grammar token (letters only): the spec is the token, followed by a number when
+    ``numbered`` (``p4``, ``gwc4``), and by ``-se`` optionally."""
+    numbered: bool
     form: str
     """How the grammar's help text shows it."""
     make: Callable[[int | None, bool], Variant]
     spell: Callable[[Variant], str]
     describe: Callable[[Variant], str]
     check: Callable[[Variant, ConvShape], str | None]
-    cost: Callable[[Variant, ConvShape], tuple[int, int, int]]
-    """(MACs per image, params, K×K params) of the layer without SE: the paper's equations."""
+    cost: Callable[[Variant, ConvShape], LayerCost]
+    """MACs per image, params and K×K params of the layer without SE: the paper's equations."""
     sequential_depth: int
     info_field: Callable[[Variant, ConvShape], InfoField]
     build: Callable[[Variant, Any, str], nn.Module]
     """``build(variant, conv, impl)``: the trainable layer that replaces ``conv``."""
+    carry: Callable[[Any, nn.Module], None]
+    """``carry(conv, layer)``: give ``layer`` (what ``build`` made, without its SE block) the
+    weights and bias of ``conv`` it has a place for (:func:`hetcalc.substitute.apply`)."""
+    costlier: Callable[[Variant], str | None]
+    """Why a layer under the kind (without SE) can cost more MACs than the standard conv it
+    replaces, a clause for the analyze notes; ``None`` where it never does."""
+    curve: CurveSeries | None
+    """The kind's series in ``hetcalc curve``, or ``None``."""
     hetconv: bool = False
     grouped: bool = True
     """Whether the kind can replace a grouped conv (HetConv group by group; std copies it)."""
 
 
-# -- HetConv ---------------------------------------------------------------------------------
+def kind_table(specs: Iterable[KindSpec]) -> dict[Kind, KindSpec]:
+    """The table of kinds, one entry per :class:`KindSpec`, in order.
 
-def _hetconv_check(variant: Variant, shape: ConvShape) -> str | None:
-    g = shape.groups
-    m, n = shape.in_channels // g, shape.out_channels // g
-    p = variant.part_for(m)
-    within = f" per group (groups={g})" if g > 1 else ""
-    if m % p:
-        return f"P={p} does not divide M={m} input channels{within}"
-    if n % p:
-        return f"P={p} does not divide N={n} output channels{within}"
-    if shape.padding_mode != "zeros":
-        return (f"padding_mode={shape.padding_mode!r}: HetConv's 1x1 kernels read the centre "
-                "tap of zero padding only")
-    if not shape.padding_symmetric:
-        return "padding='same' with an even kernel pads asymmetrically; HetConv needs symmetric"
-    return None
-
-
-def _hetconv_cost(variant: Variant, shape: ConvShape) -> tuple[int, int, int]:
-    """Eqs. 1-4 per group (M/g -> N/g channels), times the groups."""
-    g = shape.groups
-    m, n, k, out = shape.in_channels // g, shape.out_channels // g, shape.kernel, shape.output_size
-    p = variant.part_for(m)
-    bias = shape.bias
-    return (g * formulas.flops_hetconv(out, m, n, k, p),
-            g * formulas.params_hetconv(m, n, k, p, bias),
-            g * n * (m // p) * shape.kernel_volume)
-
-
-def _hetconv_field(variant: Variant, shape: ConvShape) -> InfoField:
-    from hetcalc.infofield import InfoField
-
-    standard = _standard_field(variant, shape)
-    m = shape.in_channels // shape.groups
-    p = variant.part_for(m)
-    return InfoField(standard.height, standard.width, m,
-                     (m // p) * shape.kernel_volume + (m - m // p))
-
-
-def _build_hetconv(variant: Variant, conv: Any, impl: str) -> nn.Module:
-    from hetcalc.nn import hetconv_like
-    from hetcalc.nn.grouped import GroupedHetConv
-
-    part = variant.part_for(conv.in_channels // conv.groups)
-    if conv.groups > 1:
-        return GroupedHetConv.like(conv, part, impl)
-    return hetconv_like(conv, part, impl)
-
-
-# -- standard --------------------------------------------------------------------------------
-
-def _standard_cost(variant: Variant, shape: ConvShape) -> tuple[int, int, int]:
-    m = shape.in_channels // shape.groups
-    n, k = shape.out_channels, shape.kernel
-    kxk = 0 if shape.pointwise else formulas.params_standard(m, n, k)
-    if shape.transposed:
-        flops = formulas.flops_standard(shape.input_size, m, n, k)
-    else:
-        flops = formulas.flops_standard(shape.output_size, m, n, k)
-    return flops, formulas.params_standard(m, n, k, shape.bias), kxk
-
-
-def _standard_field(variant: Variant, shape: ConvShape) -> InfoField:
-    from hetcalc.infofield import standard_info_field
-
-    return standard_info_field(shape.in_channels // shape.groups, _kernel_2d(shape.kernel),
-                               _kernel_2d(shape.dilation))
-
-
-def _kernel_2d(size: tuple[int, ...]) -> tuple[int, int]:
-    """The second paper's fields are 2-D: a 1-D kernel is a 1×L one."""
-    if len(size) == 1:
-        return (1, size[0])
-    if len(size) != 2:
-        raise InvalidArgument(f"the information field is defined for 1-D and 2-D kernels, "
-                              f"not for a {len(size)}-D one")
-    return (size[0], size[1])
-
-
-def _build_standard(variant: Variant, conv: Any, impl: str) -> nn.Module:
-    from hetcalc.nn import copy_conv
-
-    return copy_conv(conv)
-
-
-# -- GWC+PWC and DWC+PWC ---------------------------------------------------------------------
-
-def _ungrouped(variant: Variant, shape: ConvShape) -> str | None:
-    if shape.groups > 1:
-        return (f"grouped conv (groups={shape.groups}): {variant.spec} replaces groups=1 convs "
-                "only (a HetConv variant replaces it group by group)")
-    return None
-
-
-def _gwc_check(variant: Variant, shape: ConvShape) -> str | None:
-    assert variant.groups is not None
-    if shape.groups > 1:
-        return _ungrouped(variant, shape)
-    if shape.in_channels % variant.groups:
-        return f"G={variant.groups} does not divide M={shape.in_channels} input channels"
-    return None
-
-
-def _gwc_cost(variant: Variant, shape: ConvShape) -> tuple[int, int, int]:
-    m, n, k, out, g = (shape.in_channels, shape.out_channels, shape.kernel, shape.output_size,
-                       variant.groups)
-    assert g is not None
-    return (formulas.flops_gwc_pwc(out, m, n, k, g), formulas.params_gwc_pwc(m, n, k, g, shape.bias),
-            m * (m // g) * shape.kernel_volume)
-
-
-def _dwc_cost(variant: Variant, shape: ConvShape) -> tuple[int, int, int]:
-    m, n, k, out = shape.in_channels, shape.out_channels, shape.kernel, shape.output_size
-    return (formulas.flops_dwc_pwc(out, m, n, k), formulas.params_dwc_pwc(m, n, k, shape.bias),
-            m * shape.kernel_volume)
-
-
-def _two_layer_field(variant: Variant, shape: ConvShape) -> InfoField:
-    """GC(G) or DW M→M then PW M→N: every output sees all M channels through the K×K extent."""
-    from hetcalc.infofield import InfoField
-
-    standard = _standard_field(variant, shape)
-    m = shape.in_channels
-    return InfoField(standard.height, standard.width, m, shape.kernel_volume * m)
-
-
-def _build_gwc(variant: Variant, conv: Any, impl: str) -> nn.Module:
-    from hetcalc.nn import GroupPointwise
-
-    return GroupPointwise.like(conv, groups=variant.groups)
-
-
-def _build_dwc(variant: Variant, conv: Any, impl: str) -> nn.Module:
-    from hetcalc.nn import DepthwisePointwise
-
-    return DepthwisePointwise.like(conv)
-
-
-def _fits(variant: Variant, shape: ConvShape) -> None:
-    return None
+    Like torch's flop registry and torchvision's model registry, it refuses what would make a
+    lookup ambiguous: a kind declared twice, and a grammar token another kind has. Tokens are
+    letters only (raised otherwise), so a spec's number or ``-se`` suffix starts where its token
+    ends and two kinds' specs can only coincide when their tokens do: distinct tokens are
+    disjoint grammars.
+    """
+    table: dict[Kind, KindSpec] = {}
+    tokens: dict[str, Kind] = {}
+    for spec in specs:
+        if spec.kind in table:
+            raise ValueError(f"kind {spec.kind.name} is declared twice in the table of kinds")
+        if not re.fullmatch("[a-z]+", spec.token):
+            raise ValueError(f"kind {spec.kind.name}: grammar token {spec.token!r} must be "
+                             "lowercase letters only (a digit or '-' in it would overlap "
+                             "another kind's number or the -se suffix)")
+        if spec.token in tokens:
+            raise ValueError(f"kind {spec.kind.name}: grammar token {spec.token!r} overlaps "
+                             f"kind {tokens[spec.token].name}'s")
+        table[spec.kind] = spec
+        tokens[spec.token] = spec.kind
+    return table
 
 
 def _numbered(kind: Kind, field: str, letter: str):
@@ -289,43 +194,56 @@ def _make_part(number: int | None, se: bool) -> Variant:
     return _numbered(Kind.HETCONV, "part", "P")(number, se)
 
 
-KINDS: dict[Kind, KindSpec] = {spec.kind: spec for spec in (
+KINDS: dict[Kind, KindSpec] = kind_table((
     KindSpec(
-        kind=Kind.STANDARD, pattern="std", form="std",
+        kind=Kind.STANDARD, token="std", numbered=False, form="std",
         make=lambda number, se: Variant(Kind.STANDARD, se=se),
         spell=lambda v: "std", describe=lambda v: "standard convolution",
-        check=_fits, cost=_standard_cost, sequential_depth=0, info_field=_standard_field,
-        build=_build_standard,
+        check=kinds.fits, cost=kinds.standard_cost, sequential_depth=0,
+        info_field=kinds.standard_field, build=kinds.build_standard,
+        carry=kinds.carry_standard, costlier=lambda v: None, curve=None,
     ),
     KindSpec(
-        kind=Kind.HETCONV, pattern=r"p(?P<n>\d+)", form="p1, p<P> (e.g. p4, p64)",
+        kind=Kind.HETCONV, token="p", numbered=True, form="p1, p<P> (e.g. p4, p64)",
         make=_make_part, spell=lambda v: f"p{v.part}",
         describe=lambda v: f"HetConv, part P={v.part}",
-        check=_hetconv_check, cost=_hetconv_cost, sequential_depth=0,
-        info_field=_hetconv_field, build=_build_hetconv, hetconv=True,
+        check=kinds.hetconv_check, cost=kinds.hetconv_cost, sequential_depth=0,
+        info_field=kinds.hetconv_field, build=kinds.build_hetconv, carry=kinds.carry_hetconv,
+        costlier=lambda v: None,  # R = 1/P + (1 - 1/P)/K^2 (Eq. 5) is at most 1
+        curve=CurveSeries("hetconv", "HetConv", "HetConv (Eq. 5)", kinds.hetconv_curve),
+        hetconv=True,
     ),
     KindSpec(
-        kind=Kind.HETCONV_PC, pattern="pc", form="pc",
+        kind=Kind.HETCONV_PC, token="pc", numbered=False, form="pc",
         make=lambda number, se: Variant(Kind.HETCONV_PC, se=se), spell=lambda v: "pc",
         describe=lambda v: "HetConv, P = input channels of each layer",
-        check=_hetconv_check, cost=_hetconv_cost, sequential_depth=0,
-        info_field=_hetconv_field, build=_build_hetconv, hetconv=True,
+        check=kinds.hetconv_check, cost=kinds.hetconv_cost, sequential_depth=0,
+        info_field=kinds.hetconv_field, build=kinds.build_hetconv, carry=kinds.carry_hetconv,
+        costlier=lambda v: None, curve=None, hetconv=True,
     ),
     KindSpec(
-        kind=Kind.GWC_PWC, pattern=r"gwc(?P<n>\d+)", form="gwc<G> (e.g. gwc4)",
+        kind=Kind.GWC_PWC, token="gwc", numbered=True, form="gwc<G> (e.g. gwc4)",
         make=_numbered(Kind.GWC_PWC, "groups", "G"), spell=lambda v: f"gwc{v.groups}",
         describe=lambda v: f"groupwise conv (G={v.groups}) + pointwise conv",
-        check=_gwc_check, cost=_gwc_cost, sequential_depth=1, info_field=_two_layer_field,
-        build=_build_gwc, grouped=False,
+        check=kinds.gwc_check, cost=kinds.gwc_cost, sequential_depth=1,
+        info_field=kinds.two_layer_field, build=kinds.build_gwc, carry=kinds.carry_gwc,
+        costlier=kinds.gwc_costlier,
+        curve=CurveSeries("gwc_pwc", "GWC+PWC", "GWC(G=P)+PWC (Eq. 11)", kinds.gwc_curve),
+        grouped=False,
     ),
     KindSpec(
-        kind=Kind.DWC_PWC, pattern="dwc", form="dwc",
+        kind=Kind.DWC_PWC, token="dwc", numbered=False, form="dwc",
         make=lambda number, se: Variant(Kind.DWC_PWC, se=se), spell=lambda v: "dwc",
         describe=lambda v: "depthwise conv + pointwise conv",
-        check=_ungrouped, cost=_dwc_cost, sequential_depth=1, info_field=_two_layer_field,
-        build=_build_dwc, grouped=False,
+        check=kinds.ungrouped, cost=kinds.dwc_cost, sequential_depth=1,
+        info_field=kinds.two_layer_field, build=kinds.build_dwc, carry=kinds.carry_dwc,
+        costlier=kinds.dwc_costlier,
+        curve=CurveSeries("dwc_pwc", "DWC+PWC", "DWC+PWC, N={channels} (Eq. 7)", kinds.dwc_curve),
+        grouped=False,
     ),
-)}
+))
+if set(KINDS) != set(Kind):
+    raise RuntimeError(f"no entry in the table of kinds for {set(Kind) - set(KINDS)}")
 
 STANDARD = Variant(Kind.STANDARD)
 """The baseline: every layer a standard convolution."""
@@ -340,11 +258,31 @@ def layer_cost(variant: Variant, shape: ConvShape) -> LayerCost:
     """Analytic MACs (for the call's whole batch) and params of one conv layer under ``variant``
     (the paper's Eqs. 1-10). The caller has checked :meth:`Variant.check`. SE adds its two FC
     layers on the layer's output."""
-    flops, params, kxk = KINDS[variant.kind].cost(variant, shape)
+    cost = KINDS[variant.kind].cost(variant, shape)
+    flops, params = cost.flops, cost.params
     if variant.se:
         flops += formulas.flops_se(shape.out_channels)
         params += formulas.params_se(shape.out_channels)
-    return LayerCost(flops * shape.batch, params, kxk)
+    return LayerCost(flops * shape.batch, params, cost.params_kxk)
+
+
+SE_COSTLIER = ("the squeeze-and-excitation block adds 2*N*N/8 MACs per layer, more than the "
+               "substitution removes there")
+"""Why an ``-se`` variant costs more where its kind alone does not."""
+
+
+def costlier_reason(variant: Variant, shape: ConvShape) -> str:
+    """Why the layer ``shape`` costs more MACs under ``variant`` than as the standard conv: its
+    kind's clause (:attr:`KindSpec.costlier`) where the kind alone costs more, else the SE
+    block's (:data:`SE_COSTLIER`)."""
+    bare = replace(variant, se=False)
+    if not variant.se or layer_cost(bare, shape).flops > layer_cost(STANDARD, shape).flops:
+        reason = KINDS[variant.kind].costlier(bare)
+        if reason is not None:
+            return reason
+    if variant.se:
+        return SE_COSTLIER
+    return f"{variant.spec}'s analytic MACs are above the standard conv's for these layers' shapes"
 
 
 def info_field(variant: Variant, shape: ConvShape) -> InfoField:
@@ -375,33 +313,30 @@ def info_field(variant: Variant, shape: ConvShape) -> InfoField:
         raise InvalidArgument(f"{variant.spec} cannot replace this layer: {reason}")
     field = KINDS[variant.kind].info_field(variant, shape)
     if variant.se:
-        h, w = _kernel_2d(shape.input_size)
+        h, w = kinds.kernel_2d(shape.input_size)
         height, width = max(h, field.height), max(w, field.width)
         field = InfoField(height, width, field.channels, height * width * field.channels)
     return field
 
 
-_SPEC = re.compile("^(?:" + "|".join(f"(?P<k{i}>{KINDS[kind].pattern.replace('?P<n>', f'?P<n{i}>')})"
-                                     for i, kind in enumerate(Kind))
-                   + f")(?P<se>{re.escape(SE_SUFFIX)})?$")
+_SPEC = re.compile(f"(?P<token>[a-z]+)(?P<n>[0-9]+)?(?P<se>{re.escape(SE_SUFFIX)})?")
+"""A spec: a kind's token (letters only, :func:`kind_table`), its number, the suffix."""
+
+_BY_TOKEN = {spec.token: spec for spec in KINDS.values()}
 
 
 def parse_variant(spec: str) -> Variant:
     """Parse one variant spec; raise :class:`InvalidArgument` naming the valid forms."""
     text = spec.strip().lower()
-    match = _SPEC.match(text) if text.isascii() else None
-    if match is None:
+    match = _SPEC.fullmatch(text) if text.isascii() else None
+    kind = None if match is None else _BY_TOKEN.get(match["token"])
+    if match is None or kind is None or kind.numbered != (match["n"] is not None):
         raise InvalidArgument(f"unknown variant {spec!r}; valid forms: {VALID_FORMS}",
                               argument="variant")
-    se = match["se"] is not None
-    for i, kind in enumerate(Kind):
-        if match[f"k{i}"] is not None:
-            number = match.groupdict().get(f"n{i}")
-            try:
-                return KINDS[kind].make(int(number) if number is not None else None, se)
-            except InvalidArgument as error:
-                raise InvalidArgument(f"variant {spec!r}: {error}", argument="variant") from None
-    raise AssertionError("unreachable: the pattern matched no kind")
+    try:
+        return kind.make(None if match["n"] is None else int(match["n"]), match["se"] is not None)
+    except InvalidArgument as error:
+        raise InvalidArgument(f"variant {spec!r}: {error}", argument="variant") from None
 
 
 def parse_variants(specs: str) -> list[Variant]:

@@ -15,7 +15,7 @@ from hetcalc.cli.options import (
     emit,
     positive_int,
 )
-from hetcalc.curve import default_parts, speedup_curve
+from hetcalc.curve import curve_series, default_parts, depth_note, speedup_curve
 from hetcalc.errors import InvalidArgument
 from hetcalc.render import Column, Grid, OutputFormat, Rendered, times
 
@@ -47,17 +47,17 @@ def curve_command(
     if max_part < 1:
         raise InvalidArgument(f"--max-part must be a positive integer, got {max_part}")
     points = speedup_curve(size, default_parts(max_part), channels)
+    rows = [pt.row() for pt in points]
     grid = Grid(f"theoretical speedup over a standard {size[0]}x{size[1]} conv (Eq. 9)", [
         Column("P", "part"),
-        Column("HetConv (Eq. 5)", "hetconv", times),
-        Column("GWC(G=P)+PWC (Eq. 11)", "gwc_pwc", times),
-        Column(f"DWC+PWC, N={channels} (Eq. 7)", "dwc_pwc", times),
-    ], [vars(pt) for pt in points])
-    notes = ["HetConv has sequential depth 0; GWC+PWC and DWC+PWC add one layer (depth 1)."]
+        *(Column(series.label.format(channels=channels), series.key, times)
+          for series in curve_series()),
+    ], rows)
+    notes = [depth_note()]
     if plot is not None:
         from hetcalc.plot import plot_curve
 
-        plot_curve(points, size, plot)
+        plot_curve(points, size, plot, channels)
         notes.append(f"plot written to {plot}")
-    data = {"kernel": list(size), "channels": channels, "points": [vars(pt) for pt in points]}
+    data = {"kernel": list(size), "channels": channels, "points": rows}
     emit(Rendered([grid], data, notes), fmt, output, wide=wide)

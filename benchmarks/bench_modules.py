@@ -29,8 +29,9 @@ from torch import nn
 from torch.utils import benchmark
 
 from hetcalc import formulas
+from hetcalc.layers import build_variant_layer
 from hetcalc.models.cifar import vgg16_cifar
-from hetcalc.nn import IMPLS, build_variant_layer
+from hetcalc.nn import IMPLS
 from hetcalc.variants import part_variant
 
 # (spatial size, M, N, layer names) of VGG-16-CIFAR's conv2..conv13, K=3, padding 1.

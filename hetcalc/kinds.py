@@ -10,7 +10,7 @@ kind; nothing else calls them. Nothing here imports torch at import time: the bu
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hetcalc import formulas
 from hetcalc.errors import InvalidArgument
@@ -20,9 +20,22 @@ if TYPE_CHECKING:
     from torch import nn
 
     from hetcalc.infofield import InfoField
-    from hetcalc.variants import Variant
 
-__all__ = ["LayerCost", "kernel_2d"]
+__all__ = ["LayerCost", "Variant", "kernel_2d"]
+
+
+class Variant(Protocol):
+    """What a kind's functions read of a variant (:class:`hetcalc.variants.Variant` is one):
+    declared here, so this module needs nothing of the grammar that assembles the table."""
+
+    part: int | None
+    groups: int | None
+    se: bool
+
+    @property
+    def spec(self) -> str: ...
+
+    def part_for(self, in_channels: int) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -322,7 +322,8 @@ class LayerTiming:
     def modules(self, impl: str) -> tuple[nn.Module, nn.Module]:
         """(standard, variant) modules, freshly initialised, built from the shapes alone
         (:func:`hetcalc.nn.conv_from_shape`: groups, dimensions, padding honoured)."""
-        from hetcalc.nn import conv_from_shape, layer_from_shape
+        from hetcalc.layers import layer_from_shape
+        from hetcalc.nn import conv_from_shape
 
         convs = [conv_from_shape(shape) for shape in self.standard]
         standard = convs[0] if len(convs) == 1 else nn.Sequential(*convs)

@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from hetcalc.errors import InvalidArgument
-from hetcalc.nn import IMPLS, Impl, build_variant_layer, conv_from_shape
+from hetcalc.layers import build_variant_layer
+from hetcalc.nn import IMPLS, Impl, conv_from_shape
 from hetcalc.tensors import materialize_zero, storage_free
 from hetcalc.trace import CONV_TYPES, ConvCall, conv_calls
 from hetcalc.variants import KINDS, STANDARD, ConvShape, Variant, parse_variant

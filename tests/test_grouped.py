@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hetcalc.analysis import analyze
-from hetcalc.nn import build_variant_layer, hetconv_mask
+from hetcalc.layers import build_variant_layer
+from hetcalc.nn import hetconv_mask
 from hetcalc.nn.grouped import GroupedHetConv
 from hetcalc.shapes import ConvShape
 from hetcalc.variants import layer_cost, parse_variant

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hetcalc.nn import build_variant_layer
+from hetcalc.layers import build_variant_layer
 from hetcalc.shapes import ConvShape
 from hetcalc.variants import (
     KINDS,

@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from torch import nn
 
 from hetcalc import formulas, realizations
+from hetcalc.layers import build_variant_layer
 from hetcalc.nn import (
     IMPLS,
     DepthwisePointwise,
     GroupPointwise,
     HetConv2d,
     SqueezeExcite,
-    build_variant_layer,
     clear_auto_choices,
     hetconv_mask,
 )

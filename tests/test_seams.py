@@ -11,7 +11,8 @@ from torch import nn
 from hetcalc import latency
 from hetcalc.analysis import analyze
 from hetcalc.latency import Latency, LayerTiming, layer_timings, with_layer_latency
-from hetcalc.nn import HetConv2d, conv_from_shape, layer_from_shape
+from hetcalc.layers import layer_from_shape
+from hetcalc.nn import HetConv2d, conv_from_shape
 from hetcalc.nn.grouped import GroupedHetConv
 from hetcalc.settings import LatencySettings
 from hetcalc.trace import conv_calls

@@ -5,7 +5,7 @@ to a module that runs it, and what a conv module's geometry says (:func:`conv_di
 A report row, a planner's candidate or a budget entry knows a layer only by its shape; whatever
 is timed or rebuilt from that shape goes through :func:`conv_from_shape` (the standard conv the
 shape describes: its class by dimension and direction, groups, stride, padding, padding mode,
-dilation and bias); :func:`hetcalc.nn.layer_from_shape` builds the layer that replaces it
+dilation and bias); :func:`hetcalc.layers.layer_from_shape` builds the layer that replaces it
 under a variant from that conv. Weights are freshly initialised: a shape carries none.
 """
 

@@ -1,11 +1,12 @@
 """Which convolution layers a variant replaces, and why each other layer stays standard.
 
-A layer is *eligible* when it is an ``nn.Conv1d``, ``nn.Conv2d`` or ``nn.Conv3d`` with
-``groups == 1`` and a kernel larger than one tap, called once in the forward pass, and is not the
+A layer is *eligible* when it is an ``nn.Conv1d``, ``nn.Conv2d`` or ``nn.Conv3d`` with a kernel
+larger than one tap that is not depthwise, called once in the forward pass, and is not the
 model's first convolution (the paper keeps CONV1 standard; ``include_first=True`` replaces it
 too). An eligible layer is replaced when the variant fits it (:meth:`Variant.check`: P or G
-divides its channels, the padding suits the variant); every other layer keeps a one-line reason.
-Transposed convolutions are recorded and kept, with their reason.
+divides its channels, the padding suits the variant, and the kind may replace a grouped conv:
+HetConv does, group by group, GWC+PWC and DWC+PWC do not); every other layer keeps a one-line
+reason (:data:`RULES`). Transposed convolutions are recorded and kept, with their reason.
 
 With ``merge_pairs=True`` and a HetConv variant, a MobileNet-style depthwise K x K conv followed
 by a pointwise conv (only BatchNorm and activation modules between them) becomes one HetConv
@@ -46,7 +47,7 @@ DEFAULT_IMPL = Impl.EXACT
 """HetConv realization used unless ``impl`` says otherwise (see docs/modules.md for why)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Decision:
     """The plan for one conv layer: replaced, or kept with the reason."""
 
@@ -145,15 +146,17 @@ def plan(convs: list[ConvCall], variant: Assignment, include_first: bool = False
                 reason = variant.check(pair)
                 if reason is None:
                     removed = tuple(f.name for f in call.followed_by) + (pw.name,)
-                    decisions.append(Decision(call.name, call.shape, True, None, True, pair,
-                                              removed, variant=variant))
-                    decisions.append(Decision(pw.name, pw.shape, True, None, True,
+                    decisions.append(Decision(name=call.name, shape=call.shape, replace=True,
+                                              reason=None, eligible=True, pair=pair,
+                                              removed=removed, variant=variant))
+                    decisions.append(Decision(name=pw.name, shape=pw.shape, replace=True,
+                                              reason=None, eligible=True,
                                               merged_into=call.name, variant=variant))
                     skip.add(index + 1)
                     continue
-                decisions.append(Decision(call.name, call.shape, False,
-                                          f"depthwise+pointwise pair: {reason}", True,
-                                          rule="variant"))
+                decisions.append(Decision(name=call.name, shape=call.shape, replace=False,
+                                          reason=f"depthwise+pointwise pair: {reason}",
+                                          eligible=True, rule="variant"))
                 continue
         excluded = eligibility(call, index == 0, include_first)
         if excluded is not None:
@@ -163,8 +166,9 @@ def plan(convs: list[ConvCall], variant: Assignment, include_first: bool = False
         else:
             reason = variant.check(call.shape)
             rule = None if reason is None else "variant"
-        decisions.append(Decision(call.name, call.shape, reason is None, reason,
-                                  excluded is None, rule=rule, scale=_call_scale(call),
+        decisions.append(Decision(name=call.name, shape=call.shape, replace=reason is None,
+                                  reason=reason, eligible=excluded is None, rule=rule,
+                                  scale=_call_scale(call),
                                   variant=variant if reason is None else STANDARD))
     return decisions
 
@@ -209,8 +213,9 @@ def _plan_layers(convs: list[ConvCall], layers: Mapping[str, Variant],
             if reason is not None:
                 raise InvalidArgument(f"{named}: {reason}")
             rule = None
-        decisions.append(Decision(call.name, call.shape, reason is None, reason,
-                                  excluded is None, rule=rule, scale=_call_scale(call),
+        decisions.append(Decision(name=call.name, shape=call.shape, replace=reason is None,
+                                  reason=reason, eligible=excluded is None, rule=rule,
+                                  scale=_call_scale(call),
                                   variant=chosen if reason is None else STANDARD))
     return decisions
 

@@ -79,12 +79,14 @@ def speedup_curve(kernel: tuple[int, int] = (3, 3), parts: list[int] | None = No
                   channels: int = 256) -> list[CurvePoint]:
     """Theoretical speedups of every series for each part P (default 1, 2, 4, ..., 64)."""
     if kernel[0] < 1 or kernel[1] < 1:
-        raise InvalidArgument(f"--kernel must be positive, got {kernel[0]}x{kernel[1]}")
+        raise InvalidArgument(f"kernel must be positive, got {kernel[0]}x{kernel[1]}",
+                              argument="kernel")
     if channels < 1:
-        raise InvalidArgument(f"--channels must be a positive integer, got {channels}")
+        raise InvalidArgument(f"channels must be a positive integer, got {channels}",
+                              argument="channels")
     chosen = parts or default_parts(64)
     if any(p < 1 for p in chosen):
-        raise InvalidArgument(f"parts must be positive integers, got {chosen}")
+        raise InvalidArgument(f"parts must be positive integers, got {chosen}", argument="parts")
     series = curve_series()
     return [CurvePoint(p, {s.key: s.speedup(p, kernel, channels) for s in series})
             for p in chosen]

@@ -36,6 +36,7 @@ ARGUMENT_FLAGS = {
     "threads": "--threads",
     "channels_last": "--channels-last",
     "compile": "--compile",
+    "plot": "--plot",
 }
 
 # Per command (every command of ``hetcalc.cli.application.COMMANDS`` has an entry), the flags
@@ -47,10 +48,11 @@ COMMAND_FLAGS: dict[str, dict[str, str]] = {
     "plan": {**ARGUMENT_FLAGS, "max_flops": "--max-flops", "max_params": "--max-params",
              "max_latency_ms": "--max-latency-ms", "choices": "--choices"},
     "curve": {"kernel": "--kernel", "channels": "--channels", "max_part": "--max-part",
-              "plot": "--plot"},
+              "parts": "--max-part", "plot": "--plot"},
     "designs": {"max_length": "--max-length", "kernels": "--kernels", "channels": "--channels",
                 "in_channels": "--channels", "out": "--out", "out_channels": "--out",
-                "bottleneck": "--bottleneck-channels", "budget": "--budget-params"},
+                "bottleneck": "--bottleneck-channels", "budget": "--budget-params",
+                "plot": "--plot"},
     "check": {"tolerance": "--tolerance"},
     "models": {},
 }

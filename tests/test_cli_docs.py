@@ -20,6 +20,7 @@ PAGES = {
     "check": "ci.md",
     "curve": "curve.md",
     "designs": "infofield.md",
+    "device": "devices.md",
     "models": "models.md",
     "plan": "plan.md",
 }

@@ -20,6 +20,7 @@ COMMANDS = {
     "models": ["models", "vgg*"],
     "curve": ["curve"],
     "designs": ["designs", "--max-length", "3"],
+    "device": ["device", "--list"],
     "plan": ["plan", "vgg16_cifar", "--max-flops", "100M"],
 }
 BUDGETS = '[[model]]\nmodel = "vgg16_cifar"\nvariant = "p4"\nmax_flops = "110M"\n'

@@ -17,6 +17,7 @@ from hetcalc.cli.check import check_command
 from hetcalc.cli.compare import compare_command
 from hetcalc.cli.curve import curve_command
 from hetcalc.cli.designs import designs_command
+from hetcalc.cli.device import device_command
 from hetcalc.cli.models import models_command
 from hetcalc.cli.options import DebugOption, invocation
 from hetcalc.cli.plan import plan_command
@@ -32,6 +33,7 @@ COMMANDS = {
     "models": models_command,
     "curve": curve_command,
     "designs": designs_command,
+    "device": device_command,
 }
 
 app = typer.Typer(

@@ -37,6 +37,7 @@ ARGUMENT_FLAGS = {
     "channels_last": "--channels-last",
     "compile": "--compile",
     "plot": "--plot",
+    "device_spec": "--device-spec",
 }
 
 # Per command (every command of ``hetcalc.cli.application.COMMANDS`` has an entry), the flags
@@ -55,6 +56,8 @@ COMMAND_FLAGS: dict[str, dict[str, str]] = {
                 "plot": "--plot"},
     "check": {"tolerance": "--tolerance"},
     "models": {},
+    "device": {"device": "--device", "threads": "--threads", "dtype": "--dtype",
+               "device_spec": "--spec"},
 }
 
 

@@ -1,0 +1,103 @@
+"""``hetcalc device``: what a device can do at most (peak MAC/s, bandwidth), measured here, from
+a datasheet (``--spec``, ``--list``) or from a TOML file of your own. ``--spec`` and ``--list``
+never import torch."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hetcalc.cli.options import (
+    DebugOption,
+    DeviceOption,
+    FormatOption,
+    OutputOption,
+    ThreadsOption,
+    WideOption,
+    emit,
+)
+from hetcalc.devices import DEVICES, device_key, device_spec
+from hetcalc.errors import InvalidArgument
+from hetcalc.render import OutputFormat
+from hetcalc.render.device import render_measured, render_spec, render_table
+from hetcalc.settings import DTYPES
+
+
+class _MeasuringNote:
+    """What stderr says while figures are measured: a spinner on a terminal, a line per figure
+    otherwise. Nothing when every figure comes from the cache."""
+
+    def __init__(self) -> None:
+        self.console = Console(stderr=True, highlight=False)
+        self.status = None
+
+    def __call__(self, what: str) -> None:
+        text = f"measuring {what}"
+        if not self.console.is_terminal:
+            self.console.print(f"hetcalc: {text}", soft_wrap=True)
+        elif self.status is None:
+            self.status = self.console.status(text)
+            self.status.start()
+        else:
+            self.status.update(text)
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+
+def _dtypes(values: list[str] | None) -> tuple[str, ...] | None:
+    """``--dtype float16 --dtype bfloat16`` or ``--dtype float16,bfloat16``."""
+    if not values:
+        return None
+    return tuple(dict.fromkeys(part.strip() for value in values for part in value.split(",")))
+
+
+def device_command(
+    spec: Annotated[str | None, typer.Option(
+        "--spec", help=f"A named device ({', '.join(DEVICES)}; any case) or a TOML file of your "
+        "own (docs/devices.md): print its datasheet figures, without measuring.",
+        metavar="NAME|FILE")] = None,
+    list_: Annotated[bool, typer.Option(
+        "--list", help="Print the named devices' datasheet figures.")] = False,
+    device: DeviceOption = "auto",
+    threads: ThreadsOption = None,
+    dtype: Annotated[list[str] | None, typer.Option(
+        "--dtype", help=f"{'|'.join(DTYPES)}, repeated or comma-separated: the matmul dtypes to "
+        "measure (default: float32 on a CPU, all three on CUDA; float32 always).", show_default=False,
+        metavar="DTYPE")] = None,
+    refresh: Annotated[bool, typer.Option(
+        "--refresh", help="Measure again, even where the cache holds this environment's "
+        "figures.")] = False,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+    wide: WideOption = False,
+    debug: DebugOption = False,
+) -> None:
+    """Peak MAC/s per dtype, memory bandwidth and balance: this machine's, measured (and
+    cached), or a named device's or a file's with --spec, or the named table with --list."""
+    if spec is not None or list_:
+        if spec is not None and list_:
+            raise InvalidArgument("--spec and --list: give one of them")
+        measuring = [flag for flag, given in (("--device", device != "auto"),
+                                              ("--threads", threads is not None),
+                                              ("--dtype", bool(dtype)), ("--refresh", refresh))
+                     if given]
+        if measuring:
+            raise InvalidArgument(f"{', '.join(measuring)} (how to measure this machine) cannot "
+                                  f"go with {'--list' if list_ else '--spec'}")
+        rendered = render_table(DEVICES) if list_ else render_spec(device_spec(spec),
+                                                                 device_key(spec))
+        emit(rendered, fmt, output, wide=wide)
+        return
+
+    from hetcalc.devices_measure import cache_path, measure_device
+
+    note = _MeasuringNote()
+    try:
+        model = measure_device(device, threads, _dtypes(dtype), refresh, on_measure=note)
+    finally:
+        note.close()
+    emit(render_measured(model, str(cache_path())), fmt, output, wide=wide)

@@ -27,12 +27,15 @@ from hetcalc.latency import (
     combine,
     environment,
     measure,
+    time_shares,
 )
 from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
 from hetcalc.realizations import AS_TIMED
+from hetcalc.saving import Saving, saving
 from hetcalc.substitute import DEFAULT_IMPL, Decision
 from hetcalc.trace import Trace
+from hetcalc.traffic import Device
 from hetcalc.variants import STANDARD, Variant, info_field
 
 BASELINE = "baseline"
@@ -48,6 +51,7 @@ class Planned:
     decisions: list[Decision]
     include_first: bool
     merge_pairs: bool
+    report: analysis.AnalysisReport
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,16 @@ class VariantResult:
     counted_note: str | None = None
     """Why ``flops_counted`` differs from ``flops_analytic`` (the realizations that ran), or
     that it does with no known cause."""
+    saving: Saving | None = None
+    """Where the saving goes: the ceiling, the roofline prediction (:mod:`hetcalc.saving`)."""
+
+    @property
+    def realized_of_ceiling(self) -> float | None:
+        """The measured speedup as a share of the ceiling."""
+        bound = None if self.saving is None else self.saving.speedup_ceiling
+        if self.speedup_measured is None or bound is None:
+            return None
+        return self.speedup_measured / bound
 
     @property
     def realized(self) -> float | None:
@@ -106,7 +120,8 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
             input_shape: tuple[int, ...] | None = None, include_first: bool = False,
             impl: str | None = None, latency: LatencySettings | None = None,
             merge_pairs: bool = False, fold_bn: bool = False,
-            on_block: Callable[[str], None] | None = None) -> Comparison:
+            on_block: Callable[[str], None] | None = None,
+            device_model: Device | None = None) -> Comparison:
     """Compare ``variants`` on ``model`` (a spec, or an ``nn.Module`` with its input shape);
     ``latency=None`` skips timing.
 
@@ -122,6 +137,9 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
 
     A plan is refused if it names another model; it takes its layers as they are named
     (``include_first`` and ``merge_pairs`` apply to the variants only).
+
+    Each variant's saving is explained (:mod:`hetcalc.saving`): with timing, its ceiling from
+    the baseline's own profile; with ``device_model``, the conv layers' roofline prediction.
     """
     count_impl = DEFAULT_IMPL.value if impl is None else impl
     time_impl = TIMING_IMPL.value if impl is None else impl
@@ -147,7 +165,7 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
         merge = merge_pairs and not isinstance(variant, Plan)
         done = analysis.costed(source, trace, variant, include_first, merge, count_impl)
         decisions, report = done.decisions, done.report
-        plans[variant.spec] = Planned(variant, decisions, include_first, merge)
+        plans[variant.spec] = Planned(variant, decisions, include_first, merge, report)
         results.append(VariantResult(
             variant=variant, label=variant.spec, flops_analytic=report.flops_analytic,
             flops_counted=report.flops_counted, params=report.params,
@@ -158,6 +176,7 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
         ))
 
     baseline_latency = None
+    shares = None
     if latency is not None:
         baseline_model = source.runnable()
         baseline_runs: list[Latency] = []
@@ -175,9 +194,19 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
             baseline_runs.append(measure({BASELINE: baseline_model}, source.input_shape,
                                          latency, on_block)[BASELINE])
         baseline_latency = combine(baseline_runs)
+        shares = time_shares(baseline_model, source.input_shape,
+                             [call.name for call in trace.convs], latency)
         results = [_with_latency(r, *measured.get(r.label, (baseline_latency, baseline_latency)))
                    for r in results]
         results = [_as_timed(r, plans[r.label], source, trace, count_impl) for r in results]
+    if device_model is None and latency is not None:  # predict on the device timed here
+        from hetcalc.devices_measure import measure_device
+
+        device_model = measure_device(latency.device, latency.threads, (latency.dtype,))
+    name = getattr(device_model, "name", None)
+    here = bool(getattr(device_model, "environment", None))  # measured, not from a datasheet
+    results = [replace(r, saving=saving(plans[r.label].report, shares, device_model, name, here))
+               for r in results]
     counted_with = count_impl
     if any(r.realizations and set(r.realizations.values()) != {count_impl} for r in results):
         counted_with = AS_TIMED

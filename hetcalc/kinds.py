@@ -191,6 +191,20 @@ def dwc_cost(variant: Variant, shape: ConvShape) -> LayerCost:
                      m * shape.kernel_volume)
 
 
+def one_step(variant: Variant, shape: ConvShape) -> int:
+    """A one-layer kind writes nothing that it reads again."""
+    return 0
+
+
+def two_step(variant: Variant, shape: ConvShape) -> int:
+    """GC(G) or DW M→M, then PW M→N: the M-channel output of the first conv, written once and
+    read once by the second: ``2·M·Do²`` elements per image."""
+    pixels = 1
+    for size in shape.output_size:
+        pixels *= size
+    return 2 * shape.in_channels * pixels
+
+
 def two_layer_field(variant: Variant, shape: ConvShape) -> InfoField:
     """GC(G) or DW M→M then PW M→N: every output sees all M channels through the K×K extent."""
     from hetcalc.infofield import InfoField

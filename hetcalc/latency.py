@@ -146,8 +146,7 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     device = resolved_device(settings)
     dtype = TORCH_DTYPES[settings.dtype]
     memory_format = _memory_format(settings, len(input_shape))
-    shape = (settings.batch_size, *input_shape[1:])
-    x = torch.randn(shape, device=device).to(dtype=dtype, memory_format=memory_format)
+    x = _input(input_shape, settings, device)
     threads = settings.threads or torch.get_num_threads()
 
     timers = {}
@@ -174,6 +173,67 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     return {name: replace(_summary(values, numbers[name], str(device),
                                    ran_realizations(timed_models[name])), carried=carried[name])
             for name, values in samples.items()}
+
+
+def time_shares(model: nn.Module, input_shape: tuple[int, ...], names: list[str],
+                settings: LatencySettings, calls: int = 20) -> dict[str, float]:
+    """Each named module's share of ``model``'s forward time, from the model's own profile:
+    forward hooks read the clock before and after each named module (synchronising CUDA) over
+    ``calls`` calls after a warm-up; a module's share is the median of its per-call times over
+    the median call. The model is moved to the settings' device and dtype in place, as
+    :func:`measure` does; the hooks are removed afterwards."""
+    import time
+
+    settings.validate()
+    device = resolved_device(settings)
+    x = _input(input_shape, settings, device)
+    cuda = device.type == "cuda"
+
+    def now() -> float:
+        if cuda:
+            torch.cuda.synchronize(device)
+        return time.perf_counter()
+
+    spent: dict[str, list[float]] = {name: [] for name in names}
+    started: dict[str, float] = {}
+    handles = []
+    for name in names:
+        module = model.get_submodule(name)
+        handles.append(module.register_forward_pre_hook(
+            lambda m, args, name=name: started.__setitem__(name, now())))
+        handles.append(module.register_forward_hook(
+            lambda m, args, out, name=name: spent[name].append(now() - started[name])))
+    totals = []
+    previous = torch.get_num_threads()
+    model.to(device=device, dtype=TORCH_DTYPES[settings.dtype],
+             memory_format=_memory_format(settings, len(input_shape))).eval()
+    try:
+        torch.set_num_threads(settings.threads or previous)
+        with torch.inference_mode():
+            for _ in range(2):
+                model(x)
+            for times in spent.values():
+                times.clear()
+            for _ in range(calls):
+                begin = now()
+                model(x)
+                totals.append(now() - begin)
+    finally:
+        torch.set_num_threads(previous)
+        for handle in handles:
+            handle.remove()
+    whole = statistics.median(totals)
+    return {name: statistics.median(times) / whole if times else 0.0
+            for name, times in spent.items()}
+
+
+def _input(input_shape: tuple[int, ...], settings: LatencySettings,
+           device: torch.device) -> torch.Tensor:
+    """A random input of ``input_shape`` with the settings' batch size, dtype and layout."""
+    shape = (settings.batch_size, *input_shape[1:])
+    memory_format = _memory_format(settings, len(input_shape))
+    return torch.randn(shape, device=device).to(dtype=TORCH_DTYPES[settings.dtype],
+                                                memory_format=memory_format)
 
 
 def _carried(model: nn.Module) -> tuple[nn.Module, tuple[tuple[str, str], ...]]:

@@ -62,29 +62,75 @@ def _dense(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...], p
             - formulas.flops_hetconv(out_size, m, n, kernel, p))
 
 
+def _copies(input_copies: int, tap_copies: tuple[int, int], output_copies: int):
+    """Tensors a realization materializes beyond its input and output, per image, in elements:
+    ``input_copies`` tensors the size of the input (``M·Di``), ``tap_copies = (a, b)`` meaning
+    ``a/b·M·Do`` (centre taps; ``b`` divides ``M/P`` by construction, ``a`` and ``b`` may use
+    ``P`` and ``K²``: see the table) and ``output_copies`` tensors the size of the output."""
+    def materialized(m: int, n: int, in_pixels: int, out_pixels: int, p: int, k2: int) -> int:
+        a, b = _taps(tap_copies, p, k2)
+        return (input_copies * m * in_pixels + a * (m // b) * out_pixels
+                + output_copies * n * out_pixels)
+    return materialized
+
+
+def _taps(rule: tuple[int, int], p: int, k2: int) -> tuple[int, int]:
+    kinds = {(0, 0): (0, 1), (1, 0): (2 * p - 1, p), (2, 0): (k2 + p - 1, p)}
+    return kinds[rule]
+
+
 @dataclass(frozen=True)
 class Realization:
-    """One way to run a HetConv layer: its name, how it runs, and the MACs it executes beyond
-    Eq. 4 per image (``overhead(out_size, M, N, kernel, P)``, written out in ``formula``)."""
+    """One way to run a HetConv layer: its name, how it runs, the MACs it executes beyond
+    Eq. 4 per image (``overhead(out_size, M, N, kernel, P)``, written out in ``formula``), and
+    what it moves beyond one read of its input and one write of its output:
+    ``materialized(M, N, Di, Do, P, K²)``, elements per image of the tensors it writes and reads
+    back (each is written once and read once, written out in ``copies``), and ``weights``,
+    the weight elements it reads beyond the layer's own parameters (written in
+    ``weights_formula``)."""
 
     name: str
     summary: str
     formula: str
     overhead: Callable[[tuple[int, ...], int, int, tuple[int, ...], int], int]
+    copies: str
+    materialized: Callable[[int, int, int, int, int, int], int]
+    weights_formula: str = "0"
+    weights: Callable[[int, int, int, int], int] = lambda m, n, p, k2: 0
+
+
+def _zero_weights(m: int, n: int, p: int, k2: int) -> int:
+    """The dense 1x1 weight's zeros at each filter's K x K channels: ``N·M/P``."""
+    return n * m // p
+
+
+def _dense_weights(m: int, n: int, p: int, k2: int) -> int:
+    """The masked dense weight ``N·M·K²`` less HetConv's own ``N·(M/P·K² + M − M/P)``."""
+    return n * m * k2 - n * (m // p * k2 + m - m // p)
 
 
 REALIZATIONS: dict[str, Realization] = {r.name: r for r in (
-    Realization("exact", "grouped KxK conv + one bmm over the residues (NCHW)", "0", _none),
+    Realization("exact", "grouped KxK conv + one bmm over the residues (NCHW)", "0", _none,
+                "input in residue order, centre taps (2P-1)/P*M*Do, the two halves' outputs",
+                _copies(1, (1, 0), 2)),
     Realization("exact-cl", "grouped KxK conv + two addmm per residue (channels-last)", "0",
-                _none),
+                _none, "input in residue order (channels-last), the output before and after "
+                "filter order", _copies(1, (0, 0), 2)),
     Realization("fast", "grouped KxK conv + dense 1x1 conv with zero weights (NCHW)",
-                "Do*Do*N*M/P", _fast),
+                "Do*Do*N*M/P", _fast, "input in residue order, the KxK conv's output",
+                _copies(1, (0, 0), 1), "N*M/P", _zero_weights),
     Realization("fast-cl", "grouped KxK conv + one dense addmm into its output (channels-last)",
-                "Do*Do*N*M/P", _fast),
-    Realization("gemm", "im2col + one bmm of K x K and 1x1 weights side by side", "0", _none),
+                "Do*Do*N*M/P", _fast, "input in residue order (channels-last), the output "
+                "before and after filter order", _copies(1, (0, 0), 2), "N*M/P", _zero_weights),
+    Realization("gemm", "im2col + one bmm of K x K and 1x1 weights side by side", "0", _none,
+                "the im2col matrix (K*K + P - 1)/P*M*Do, the output before filter order",
+                _copies(0, (2, 0), 1)),
     Realization("branches", "one K x K conv and one 1x1 conv per residue, interleaved", "0",
-                _none),
-    Realization("dense", "the masked dense conv (Eq. 1's MACs)", "FL_S - FL_HC", _dense),
+                _none, "input in residue order, centre taps (2P-1)/P*M*Do, each branch's two "
+                "outputs", _copies(1, (1, 0), 2)),
+    Realization("dense", "the masked dense conv (Eq. 1's MACs)", "FL_S - FL_HC", _dense,
+                "none", _copies(0, (0, 0), 0), "N*M*K*K - N*(M/P*K*K + M - M/P)",
+                _dense_weights),
 )}
 """Every pinned realization, by name."""
 

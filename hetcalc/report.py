@@ -10,8 +10,10 @@ here, so none of them needs another's module for a type.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hetcalc.plan.file import Plan
+from hetcalc.realizations import PINNED
 from hetcalc.settings import SPREAD_LIMIT, LatencySettings
 from hetcalc.shapes import ConvShape
 from hetcalc.variants import STANDARD, Variant
@@ -143,6 +145,23 @@ class AnalysisReport:
     plan: Plan | None = None
     """The per-layer plan the report is of, when it is of one (``variant`` is then ``std``,
     what the layers the plan does not name take); each layer's own variant is in its report."""
+    device_model: Any = None
+    """The device the roofline times are predicted for (:class:`hetcalc.devices.DeviceModel`,
+    ``--device-spec``), or ``None``."""
+
+    @property
+    def dtype(self) -> str:
+        """The run's dtype: what the layers were timed in, else float32."""
+        return self.latency_settings.dtype if self.latency_settings is not None else "float32"
+
+    def realization_of(self, layer: LayerReport) -> str | None:
+        """The HetConv realization a layer ran (or, untimed, was counted with; the default's
+        where it was not counted)."""
+        if not layer.variant.is_hetconv:
+            return None
+        if layer.realization in PINNED:
+            return layer.realization
+        return self.impl if self.impl in PINNED else "exact"
 
     @property
     def label(self) -> str:

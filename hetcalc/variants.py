@@ -149,6 +149,10 @@ class KindSpec:
     replaces, a clause for the analyze notes; ``None`` where it never does."""
     curve: CurveSeries | None
     """The kind's series in ``hetcalc curve``, or ``None``."""
+    intermediates: Callable[[Variant, ConvShape], int]
+    """Elements per image of the tensors one step of the kind writes and the next reads
+    (:mod:`hetcalc.traffic`), without SE; 0 for a one-step kind (a HetConv realization's own
+    copies are :data:`hetcalc.realizations.REALIZATIONS`')."""
     hetconv: bool = False
     grouped: bool = True
     """Whether the kind can replace a grouped conv (HetConv group by group; std copies it)."""
@@ -202,6 +206,7 @@ KINDS: dict[Kind, KindSpec] = kind_table((
         check=kinds.fits, cost=kinds.standard_cost, sequential_depth=0,
         info_field=kinds.standard_field, build=kinds.build_standard,
         carry=kinds.carry_standard, costlier=lambda v: None, curve=None,
+        intermediates=kinds.one_step,
     ),
     KindSpec(
         kind=Kind.HETCONV, token="p", numbered=True, form="p1, p<P> (e.g. p4, p64)",
@@ -211,7 +216,7 @@ KINDS: dict[Kind, KindSpec] = kind_table((
         info_field=kinds.hetconv_field, build=kinds.build_hetconv, carry=kinds.carry_hetconv,
         costlier=lambda v: None,  # R = 1/P + (1 - 1/P)/K^2 (Eq. 5) is at most 1
         curve=CurveSeries("hetconv", "HetConv", "HetConv (Eq. 5)", kinds.hetconv_curve),
-        hetconv=True,
+        intermediates=kinds.one_step, hetconv=True,
     ),
     KindSpec(
         kind=Kind.HETCONV_PC, token="pc", numbered=False, form="pc",
@@ -219,7 +224,7 @@ KINDS: dict[Kind, KindSpec] = kind_table((
         describe=lambda v: "HetConv, P = input channels of each layer",
         check=kinds.hetconv_check, cost=kinds.hetconv_cost, sequential_depth=0,
         info_field=kinds.hetconv_field, build=kinds.build_hetconv, carry=kinds.carry_hetconv,
-        costlier=lambda v: None, curve=None, hetconv=True,
+        costlier=lambda v: None, curve=None, intermediates=kinds.one_step, hetconv=True,
     ),
     KindSpec(
         kind=Kind.GWC_PWC, token="gwc", numbered=True, form="gwc<G> (e.g. gwc4)",
@@ -229,7 +234,7 @@ KINDS: dict[Kind, KindSpec] = kind_table((
         info_field=kinds.two_layer_field, build=kinds.build_gwc, carry=kinds.carry_gwc,
         costlier=kinds.gwc_costlier,
         curve=CurveSeries("gwc_pwc", "GWC+PWC", "GWC(G=P)+PWC (Eq. 11)", kinds.gwc_curve),
-        grouped=False,
+        intermediates=kinds.two_step, grouped=False,
     ),
     KindSpec(
         kind=Kind.DWC_PWC, token="dwc", numbered=False, form="dwc",
@@ -239,7 +244,7 @@ KINDS: dict[Kind, KindSpec] = kind_table((
         info_field=kinds.two_layer_field, build=kinds.build_dwc, carry=kinds.carry_dwc,
         costlier=kinds.dwc_costlier,
         curve=CurveSeries("dwc_pwc", "DWC+PWC", "DWC+PWC, N={channels} (Eq. 7)", kinds.dwc_curve),
-        grouped=False,
+        intermediates=kinds.two_step, grouped=False,
     ),
 ))
 if set(KINDS) != set(Kind):

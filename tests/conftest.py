@@ -1,9 +1,20 @@
 import functools
+import os
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from hetcalc.analysis import trace_spec
 from hetcalc.cli import main
+
+
+def pytest_configure(config):
+    """Device measurements (``hetcalc device``, compare's roofline) are cached outside the
+    user's own cache and shared by the test workers: the machine is measured once, not by
+    every test that times."""
+    os.environ.setdefault("HETCALC_CACHE_DIR",
+                          str(Path(tempfile.gettempdir()) / f"hetcalc-tests-{os.getuid()}"))
 
 
 @pytest.fixture(scope="session")

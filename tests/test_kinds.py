@@ -401,7 +401,7 @@ def test_the_table_refuses_an_overlapping_grammar(token, numbered, match):
         kind_table([*table.values(), clash])
 
 
-@pytest.mark.parametrize("name", ["carry", "costlier", "curve", "cost", "build"])
+@pytest.mark.parametrize("name", ["carry", "costlier", "curve", "cost", "build", "intermediates"])
 def test_a_kind_must_state_every_consumer_it_serves(name):
     """No default: a new kind that forgets how to carry weights (or its costlier clause, or its
     curve) fails when it is declared, not later by keeping fresh weights."""

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from hetcalc.cli.options import (
-    BatchSizeOption,
     ChannelsLastOption,
     DebugOption,
     DeviceOption,
+    DeviceSpecOption,
     DtypeOption,
     FoldBnOption,
     FormatOption,
@@ -23,6 +23,7 @@ from hetcalc.cli.options import (
     ThreadsOption,
     WideOption,
     counting_impl,
+    device_model,
     emit,
     timing_impl,
 )
@@ -57,7 +58,9 @@ def analyze_command(
                                           "alone on its input shape against its standard conv "
                                           "(CPU, or CUDA when present).")] = False,
     device: DeviceOption = "auto",
-    batch_size: BatchSizeOption = 1,
+    device_spec: DeviceSpecOption = None,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", help="Batch size for timing (default: the input shape's).")] = None,
     threads: ThreadsOption = None,
     dtype: DtypeOption = "float32",
     channels_last: ChannelsLastOption = False,
@@ -90,6 +93,9 @@ def analyze_command(
         chosen = part_variant(part) if part is not None else parse_variant(
             variant if variant is not None else "p4")
     shape = parse_input_shape(input_shape) if input_shape is not None else None
+    if batch_size is None:  # each layer is timed at the run's own input shape, batch included
+        given = shape if shape is not None else getattr(chosen, "input_shape", None)
+        batch_size = given[0] if given else 1
     settings = LatencySettings(device=device, batch_size=batch_size, threads=threads,
                                dtype=dtype, channels_last=channels_last,
                                min_run_time=time_budget)
@@ -97,6 +103,10 @@ def analyze_command(
         settings.validate()
     else:  # --time-budget is checked either way; the device only when something is timed
         LatencySettings(min_run_time=time_budget).validate()
+
+    target = device_model(device_spec, settings)
+
+    from dataclasses import replace
 
     from hetcalc import analysis, models
     from hetcalc.latency import with_layer_latency
@@ -111,4 +121,6 @@ def analyze_command(
     report = analysis.analyze(model, chosen, shape, include_first,
                               impl=counting_impl(impl) if count else None,
                               merge_pairs=merge_dw_pw, fold_bn=fold_bn, timed=timed)
+    if target is not None:
+        report = replace(report, device_model=target)
     emit(render_analysis(report, totals_only=totals), fmt, output, wide=wide)

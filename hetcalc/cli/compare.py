@@ -11,6 +11,7 @@ from hetcalc.cli.options import (
     ChannelsLastOption,
     DebugOption,
     DeviceOption,
+    DeviceSpecOption,
     DtypeOption,
     FoldBnOption,
     FormatOption,
@@ -22,6 +23,7 @@ from hetcalc.cli.options import (
     PlotOption,
     ThreadsOption,
     WideOption,
+    device_model,
     emit,
 )
 from hetcalc.errors import InvalidArgument
@@ -64,6 +66,7 @@ def compare_command(
     latency: Annotated[bool, typer.Option("--latency/--no-latency",
                                           help="Measure wall-clock latency.")] = True,
     device: DeviceOption = "auto",
+    device_spec: DeviceSpecOption = None,
     batch_size: BatchSizeOption = 1,
     threads: ThreadsOption = None,
     dtype: DtypeOption = "float32",
@@ -95,6 +98,8 @@ def compare_command(
     elif plot is not None:
         raise InvalidArgument("--plot draws measured latency; drop --no-latency")
 
+    target = device_model(device_spec, timing)
+
     from hetcalc import models
     from hetcalc.compare import compare
     from hetcalc.render.compare import render_comparison
@@ -103,7 +108,7 @@ def compare_command(
     settings = timing if latency else None
     if settings is None:
         result = compare(model, chosen, shape, include_first, impl and impl.value,
-                         merge_pairs=merge_dw_pw, fold_bn=fold_bn)
+                         merge_pairs=merge_dw_pw, fold_bn=fold_bn, device_model=target)
     else:
         from rich.console import Console
         from rich.progress import (
@@ -123,7 +128,7 @@ def compare_command(
             task = progress.add_task(model, total=timed * settings.rounds)
             result = compare(model, chosen, shape, include_first, impl and impl.value, settings,
                              merge_pairs=merge_dw_pw, fold_bn=fold_bn,
-                             on_block=lambda name: progress.advance(task))
+                             on_block=lambda name: progress.advance(task), device_model=target)
     rendered = render_comparison(result)
     if plot is not None and result.baseline_latency is not None:
         from hetcalc.plot import plot_comparison

@@ -149,6 +149,27 @@ ImplOption = Annotated[
 ]
 DeviceOption = Annotated[
     str, typer.Option(help=f"{'|'.join(DEVICES)} to time on; auto picks CUDA when present.")]
+DeviceSpecOption = Annotated[
+    str | None, typer.Option(
+        "--device-spec", help="Predict each layer's roofline time on this device: a name from "
+        "'hetcalc device --list' (h100, a100, t4, rpi5, ...), a TOML file (docs/devices.md), "
+        "or 'here' (this machine, as 'hetcalc device' measures it).", metavar="NAME|FILE|here")]
+
+
+def device_model(spec: str | None, settings):
+    """The device model ``--device-spec`` names: ``here`` is this machine as ``hetcalc device``
+    measures it (with the timing's device, threads and dtype; cached), anything else a named
+    device or a TOML file (torch-free)."""
+    if spec is None:
+        return None
+    if spec.strip().lower() == "here":
+        settings.validate()
+        from hetcalc.devices_measure import measure_device
+
+        return measure_device(settings.device, settings.threads, (settings.dtype,))
+    from hetcalc.devices import device_spec
+
+    return device_spec(spec)
 BatchSizeOption = Annotated[
     int, typer.Option("--batch-size", help="Batch size for timing.")]
 ThreadsOption = Annotated[

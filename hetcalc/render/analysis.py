@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from hetcalc.realizations import AS_TIMED
 from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
+from hetcalc.render.traffic import totals_where_it_goes, traffic_notes, where_it_goes
 from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
 from hetcalc.variants import costlier_reason
 
@@ -296,8 +297,10 @@ def report_json(report: AnalysisReport) -> dict:
         "kept_standard": report.kept,
         "notes": list(report.notes),
         "layers": [layer_json(layer, report.latency_settings is not None,
-                              report.plan is not None) for layer in report.layers],
+                              report.plan is not None) | where_it_goes(report, layer)
+                   for layer in report.layers],
     }
+    data["result"].update(totals_where_it_goes(report, data["layers"]))
     if report.latency_settings is not None:  # only with --latency
         data["latency"] = latency_json(report)
     if report.plan is not None:  # only for a plan, so a variant's object stays as it was
@@ -390,6 +393,7 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
     notes += costlier_notes(report)
     notes += uncounted_notes(report.uncounted_ops)
     notes += latency_notes(report)
+    notes += traffic_notes(report, data["result"])
     if totals_only:
         return Rendered([totals], data, notes, csv=totals_csv(report))
     return Rendered([layers, totals], data, notes, csv=layers_csv(report, layers.rows))

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from hetcalc.realizations import AS_TIMED
 from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
+from hetcalc.saving import where_note
 from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
 
 if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
@@ -35,18 +36,49 @@ def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
                 "sequential_depth": 0, "info_field": "standard",
                 "latency": comparison.baseline_latency,
                 "speedup_measured": (1.0, True) if comparison.baseline_latency else None,
-                "realized": None}
+                "realized": None, "speedup_ceiling": None, "speedup_predicted": None,
+                "realized_of_ceiling": None}
+    reliable = _reliable(r.latency, r.baseline_latency)
+    found = r.saving
     return {"variant": label, "flops_analytic": r.flops_analytic,
             "flops_counted": r.flops_counted, "params": r.params, "reduction": r.reduction,
             "params_reduction": r.params_reduction, "speedup_theoretical": r.speedup_theoretical,
             "sequential_depth": r.sequential_depth, "info_field": r.info_field,
             "latency": r.latency,
-            "speedup_measured": (r.speedup_measured, _reliable(r.latency, r.baseline_latency)),
-            "realized": r.realized}
+            "speedup_measured": (r.speedup_measured, reliable),
+            "realized": (r.realized, reliable),
+            "speedup_ceiling": None if found is None else found.speedup_ceiling,
+            "speedup_predicted": None if found is None else found.speedup_predicted,
+            "realized_of_ceiling": (r.realized_of_ceiling, reliable)}
+
+
+def marked_percent(value: tuple[float | None, bool | None] | None) -> str:
+    """A share of two timings, marked when they are too spread to trust."""
+    if value is None or value[0] is None:
+        return "-"
+    return percent(value[0]) + ("" if value[1] is not False else f" {UNRELIABLE_MARK}")
+
+
+def _saving_json(r: VariantResult) -> dict:
+    """Where the saving goes (:mod:`hetcalc.saving`): the ceiling, the prediction, the share."""
+    found = r.saving
+    if found is None:
+        return {}
+    return {"speedup_ceiling": found.speedup_ceiling,
+            "replaced_time_share": found.replaced_time_share,
+            "replaced_mac_ratio": found.replaced_mac_ratio,
+            "speedup_predicted": found.speedup_predicted,
+            "predicted_ms": found.predicted_ms,
+            "predicted_standard_ms": found.predicted_standard_ms,
+            "realized_of_ceiling": r.realized_of_ceiling,
+            "realization_extra_bytes": found.extra_bytes}
 
 
 def comparison_json(c: Comparison) -> dict:
-    """The stable ``compare --format json`` object (docs/compare.md)."""
+    """The stable ``compare --format json`` object (docs/compare.md); ``device_model`` only
+    with ``--device-spec``."""
+    device = next((r.saving.device for r in c.variants
+                   if r.saving is not None and r.saving.device), None)
     return {
         "model": c.model,
         "input_shape": list(c.input_shape),
@@ -74,14 +106,16 @@ def comparison_json(c: Comparison) -> dict:
             "realizations": r.realizations,
             "counted_note": r.counted_note,
             "residue_carried": None if r.latency is None else [list(p) for p in r.latency.carried],
+            **_saving_json(r),
         } for r in c.variants],
+
         "counted_impl": c.impl,
         "environment": None if c.environment is None else {
             **c.environment, "impl": c.timing_impl, "spread_limit": SPREAD_LIMIT,
             **({} if c.latency_settings is None else {
                 "time_budget_s": c.latency_settings.min_run_time,
                 "rounds": c.latency_settings.rounds})},
-    }
+    } | ({} if device is None else {"device_model": device})
 
 
 def carried_note(label: str, carried: tuple[tuple[str, str], ...]) -> str:
@@ -119,8 +153,16 @@ def render_comparison(c: Comparison) -> Rendered:
                    raw=lambda v: None if v is None else v.median_ms),
             Column("measured speedup", "speedup_measured", marked_times, priority=2,
                    short="measured", raw=lambda v: None if v is None else v[0]),
-            Column("realized", "realized", percent, priority=3),
+            Column("realized", "realized", marked_percent, priority=3,
+                   raw=lambda v: None if v is None else v[0]),
+            Column("ceiling", "speedup_ceiling", times, priority=3),
+            Column("of ceiling", "realized_of_ceiling", marked_percent, priority=4,
+                   raw=lambda v: None if v is None else v[0]),
         ]
+    if any(r.saving is not None and r.saving.speedup_predicted is not None
+           for r in c.variants):
+        columns.append(Column("predicted (roofline)", "speedup_predicted", times, priority=4,
+                              short="roofline"))
     rows = [_row("baseline", None, c)] + [_row(r.label, r, c) for r in c.variants]
     title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
     counted_as = ("as timed, each HetConv layer with the realization auto ran"
@@ -139,6 +181,12 @@ def render_comparison(c: Comparison) -> Rendered:
         notes += [r.counted_note for r in c.variants if r.counted_note]
         notes += [carried_note(r.label, r.latency.carried) for r in c.variants
                   if r.latency is not None and r.latency.carried]
+        notes.append("ceiling = 1 / ((1 - s) + s / r): the model's speedup if the layers a "
+                     "variant replaces, a share s of the baseline's measured time (its own "
+                     "profile), ran exactly r = their MAC ratio faster (docs/roofline.md).")
+        notes += [note for r in c.variants if r.saving is not None and (note := where_note(
+            r.label, r.saving, r.speedup_measured, c.baseline_latency.median_ms,
+            None if r.latency is None else r.latency.median_ms))]
         timings = [c.baseline_latency] + [r.latency for r in c.variants]
         unreliable = [t for t in timings if t is not None and not t.reliable]
         if unreliable:
@@ -150,7 +198,8 @@ def render_comparison(c: Comparison) -> Rendered:
 
 CSV_KEYS = ("variant", "flops_analytic", "flops_counted", "params", "reduction",
             "params_reduction", "speedup_theoretical", "sequential_depth", "info_field")
-LATENCY_CSV_KEYS = ("latency_ms", "latency_iqr_ms", "speedup_measured", "realized")
+LATENCY_CSV_KEYS = ("latency_ms", "latency_iqr_ms", "speedup_measured", "realized",
+                    "speedup_ceiling", "realized_of_ceiling")
 
 
 def comparison_csv(c: Comparison, rows: list[dict]) -> Grid:
@@ -159,6 +208,8 @@ def comparison_csv(c: Comparison, rows: list[dict]) -> Grid:
     keys = CSV_KEYS + (LATENCY_CSV_KEYS if c.latency_settings is not None else ())
     timed = [{**row, "latency_ms": row["latency"].median_ms if row["latency"] else None,
               "latency_iqr_ms": row["latency"].iqr_ms if row["latency"] else None,
-              "speedup_measured": (row["speedup_measured"] or (None,))[0]}
+              "speedup_measured": (row["speedup_measured"] or (None,))[0],
+              "realized": (row["realized"] or (None,))[0],
+              "realized_of_ceiling": (row["realized_of_ceiling"] or (None,))[0]}
              for row in rows]
     return Grid("variants", [Column(key, key) for key in keys], timed)

@@ -141,6 +141,7 @@ def report_from_plan(model: str, trace: Trace, variant: Assignment, decisions: l
         baseline_flops=trace.flops_total, baseline_params=trace.params,
         flops_analytic=flops, flops_counted=None, params=params, layers=layers,
         uncounted_ops=trace.uncounted_ops, counter=trace.counter, notes=notes,
+        activation_bytes=trace.activation_bytes,
         kept=kept_by_rule(decisions), plan=per_layer,
     )
 
@@ -228,6 +229,7 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subje
             checked = replace(checked, note="; ".join(notes) or None)
         layers.append(checked)
     return replace(report, layers=layers, flops_counted=counted.fvcore_total,
+                   activation_bytes_variant=counted.activation_bytes,
                    impl=realizations.AS_TIMED if chosen is not None else str(impl),
                    flops_counted_torch=counted.torch_total, uncounted_ops=counted.uncounted_ops)
 
@@ -307,4 +309,5 @@ def with_baseline_counts(report: AnalysisReport, trace: Trace) -> AnalysisReport
     layers = [replace(layer, flops_counted=trace.fvcore_of(layer.name),
                       flops_counted_torch=trace.torch_of(layer.name)) for layer in report.layers]
     return replace(report, layers=layers, flops_counted=trace.fvcore_total,
-                   flops_counted_torch=trace.torch_total)
+                   flops_counted_torch=trace.torch_total,
+                   activation_bytes_variant=trace.activation_bytes)

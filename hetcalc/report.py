@@ -145,6 +145,11 @@ class AnalysisReport:
     plan: Plan | None = None
     """The per-layer plan the report is of, when it is of one (``variant`` is then ``std``,
     what the layers the plan does not name take); each layer's own variant is in its report."""
+    activation_bytes: int = 0
+    """The baseline's forward pass: bytes of every tensor a leaf module returned, summed
+    (float32, as traced)."""
+    activation_bytes_variant: int | None = None
+    """The same for the substituted model as counted (``None`` when it was not built)."""
     device_model: Any = None
     """The device the roofline times are predicted for (:class:`hetcalc.devices.DeviceModel`,
     ``--device-spec``), or ``None``."""

@@ -85,6 +85,9 @@ class Trace:
     fvcore_note: str | None = None
     largest_output: int = 0
     """Bytes of the largest tensor any module returned (float32 at the traced batch size)."""
+    activation_bytes: int = 0
+    """Bytes of every tensor a leaf module returned in the pass, summed (float32): the forward
+    pass's activation memory as torchinfo's "forward pass size" sums it."""
 
     @property
     def fvcore_total(self) -> int | None:
@@ -159,6 +162,8 @@ class ConvRecorder:
         self._handles: list = []
         self.largest_output = 0
         """Bytes of the largest tensor a module returned (to bound a real pass's memory)."""
+        self.activation_bytes = 0
+        """Bytes of every tensor a leaf module returned, summed over the pass."""
         self._sequence: list[tuple[str, nn.Module]] = []
 
     @property
@@ -193,8 +198,9 @@ class ConvRecorder:
     def _measure(self, output) -> None:
         for value in torch.utils._pytree.tree_leaves(output):
             if isinstance(value, torch.Tensor):
-                self.largest_output = max(self.largest_output,
-                                          value.numel() * value.element_size())
+                size = value.numel() * value.element_size()
+                self.largest_output = max(self.largest_output, size)
+                self.activation_bytes += size
 
     def _hook(self, module_name: str):
         def record(conv: nn.Module, args, output) -> None:
@@ -422,6 +428,7 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
                 params=count_params(model), by_module=torch_by_module, uncounted_ops={},
                 fold_bn=fold_bn, torch_total=torch_total, torch_by_module=torch_by_module,
                 counter="torch", largest_output=recorder.largest_output,
+                activation_bytes=recorder.activation_bytes,
                 fvcore_note=(f"fvcore not run: its traced pass would hold about "
                              f"{_gib(estimate)} of activations; counted by torch's "
                              f"FlopCounterMode on the meta device"),
@@ -444,4 +451,5 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
         torch_total=torch_total,
         torch_by_module=torch_by_module,
         largest_output=recorder.largest_output,
+        activation_bytes=recorder.activation_bytes,
     )

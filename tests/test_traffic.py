@@ -142,3 +142,15 @@ def test_compare_explains_each_variant_with_the_ceiling(cli, monkeypatch):
     assert p4["speedup_predicted"] == pytest.approx(
         p4["predicted_standard_ms"] / p4["predicted_ms"])
     assert p4["realization_extra_bytes"] > 0
+
+
+def test_activation_memory_sums_every_modules_output_baseline_and_variant():
+    from torch import nn
+
+    from hetcalc.analysis import analyze
+
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1))
+    report = analyze(model, parse_variant("dwc"), input_shape=(2, 3, 8, 8))
+    one = 2 * 8 * 8 * 8 * 4  # an 8-channel 8x8 float32 output at batch 2: 4,096 bytes
+    assert report.activation_bytes == 3 * one  # conv, relu, conv
+    assert report.activation_bytes_variant == 4 * one  # conv, relu, depthwise, pointwise

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hetcalc.traffic import roofline, row_traffic
+from hetcalc.traffic import ELEMENT_BYTES, roofline, row_traffic
 
 if TYPE_CHECKING:
     from hetcalc.report import AnalysisReport, LayerReport
@@ -41,6 +41,11 @@ def totals_where_it_goes(report: AnalysisReport, layers: list[dict]) -> dict:
                   "bytes": {k: sum(layer["bytes"][k] for layer in layers) for k in keys},
                   "bytes_standard": {k: sum(layer["bytes_standard"][k] for layer in layers)
                                      for k in keys}}
+    scale = ELEMENT_BYTES[report.dtype] / ELEMENT_BYTES["float32"]  # traced in float32
+    variant = report.activation_bytes_variant
+    data["activation_bytes"] = {
+        "baseline": int(report.activation_bytes * scale),
+        "variant": None if variant is None else int(variant * scale)}
     device = report.device_model
     if device is not None:
         data["device"] = {"name": device.name, "source": device.source}
@@ -62,6 +67,11 @@ def traffic_notes(report: AnalysisReport, result: dict) -> list[str]:
              f"{_megabytes(ran['total'])} as {report.label} runs (weights "
              f"{_megabytes(ran['weights'])}, intermediates {_megabytes(ran['intermediates'])}); "
              "per layer in the JSON: bytes, intensity."]
+    activations = result["activation_bytes"]
+    if activations["variant"] is not None:
+        notes.append(f"Activation memory of the forward pass (every module's output, summed): "
+                     f"{_megabytes(activations['baseline'])} baseline, "
+                     f"{_megabytes(activations['variant'])} as {report.label} runs.")
     if report.device_model is not None:
         device = report.device_model
         std_ms, ms = result["predicted_standard_ms"], result["predicted_ms"]

@@ -28,11 +28,14 @@ def test_analyze_json_follows_design(cli):
     assert data["unit"] == "MAC" and data["variant"] == "p4" and data["input_shape"] == [1, 3, 32, 32]
     assert data["counter"] == "fvcore" and data["kept_standard"] == {"first": 1}
     assert set(data["result"]) == {"flops_analytic", "flops_counted", "flops_counted_torch",
-                                   "params", "params_kxk", "reduction", "speedup"}
+                                   "params", "params_kxk", "reduction", "speedup",
+                                   # where the saving goes (docs/roofline.md)
+                                   "dtype", "bytes", "bytes_standard", "activation_bytes"}
     assert set(data["layers"][0]) == {
         "name", "in_channels", "out_channels", "kernel", "stride", "output_size", "substituted",
         "flops_standard", "flops_analytic", "flops_counted", "flops_counted_torch",
-        "params_standard", "params_variant", "params_kxk", "note"}
+        "params_standard", "params_variant", "params_kxk", "note",
+        "bytes", "bytes_standard", "intensity", "intensity_standard"}
     layers = data["layers"]
     # Rows add up: baseline - replaced standard cost + their variant cost = the variant total.
     delta = sum(r["flops_analytic"] - r["flops_standard"] for r in layers if r["substituted"])

@@ -51,7 +51,8 @@ TABLE1 = [
     ("dwc", 38.53e6, 1.97e6, 0.01), ("pc", 38.18e6, 1.93e6, 0.019),
 ]
 # DWC+PWC params: hetcalc's 1,946,698 is 1.2% under the paper's 1.97M, which also counted
-# something between the depthwise and pointwise convs (BN or biases) that DESIGN.md's form lacks.
+# something between the depthwise and pointwise convs (BN or biases) that the form of
+# docs/cost-model.md (Eq. 6; "Params" under Table 1) lacks.
 PARAMS_TOLERANCE = {"dwc": 0.013}
 
 

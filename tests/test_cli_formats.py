@@ -13,6 +13,9 @@ import pytest
 
 from hetcalc.cli import app
 
+# The formats differ in rendering only: each model and variant is counted once for the module.
+pytestmark = pytest.mark.usefixtures("count_once")
+
 COMMANDS = {
     "analyze": ["analyze", "vgg16_cifar", "--P", "4", "--no-count"],
     "compare": ["compare", "vgg16_cifar", "--variants", "p4,dwc", "--no-latency"],

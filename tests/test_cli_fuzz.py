@@ -3,14 +3,23 @@ traceback, nothing on stdout, and exit code 2 (never 3, which means a bug).
 
 Every case fails before a model is traced, so the table runs in seconds; ``{tmp}`` is a fresh
 temporary directory and ``{toml:NAME}`` a budget file written there from ``BUDGET_FILES``.
+
+The commands come from the CLI's own registry (the Typer application): every registered command
+must have hand-written cases in ``CASES``, and gets generated ones besides (an unknown option, and
+a bad ``--format`` and an unwritable ``--output`` where it has them), so a new command is fuzzed
+from the day it is registered.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from collections import Counter
 
 import pytest
+import typer.main
+
+from hetcalc.cli.application import app
 
 BUDGET_FILES = {
     "garbage": "[[model\nmodel = ",
@@ -251,6 +260,97 @@ designs --channels 64 --budget-params infM
 designs --format yaml
 designs -o {tmp}/missing/designs.txt
 designs --bogus
+# plan: the model and the budgets
+plan
+plan ''
+plan resnet50
+plan resnet5 --max-flops 1G
+plan RESNET50 --max-flops 1G
+plan timm:resnet18 --max-flops 1G
+plan missing/net.py:build --max-flops 1G
+plan no_such_pkg.nets:build --max-flops 1G
+plan hetcalc.models.cifar:nothing --max-flops 1G
+plan resnet50 --max-flops
+plan resnet50 --max-flops ''
+plan resnet50 --max-flops 0
+plan resnet50 --max-flops -1G
+plan resnet50 --max-flops ²M
+plan resnet50 --max-flops lots
+plan resnet50 --max-flops inf
+plan resnet50 --max-flops nan
+plan resnet50 --max-flops 1e400
+plan resnet50 --max-flops infM
+plan resnet50 --max-params 0
+plan resnet50 --max-params ''
+plan resnet50 --max-params ²
+plan resnet50 --max-params -5M
+plan resnet50 --max-params abc
+plan resnet50 --max-latency-ms 0
+plan resnet50 --max-latency-ms -1
+plan resnet50 --max-latency-ms nan
+plan resnet50 --max-latency-ms inf
+plan resnet50 --max-latency-ms abc
+plan resnet50 --max-latency-ms ''
+# plan: other options
+plan resnet50 --max-flops 1G --choices ''
+plan resnet50 --max-flops 1G --choices ,
+plan resnet50 --max-flops 1G --choices q4
+plan resnet50 --max-flops 1G --choices p²
+plan resnet50 --max-flops 1G --choices p4,p٤
+plan resnet50 --max-flops 1G --choices p0
+plan resnet50 --max-flops 1G --input-shape ''
+plan resnet50 --max-flops 1G --input-shape 1,3,²,32
+plan resnet50 --max-flops 1G --input-shape 1,3
+plan resnet50 --max-flops 1G --input-shape 1,3,0,32
+plan resnet50 --max-flops 1G --impl slow
+plan resnet50 --max-flops 1G --format yaml
+plan resnet50 --max-flops 1G --format ''
+plan resnet50 --max-flops 1G -o {tmp}/plan.txt
+plan resnet50 --max-flops 1G -o {tmp}/missing/plan.toml
+plan resnet50 --max-flops 1G -o {tmp}
+plan resnet50 --max-flops 1G -o ''
+plan resnet50 --max-latency-ms 5 --device tpu
+plan resnet50 --max-latency-ms 5 --device ''
+plan resnet50 --max-latency-ms 5 --dtype float64
+plan resnet50 --max-latency-ms 5 --batch-size 0
+plan resnet50 --max-latency-ms 5 --batch-size abc
+plan resnet50 --max-latency-ms 5 --threads 0
+plan resnet50 --max-latency-ms 5 --threads many
+plan resnet50 --max-latency-ms 5 --time-budget 0
+plan resnet50 --max-latency-ms 5 --time-budget nan
+plan resnet50 --max-latency-ms 5 --time-budget inf
+plan resnet50 --max-latency-ms 5 --time-budget -1
+plan resnet50 --max-flops 1G --include-first=no
+plan resnet50 --max-flops 1G --wide=yes
+plan resnet50 --max-flops 1G --bogus
+plan resnet50 --max-flops 1G extra
+plan resnet50 -z
+# device: a bad name, file or measuring option fails before anything is measured
+device --spec nosuch
+device --spec h10
+device --spec ''
+device --spec ' '
+device --spec {tmp}
+device --spec {tmp}/file.txt
+device --spec {tmp}/missing.toml
+device --spec {toml:garbage}
+device --spec {toml:empty}
+device --spec {toml:top_level_key}
+device --spec h100 --list
+device --spec h100 --refresh
+device --list --threads 2
+device --list --device cpu
+device --list --dtype float16
+device --dtype float64
+device --dtype ''
+device --dtype float32,fp16
+device --threads 0
+device --threads many
+device --device tpu
+device --device ''
+device --list --format yaml
+device --list -o {tmp}/missing/devices.txt
+device --list extra
 # the program itself
 --bogus
 -x
@@ -269,9 +369,33 @@ anlyze resnet50
 LIBRARY_BUGS: dict[str, str] = {}
 
 
-def _cases() -> list[str]:
+def _commands() -> dict[str, set[str]]:
+    """Every command registered with the CLI, with the option flags it takes."""
+    group = typer.main.get_command(app)
+    return {name: {flag for param in command.params for flag in param.opts}
+            for name, command in group.commands.items()}
+
+
+def _written() -> list[str]:
     lines = (line.strip() for line in CASES.splitlines())
     return [line for line in lines if line and not line.startswith("#")]
+
+
+def _generated() -> list[str]:
+    """The cases every registered command gets, whatever the table says about it."""
+    cases = []
+    for name, flags in _commands().items():
+        cases.append(f"{name} --no-such-option")
+        if "--format" in flags:
+            cases.append(f"{name} --format yaml")
+        if "--output" in flags:
+            cases.append(f"{name} --output {{tmp}}/missing/out.toml")
+    return cases
+
+
+def _cases() -> list[str]:
+    written = _written()
+    return written + [case for case in _generated() if case not in written]
 
 
 def _params() -> list:
@@ -279,11 +403,14 @@ def _params() -> list:
             if case in LIBRARY_BUGS else case for case in _cases()]
 
 
-def test_the_table_covers_every_command_and_is_large():
-    cases = _cases()
-    assert len(cases) >= 150 and len(set(cases)) == len(cases)
-    commands = {shlex.split(case)[0] for case in cases if shlex.split(case)}
-    assert {"analyze", "compare", "check", "models", "curve", "designs"} <= commands
+def test_the_table_covers_every_registered_command_and_is_large():
+    written = _written()
+    assert len(written) >= 200 and len(set(written)) == len(written)
+    per_command = Counter(shlex.split(case)[0] for case in written if shlex.split(case))
+    commands = _commands()
+    assert {"analyze", "compare", "plan", "check", "models", "curve", "designs"} <= set(commands)
+    # Each registered command has cases of its own in the table, not only the generated ones.
+    assert {name: per_command[name] for name in commands if per_command[name] < 5} == {}
 
 
 @pytest.mark.parametrize("case", _params())

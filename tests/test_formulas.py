@@ -45,7 +45,7 @@ def test_eq6_dwc_pwc(out, m, n, k, expected):
 
 
 @pytest.mark.parametrize(("out", "m", "n", "k", "g", "expected"), [
-    # GWC M->M with G groups, then PWC M->N (DESIGN.md's reading of Eq. 10).
+    # GWC M->M with G groups, then PWC M->N (docs/cost-model.md's reading of Eq. 10).
     ((32, 32), 64, 64, (3, 3), 4, 32 * 32 * 64 * (64 // 4) * 9 + 64 * 64 * 32 * 32),
     ((16, 16), 64, 128, (3, 3), 4, 16 * 16 * 64 * 16 * 9 + 64 * 128 * 16 * 16),
     ((2, 2), 512, 512, (3, 3), 8, 2 * 2 * 512 * 64 * 9 + 512 * 512 * 2 * 2),

@@ -6,12 +6,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.models.resnet import Bottleneck, ResNet
 
+from hetcalc import models
 from hetcalc.analysis import analyze
 from hetcalc.layers import build_variant_layer
 from hetcalc.nn import hetconv_mask
 from hetcalc.nn.grouped import GroupedHetConv
 from hetcalc.shapes import ConvShape
+from hetcalc.substitute import plan
+from hetcalc.trace import conv_calls
 from hetcalc.variants import layer_cost, parse_variant
 
 DTYPE = torch.float64
@@ -66,10 +70,32 @@ def test_grouped_cost_is_per_group_times_groups():
     assert "grouped conv (groups=32)" in parse_variant("dwc").check(shape)
 
 
-def test_resnext_substitutes_its_grouped_convs_counted_as_analytic():
-    report = analyze("resnext50_32x4d", parse_variant("p4"))
-    replaced = report.substituted
+def test_resnext50_replaces_its_grouped_convs():
+    """Planned from one forward pass on the meta device (no counting): every registered model,
+    ResNeXt-50 included, is counted by fvcore in tests/test_zoo.py."""
+    entry = models.resolve("resnext50_32x4d")
+    decisions = plan(conv_calls(models.build(entry, weights="meta"), entry.input_shape),
+                     parse_variant("p4"))
+    replaced = [d for d in decisions if d.replace]
     assert len(replaced) == 16  # the grouped 3x3 conv of each of the 16 bottleneck blocks
+    assert [d.name for d in replaced] == [f"layer{stage}.{block}.conv2" for stage, blocks in
+                                          enumerate((3, 4, 6, 3), 1) for block in range(blocks)]
+    assert all(d.shape.groups == 32 and d.shape.kernel == (3, 3) for d in replaced)
+
+
+def small_resnext() -> nn.Module:
+    """ResNeXt's block (torchvision's Bottleneck, 32 groups of 4 channels a group at the first
+    stage, as ResNeXt-50 32x4d) with one block a stage: 4 grouped convs of 32 HetConv branches
+    each, not ResNeXt-50's 16."""
+    torch.manual_seed(0)
+    return ResNet(Bottleneck, [1, 1, 1, 1], groups=32, width_per_group=4).eval()
+
+
+def test_resnext_substitutes_its_grouped_convs_counted_as_analytic():
+    report = analyze(small_resnext(), parse_variant("p4"), input_shape=(1, 3, 64, 64))
+    replaced = report.substituted
+    assert [layer.name for layer in replaced] == [f"layer{i}.0.conv2" for i in range(1, 5)]
     assert all(layer.shape.groups == 32 for layer in replaced)
+    assert [layer.shape.in_channels // 32 for layer in replaced] == [4, 8, 16, 32]
     assert report.flops_counted == report.flops_analytic
     assert all(layer.flops_counted == layer.flops_analytic for layer in report.layers)

@@ -171,34 +171,12 @@ def test_family_default_input_shapes(name, shape):
     assert models.resolve(name).input_shape == shape
 
 
-@pytest.fixture
-def no_downloads(monkeypatch):
-    """Every way torchvision fetches weights raises: a build that tried would fail."""
-    import torch.hub
-    import torchvision.models._api as api
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"a weight download was attempted: {args} {kwargs}")
-
-    monkeypatch.setattr(api.WeightsEnum, "get_state_dict", refuse)
-    monkeypatch.setattr(api, "load_state_dict_from_url", refuse)
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", refuse)
-    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
-
-
+# The no_downloads fixture is in tests/conftest.py: every registered model is built under it
+# (once) by tests/test_zoo.py::test_every_registered_model; one model a family here, quickly.
 @pytest.mark.parametrize("name", ["resnet18", "lraspp_mobilenet_v3_large", "retinanet_resnet50_fpn",
                                   "r3d_18", "raft_small", "quantized_resnet18"])
 def test_one_model_per_family_builds_without_downloading(no_downloads, name):
     assert not models.build(models.resolve(name), weights="meta").training
-
-
-@pytest.mark.slow
-def test_no_torchvision_build_downloads_weights(no_downloads):
-    import torchvision
-
-    for name in torchvision.models.list_models():
-        model = models.build(models.resolve(name), weights="meta")
-        assert not model.training, name
 
 
 def test_the_download_guard_works(no_downloads):

@@ -399,14 +399,12 @@ def test_jit_trace_of_strided_layers_runs_at_another_batch(impl):
         torch.testing.assert_close(traced(x), reference(layer, x))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("impl", IMPLS)
-def test_torch_compile(impl):
-    """Inductor on the CPU (needs a C++ compiler), with and without autograd, no graph break,
-    at two batch sizes."""
-    torch._dynamo.reset()
+def _compile_and_check(impl: str, backend: str) -> HetConv2d:
+    """``torch.compile(backend=backend, fullgraph=True)`` of one layer on ``impl``: no graph
+    break; the masked dense conv's output at two batch sizes without autograd, and output and
+    input gradient with it."""
     layer = make(2, 8, 16, 3, 1, 1, 1, 4, impl).to(torch.float32).eval()
-    compiled = torch.compile(layer, fullgraph=True)
+    compiled = torch.compile(layer, fullgraph=True, backend=backend)
     for batch in (1, 3):
         x = torch.randn(batch, 8, 9, 13)
         with torch.no_grad():
@@ -417,7 +415,51 @@ def test_torch_compile(impl):
     (grad,) = torch.autograd.grad(out.sum(), x)
     (wanted,) = torch.autograd.grad(reference(layer, x).sum(), x)
     torch.testing.assert_close(grad, wanted, rtol=1e-4, atol=1e-4)
+    return layer
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("impl", PINNED)
+def test_torch_compile(impl):
+    """Inductor on the CPU (needs a C++ compiler), with and without autograd, no graph break,
+    at two batch sizes: every realization that has operators of its own (``auto`` has none, see
+    the next test)."""
     torch._dynamo.reset()
+    _compile_and_check(impl, "inductor")
+    torch._dynamo.reset()
+
+
+def _captured_graphs(impl: str) -> list[str]:
+    """The FX graphs (as code) that dynamo captures compiling a layer on ``impl`` at batch 1
+    and 3 without autograd and at batch 2 with it, the layer then run eagerly."""
+    graphs: list[str] = []
+
+    def capture(graph_module, example_inputs):
+        graphs.append(graph_module.code)
+        return graph_module.forward
+
+    torch._dynamo.reset()
+    layer = make(2, 8, 16, 3, 1, 1, 1, 4, impl).to(torch.float32).eval()
+    compiled = torch.compile(layer, fullgraph=True, backend=capture)
+    with torch.no_grad():
+        for batch in (1, 3):
+            compiled(torch.randn(batch, 8, 9, 13))
+    compiled(torch.randn(2, 8, 9, 13, requires_grad=True))
+    torch._dynamo.reset()
+    return graphs
+
+
+def test_torch_compile_of_auto_is_the_exact_graph():
+    """``auto`` inside a compiled graph runs the realization eager calls chose for the layer,
+    else ``exact`` (nothing is timed while compiling): dynamo captures, with no graph break,
+    exactly the graphs it captures for ``exact``, whose inductor compile test_torch_compile
+    checks. Dynamo and AOT autograd (no inductor) check the function and gradient here."""
+    graphs = _captured_graphs("auto")
+    assert graphs and graphs == _captured_graphs("exact")
+    torch._dynamo.reset()
+    layer = _compile_and_check("auto", "aot_eager")
+    torch._dynamo.reset()
+    assert layer.chosen_impl in (None, "exact") and auto_choices() == {}
 
 
 ONNX_MISSING = [name for name in ("onnx", "onnxscript") if importlib.util.find_spec(name) is None]

@@ -1,27 +1,34 @@
-"""Every model of ``torchvision.models.list_models()``, every family, through hetcalc (docs/zoo.md).
+"""Every registered model: every model of ``torchvision.models.list_models()``, every family,
+and the paper's, through hetcalc (docs/zoo.md).
 
-Each model is traced once at its default input; both variants (``p4`` and ``dwc``) are then
-planned and evaluated from that one trace, analytically. torch's count of the baseline is
-checked against the GFLOPS torchvision publishes with the model's weights (``meta["_ops"]``,
-multiply-accumulates counted by torch's flop counter): equal to the digit, or off by an amount
-the test computes by hand (a head torchvision's figure leaves out or adds), or published at
-another input size. One CLI run per family covers the end-to-end path, where every replaced
+Each model is built once, on the meta device and with every weight download refused, and
+traced once at its default input; both variants (``p4`` and ``dwc``) are then planned and
+evaluated from that one trace, analytically. torch's count of the baseline is checked against
+the GFLOPS torchvision publishes with the model's weights (``meta["_ops"]``, multiply-accumulates
+counted by torch's flop counter): equal to the digit, or off by an amount the test computes by
+hand (a head torchvision's figure leaves out or adds), or published at another input size. Each
+classification model is also substituted with every form of the variant grammar, its output
+shape unchanged. One CLI run per family covers the end-to-end path, where every replaced
 layer's count must equal the formulas (exact realization).
 """
 
+import copy
 import json
 
 import pytest
+import torch
 import torchvision
 from torchvision.transforms._presets import ImageClassification
 
 from hetcalc import models
 from hetcalc.analysis import report_from_plan
-from hetcalc.pipeline import subject
-from hetcalc.substitute import plan
+from hetcalc.substitute import apply, plan, substitute
+from hetcalc.trace import trace_model
 from hetcalc.variants import parse_variant
 
 VARIANTS = [parse_variant("p4"), parse_variant("dwc")]
+SHAPE_VARIANTS = ["p2", "p4", "pc", "gwc4", "dwc", "p4-se", "std-se"]  # every form of the grammar
+SUBSTITUTED = {"p4", "dwc"}  # through substitute() itself, as a user calls it
 
 
 def published_gmacs(name: str) -> float | None:
@@ -61,10 +68,29 @@ def published_at_another_size(name: str) -> bool:
         transforms.crop_size != [models.resolve(name).input_shape[-1]]
 
 
+# The families whose models cost most to trace first, so that two test workers share them.
+FAMILY_ORDER = ["torchvision (detection)", "torchvision (optical flow)",
+                "torchvision (segmentation)", "torchvision (video)",
+                "torchvision (quantizable, float)", "torchvision", "paper (CIFAR-10)"]
+REGISTERED = [entry.name for entry in sorted(
+    models.list_models(), key=lambda e: FAMILY_ORDER.index(e.source))]
+
+
+def test_the_sweep_covers_every_registered_model():
+    assert sorted(REGISTERED) == [entry.name for entry in models.list_models()]
+    assert set(torchvision.models.list_models()) < set(REGISTERED)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", torchvision.models.list_models())
-def test_every_torchvision_model_analyses(name):
-    trace = subject(name).trace()
+@pytest.mark.parametrize("name", REGISTERED)
+def test_every_registered_model(name, no_downloads):
+    """Built once, without downloading weights (``no_downloads``), and traced once: the model
+    analyses under each variant; a classification model substituted with each form of the
+    grammar keeps its output shape; torch's count matches torchvision's published figure."""
+    entry = models.resolve(name)
+    model = models.build(entry, weights="meta")
+    assert not model.training
+    trace = trace_model(model, entry.input_shape, name)  # what hetcalc.pipeline.Subject.trace runs
     assert trace.counter == "fvcore" and trace.flops_total > 0 and trace.convs
     assert all(call.shape.batch > 0 for call in trace.convs)  # every head ran on something
     for variant in VARIANTS:
@@ -74,10 +100,39 @@ def test_every_torchvision_model_analyses(name):
         assert all(d.replace or d.reason for d in decisions), variant.spec
         assert 0 < report.flops_analytic <= report.baseline_flops, variant.spec
         assert report.params <= report.baseline_params, variant.spec
+    if entry.source == "torchvision":
+        assert_output_shape_unchanged(name, entry, model, trace)
+    if not entry.source.startswith("torchvision"):
+        return
     published = published_gmacs(name)
     if published is None or published_at_another_size(name):
         return
     assert round((trace.torch_total + PUBLISHED_DIFFERENCE.get(name, 0)) / 1e9, 3) == published
+
+
+def assert_output_shape_unchanged(name, entry, model, trace):
+    """Substituted with every form of the variant grammar, a classification model's output
+    shape is unchanged. Shapes only: the models run on the meta device, where every op computes
+    its output shape and nothing else (real forward passes of substituted models are tested in
+    tests/test_substitute.py).
+
+    ``substitute(model, spec)`` is ``apply`` to a copy of ``model`` of the ``plan`` made from one
+    forward pass's conv calls. For ``SUBSTITUTED`` it runs as a user calls it, and its plan must
+    be, decision for decision, the plan made from ``trace``'s conv calls; so for the other forms
+    the trace's plan is applied to a copy directly, without that forward pass again."""
+    x = torch.zeros(entry.input_shape, device="meta")
+    with torch.no_grad():
+        expected = model(x).shape
+    for spec in SHAPE_VARIANTS:
+        planned = plan(trace.convs, parse_variant(spec))
+        if spec in SUBSTITUTED:
+            substituted, decisions = substitute(model, spec, entry.input_shape)
+            assert decisions == planned, (name, spec)
+        else:
+            substituted, decisions = apply(copy.deepcopy(model), planned), planned
+        with torch.no_grad():
+            assert substituted(x).shape == expected, (name, spec)
+        assert all(d.replace or d.reason for d in decisions), (name, spec)
 
 
 # One command per family, the substituted model really built and counted.

@@ -71,9 +71,12 @@ def main() -> None:
     parser.add_argument("--time-budget", type=float, default=0.3)
     args = parser.parse_args()
     threads = args.threads or torch.get_num_threads()
-    device = measure_device("cpu", threads)
+    device = measure_device("cpu", threads, refresh=True)  # never a figure cached under load
+    busy = device.environment.get("others_busy")
     print(f"device model: {device.name}, {device.peak('float32') / 1e9:.2f} GMAC/s float32, "
-          f"{device.bandwidth / 1e9:.2f} GB/s ({device.source})")
+          f"{device.bandwidth / 1e9:.2f} GB/s ({device.source}"
+          + (f"; other processes took {busy:.0%} of the CPU meanwhile)" if busy is not None
+             else ")"))
     started = time.perf_counter()
     for model in args.models:
         layer_settings = LatencySettings(device="cpu", threads=threads, batch_size=args.batch,

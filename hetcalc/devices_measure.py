@@ -9,6 +9,11 @@ blocks; it synchronises CUDA), and kept in a cache so that a second call answers
   spread.
 - Bandwidth: ``dst.copy_(src)`` of ``copy_bytes`` reads and writes them: 2 x ``copy_bytes`` per
   copy; bytes/s = 2 x copy_bytes / median seconds.
+- Competition: a figure measured while other processes kept the cores busy is low. Where
+  ``/proc/stat`` exists (Linux), each record keeps ``others_busy``: the share of the machine's
+  CPU time spent outside this process while it measured (all cores' busy time from
+  ``/proc/stat``, less this process's own from ``resource.getrusage``), and ``hetcalc device``
+  says when it was over :data:`hetcalc.settings.BUSY_LIMIT`.
 - The cache is ``$HETCALC_CACHE_DIR/device.json`` when that is set, else
   ``$XDG_CACHE_HOME/hetcalc/device.json``, else ``~/.cache/hetcalc/device.json``. Each
   measurement is kept under the environment it was taken in (device type and name, threads,
@@ -112,6 +117,36 @@ def _time(stmt: str, values: dict[str, Any], threads: int,
     return measurement.median, measurement.iqr
 
 
+def _cpu_seconds() -> tuple[float, float] | None:
+    """(busy seconds of all cores since boot, this process's CPU seconds), or None where
+    ``/proc/stat`` cannot be read."""
+    import resource
+
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+        ticks = os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not fields or fields[0] != "cpu" or len(fields) < 5:
+        return None
+    # user nice system idle iowait irq softirq steal: busy is all but idle and iowait
+    values = [int(v) for v in fields[1:9] if v.isdigit()]
+    busy = sum(values) - values[3] - (values[4] if len(values) > 4 else 0)
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return busy / ticks, own.ru_utime + own.ru_stime
+
+
+def others_busy(before: tuple[float, float] | None, after: tuple[float, float] | None,
+                elapsed: float, cores: int) -> float | None:
+    """The share of ``cores`` x ``elapsed`` CPU seconds that other processes used between two
+    :func:`_cpu_seconds` readings (0 to 1; None where either reading is missing)."""
+    if before is None or after is None or elapsed <= 0 or cores < 1:
+        return None
+    others = (after[0] - before[0]) - (after[1] - before[1])
+    return min(1.0, max(0.0, others / (elapsed * cores)))
+
+
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
@@ -199,10 +234,15 @@ def measure_device(device: str = "auto", threads: int | None = None,
         if record is None or refresh:
             if on_measure is not None:
                 on_measure(what)
+            before, start = _cpu_seconds(), time.perf_counter()
             ran, work, median, iqr = run()
+            busy = others_busy(before, _cpu_seconds(), time.perf_counter() - start,
+                               os.cpu_count() or 1)
             record = {"environment": environment, "value": work / median,
                       "spread": iqr / median, "unit": unit, "ran": ran,
                       "measured_on": datetime.date.today().isoformat()}
+            if busy is not None:
+                record["others_busy"] = busy
             fresh.append(record)
         found[key] = record
 
@@ -230,8 +270,16 @@ def measure_device(device: str = "auto", threads: int | None = None,
         spread={key: record["spread"] for key, record in found.items()},
         environment={**base, "matmul_size": size,
                      "matmul_sizes": {dtype: _ran(found[dtype], size) for dtype in wanted},
-                     "copy_bytes": copied},
+                     "copy_bytes": copied, **_busiest(found.values())},
     )
+
+
+def _busiest(records) -> dict[str, float]:
+    """``others_busy``: the largest share of CPU time other processes took while any of the
+    figures was measured (absent where none was recorded)."""
+    shares = [r["others_busy"] for r in records if isinstance(r.get("others_busy"), int | float)
+              and not isinstance(r.get("others_busy"), bool)]
+    return {"others_busy": max(shares)} if shares else {}
 
 
 def _ran(record: dict[str, Any], default: int) -> int:

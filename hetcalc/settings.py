@@ -13,6 +13,9 @@ DTYPES = ("float32", "float16", "bfloat16")
 SPREAD_LIMIT = 0.10
 """A latency whose interquartile range exceeds this share of its median is marked unreliable."""
 UNRELIABLE_MARK = "!"
+BUSY_LIMIT = 0.10
+"""A share of the machine's CPU time that other processes took while ``hetcalc device``
+measured, above which its figures are said to be likely low (one busy core of ten)."""
 """What tables put after a ratio whose latencies are too spread to trust (:data:`SPREAD_LIMIT`)."""
 
 

@@ -423,3 +423,28 @@ def test_measuring_through_the_command(cli, timed):
     assert code == 0 and "how it was measured" in out
     assert "torch.mm of two 64x64: 64^3 = 262.14K MACs a run" in out
     assert str(devices_measure.cache_path()) in out.replace("\n", "")
+
+
+def test_others_busy_is_the_cpu_time_outside_this_process():
+    from hetcalc.devices_measure import others_busy
+
+    # 2 cores for 10 s = 20 CPU-seconds; the machine was busy 12 s of them, this process 8 s:
+    # others took 4 s, 4 / 20 = 0.2.
+    assert others_busy((100.0, 5.0), (112.0, 13.0), 10.0, 2) == 0.2
+    # this process alone: nothing for the others, never below 0
+    assert others_busy((100.0, 5.0), (108.0, 13.5), 10.0, 2) == 0.0
+    assert others_busy(None, (1.0, 1.0), 10.0, 2) is None
+
+
+def test_a_measurement_on_a_busy_machine_says_so():
+    from hetcalc.devices import DeviceModel
+    from hetcalc.render.device import render_measured
+
+    model = DeviceModel(name="this machine: x", peak_macs={"float32": 1e11}, bandwidth=5e10,
+                        source="measured here", kind="cpu", spread={"float32": 0.01},
+                        environment={"device": "cpu", "others_busy": 0.37})
+    notes = " ".join(render_measured(model, "/c/device.json").notes)
+    assert "Other processes took 37% of this machine's CPU time" in notes
+    quiet = DeviceModel(**{**model.__dict__, "environment": {"device": "cpu",
+                                                               "others_busy": 0.05}})
+    assert "Other processes" not in " ".join(render_measured(quiet, "/c/device.json").notes)

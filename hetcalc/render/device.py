@@ -12,7 +12,7 @@ from typing import Any
 
 from hetcalc.devices import DeviceModel
 from hetcalc.render import Column, Grid, Rendered, human, percent
-from hetcalc.settings import DTYPES, SPREAD_LIMIT, UNRELIABLE_MARK
+from hetcalc.settings import BUSY_LIMIT, DTYPES, SPREAD_LIMIT, UNRELIABLE_MARK
 
 SCHEMA_VERSION = 1
 SHORT = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
@@ -160,4 +160,8 @@ def render_measured(model: DeviceModel, cache: str) -> Rendered:
     if any(value > SPREAD_LIMIT for value in model.spread.values()):
         notes.append(f"{UNRELIABLE_MARK}: the spread is over {SPREAD_LIMIT:.0%} of the median: "
                      "another process competes for the machine; rerun with --refresh.")
+    busy = env.get("others_busy")
+    if isinstance(busy, int | float) and busy > BUSY_LIMIT:
+        notes.append(f"Other processes took {busy:.0%} of this machine's CPU time while it was "
+                     "measured: the figures are likely low. Rerun with --refresh when it is idle.")
     return Rendered([device_grid(model.name, [model]), how], data, notes)

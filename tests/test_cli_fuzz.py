@@ -2,7 +2,11 @@
 traceback, nothing on stdout, and exit code 2 (never 3, which means a bug).
 
 Every case fails before a model is traced, so the table runs in seconds; ``{tmp}`` is a fresh
-temporary directory and ``{toml:NAME}`` a budget file written there from ``BUDGET_FILES``.
+temporary directory, ``{toml:NAME}`` a budget file written there from ``BUDGET_FILES`` and
+``{data}`` the folder ``tests/data/fuzz``, which holds the model files that misbehave.
+
+The cases are ``CASES`` below and every ``tests/data/fuzz/*.txt`` (one class of hostile input a
+file, one case a line, ``#`` comments), each case in the table once.
 
 The commands come from the CLI's own registry (the Typer application): every registered command
 must have hand-written cases in ``CASES``, and gets generated ones besides (an unknown option, and
@@ -15,6 +19,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections import Counter
+from pathlib import Path
 
 import pytest
 import typer.main
@@ -376,8 +381,12 @@ def _commands() -> dict[str, set[str]]:
             for name, command in group.commands.items()}
 
 
+DATA = Path(__file__).parent / "data" / "fuzz"
+
+
 def _written() -> list[str]:
-    lines = (line.strip() for line in CASES.splitlines())
+    texts = [CASES] + [path.read_text(encoding="utf-8") for path in sorted(DATA.glob("*.txt"))]
+    lines = (line.strip() for text in texts for line in text.splitlines())
     return [line for line in lines if line and not line.startswith("#")]
 
 
@@ -419,7 +428,8 @@ def test_bad_invocation_is_one_line_and_exit_2(case, cli, tmp_path):
     for name, content in BUDGET_FILES.items():
         (tmp_path / f"{name}.toml").write_text(content, encoding="utf-8")
     text = re.sub(r"\{toml:(\w+)\}", lambda m: str(tmp_path / f"{m[1]}.toml"), case)
-    args = shlex.split(text.replace("{tmp}", str(tmp_path)))
+    text = text.replace("{data}", shlex.quote(str(DATA)))
+    args = shlex.split(text.replace("{tmp}", shlex.quote(str(tmp_path))))
     code, out, err = cli(*args)
     assert "Traceback" not in err
     assert err.startswith("hetcalc: error: ") and err.count("\n") == 1, err

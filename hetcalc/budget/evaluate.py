@@ -108,10 +108,18 @@ def preflight(entry: Entry) -> tuple[Entry, list[str]]:
 
     A ``file.py:fn`` or ``module:fn`` spec is left alone: importing it would run its code.
     """
-    from hetcalc import models
+    from hetcalc import catalog
 
     problems = []
-    if not is_user_spec(entry.spec):
+    listed = {m.name: m for m in catalog.listed() or ()}
+    if entry.spec in listed:  # known without importing torch
+        if entry.input_shape is None:
+            entry = replace(entry, input_shape=listed[entry.spec].input_shape)
+    elif listed and not is_user_spec(entry.spec) and not entry.spec.startswith("timm:"):
+        problems.append(f"model: {catalog.unknown_model(entry.spec, list(listed))}")
+    elif not is_user_spec(entry.spec):
+        from hetcalc import models
+
         try:
             model = models.resolve(entry.spec)
         except HetcalcError as error:

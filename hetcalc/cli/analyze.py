@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from hetcalc.catalog import check_spec
 from hetcalc.cli.options import (
     ChannelsLastOption,
     DebugOption,
@@ -104,6 +105,7 @@ def analyze_command(
     else:  # --time-budget is checked either way; the device only when something is timed
         LatencySettings(min_run_time=time_budget).validate()
 
+    check_spec(model)  # a misspelt name or a missing file: refused before torch is imported
     target = device_model(device_spec, settings)
 
     from dataclasses import replace

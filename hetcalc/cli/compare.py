@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hetcalc.catalog import check_spec
 from hetcalc.cli.options import (
     BatchSizeOption,
     ChannelsLastOption,
@@ -98,6 +99,7 @@ def compare_command(
     elif plot is not None:
         raise InvalidArgument("--plot draws measured latency; drop --no-latency")
 
+    check_spec(model)  # a misspelt name or a missing file: refused before torch is imported
     target = device_model(device_spec, timing)
 
     from hetcalc import models

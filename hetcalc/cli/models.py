@@ -18,9 +18,13 @@ def models_command(
     debug: DebugOption = False,
 ) -> None:
     """List registered models with their default input shapes (also: timm:NAME, file.py:fn)."""
-    from hetcalc import models  # the registry holds torchvision's builders
+    from hetcalc import catalog
 
-    entries = models.list_models(pattern)
+    entries = catalog.matching(pattern)
+    if entries is None:  # another torchvision than the catalog's: ask the registry itself
+        from hetcalc import models
+
+        entries = models.list_models(pattern)
     rows = [{"name": e.name, "input_shape": ",".join(map(str, e.input_shape)), "source": e.source}
             for e in entries]
     grid = Grid(f"{len(rows)} models" + (f" matching {pattern!r}" if pattern else ""), [

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from hetcalc.catalog import check_spec
 from hetcalc.cli.options import (
     BatchSizeOption,
     DebugOption,
@@ -118,6 +119,8 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
                              min_run_time=time_budget)
     if max_latency_ms is not None:
         timing.validate()
+
+    check_spec(model)  # a misspelt name or a missing file: refused before torch is imported
 
     from hetcalc import models
     from hetcalc.fileio import atomic_write_text

@@ -34,7 +34,8 @@ from typing import Literal
 import torch
 from torch import nn
 
-from hetcalc.errors import InvalidArgument, ModelLoadError, UnknownModel
+from hetcalc.catalog import split_user_spec, unknown_model
+from hetcalc.errors import ModelLoadError, UnknownModel
 from hetcalc.models import cifar, zoo
 from hetcalc.models.zoo import IMAGENET_SHAPE, INCEPTION_SHAPE, InputShape
 from hetcalc.shapes import parse_input_shape
@@ -93,12 +94,7 @@ def resolve(spec: str) -> ModelEntry:
         return _timm_entry(spec)
     if ":" in spec:
         return _user_entry(spec)
-    close = difflib.get_close_matches(spec, list(_REGISTRY), n=3, cutoff=0.6)
-    hint = f"did you mean {', '.join(close)}? " if close else ""
-    raise UnknownModel(
-        f"unknown model {spec!r}; {hint}see 'hetcalc models' for registered names, or give "
-        "timm:NAME, path/to/file.py:fn or package.module:fn"
-    )
+    raise unknown_model(spec, list(_REGISTRY))
 
 
 def _timm_entry(spec: str) -> ModelEntry:
@@ -123,12 +119,8 @@ def _timm_entry(spec: str) -> ModelEntry:
 
 
 def _user_entry(spec: str) -> ModelEntry:
-    target, _, fn_name = spec.rpartition(":")
-    if not target or not fn_name.isidentifier():
-        raise InvalidArgument(
-            f"model {spec!r}: expected path/to/file.py:fn or package.module:fn"
-        )
-    if target.endswith(".py") or "/" in target or "\\" in target:
+    target, fn_name, is_file = split_user_spec(spec)
+    if is_file:
         path = Path(target)
         if not path.is_file():
             raise UnknownModel(f"model {spec!r}: file {target} does not exist")

@@ -67,16 +67,19 @@ def _run_command(args: list[str]) -> int:
 
 
 def _failure(error: Exception, invocation) -> int:
-    """The exit code for ``error`` (the rules of :mod:`hetcalc.cli.errors`), its line printed."""
+    """The exit code for ``error`` (the rules of :mod:`hetcalc.cli.errors`), its line printed:
+    one line whatever the message holds (a user's text, a builder's exception), its control
+    characters written visibly (:func:`hetcalc.render.text.one_line`)."""
     import typer
 
     from hetcalc.cli import errors
     from hetcalc.errors import HetcalcError
+    from hetcalc.render.text import one_line
 
     if isinstance(error, HetcalcError):
         if invocation.debug:
             traceback.print_exception(error)
-        print(f"hetcalc: error: {errors.in_flag_terms(error, invocation.command)}",
+        print(f"hetcalc: error: {one_line(errors.in_flag_terms(error, invocation.command))}",
               file=sys.stderr)
         return errors.EXIT_ERROR
     if isinstance(error, typer.Exit):  # --help, --version, or a command's own exit code
@@ -85,11 +88,12 @@ def _failure(error: Exception, invocation) -> int:
         print("hetcalc: aborted", file=sys.stderr)
         return 1
     if errors.is_usage_error(error):
-        print(f"hetcalc: error: {errors.usage_line(error, invocation.command)}", file=sys.stderr)
+        print(f"hetcalc: error: {one_line(errors.usage_line(error, invocation.command))}",
+              file=sys.stderr)
         return int(getattr(error, "exit_code", errors.EXIT_ERROR))
     if invocation.debug:
         raise error
-    print(f"hetcalc: internal error: {type(error).__name__}: {error} "
+    print(f"hetcalc: internal error: {type(error).__name__}: {one_line(error)} "
           "(run again with --debug for the traceback)", file=sys.stderr)
     return errors.EXIT_INTERNAL
 

@@ -136,10 +136,12 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+        from hetcalc.render import markup_safe
+
         with Progress(TextColumn("timing {task.description}: {task.completed} blocks"),
                       BarColumn(), TimeElapsedColumn(), console=Console(stderr=True),
                       transient=True) as progress:
-            task = progress.add_task(model, total=None)
+            task = progress.add_task(markup_safe(model), total=None)
             result = find_plan(model, budget, offered, shape, include_first, impl, timing,
                                where=where, on_block=lambda name: progress.advance(task))
     if output is not None:

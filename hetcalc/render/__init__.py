@@ -3,6 +3,11 @@
 A report is first shaped into :class:`Grid` values (columns with a formatter, rows of raw
 values); one function per format turns grids into output. Rich tables and Markdown show the
 formatted values (``313.74M``), CSV keeps the exact raw values. Only the CLI writes the result.
+
+Whatever a grid holds may be user text (a model spec, a path, a budget entry's name): every
+format but JSON shows it through :func:`~hetcalc.render.text.user_text` (control characters
+written visibly, one line), and rich gets :class:`~rich.text.Text`, never markup to parse, so
+``[red]`` or ``[/]`` in a name shows as typed. JSON keeps the exact string (JSON escapes it).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderR
 from rich.table import Table
 from rich.text import Text
 
+from hetcalc.render.text import user_text
 from hetcalc.settings import UNRELIABLE_MARK
 
 WIDE = 1000
@@ -102,20 +108,39 @@ class Grid:
     caption: str | None = None
 
     def formatted(self) -> list[list[str]]:
-        return [[c.fmt(row.get(c.key)) for c in self.columns] for row in self.rows]
+        """Each cell as shown: formatted, any control character written visibly."""
+        return [[user_text(c.fmt(row.get(c.key))) for c in self.columns] for row in self.rows]
+
+
+def markup_safe(text: str) -> str:
+    """User text for the one kind of place where rich parses markup: a progress bar's
+    description, formatted into a column's template. Shown as typed, control characters
+    visible."""
+    from rich.markup import escape
+
+    return escape(user_text(text))
+
+
+def _text(text: str | None) -> Text | None:
+    """A title, caption, header or cell for rich: shown as typed, never parsed as markup."""
+    return None if text is None else Text(user_text(text))
+
+
+def _table(grid: Grid) -> Table:
+    return Table(title=_text(grid.title), caption=_text(grid.caption), title_justify="left",
+                 caption_justify="left", header_style="bold")
 
 
 def to_rich(grid: Grid, formatted: bool = False) -> Table:
     """Every column at its natural width (files, pipes, ``--wide``); ``formatted``: the rows
     hold text already."""
-    table = Table(title=grid.title, caption=grid.caption, title_justify="left",
-                  caption_justify="left", header_style="bold")
+    table = _table(grid)
     for column in grid.columns:
-        table.add_column(column.header, justify=column.justify, overflow="fold")
+        table.add_column(_text(column.header), justify=column.justify, overflow="fold")
     rows = ([[row.get(c.key, "") for c in grid.columns] for row in grid.rows] if formatted
             else grid.formatted())
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(_text(cell) for cell in row))
     return table
 
 
@@ -248,14 +273,13 @@ class FittedTable:
                           formatted=True)
             yield from self._notes(footnotes, [], notes)
             return
-        table = Table(title=grid.title, caption=grid.caption, title_justify="left",
-                      caption_justify="left", header_style="bold")
+        table = _table(grid)
         for fit in fits:
-            table.add_column(Text(fit.header, no_wrap=False, overflow="fold"),
+            table.add_column(Text(user_text(fit.header), no_wrap=False, overflow="fold"),
                              justify=fit.column.justify, width=fit.width, min_width=fit.width,
                              no_wrap=not fit.wrap, overflow="fold" if fit.wrap else "ellipsis")
         for row in cells:
-            table.add_row(*(row[fit.index] for fit in fits))
+            table.add_row(*(_text(row[fit.index]) for fit in fits))
         yield table
         yield from self._notes(footnotes, fits, notes)
 
@@ -269,30 +293,32 @@ class FittedTable:
         for text, number in footnotes.items():
             yield Text(f"[{number}] {text}")
         for note in notes:
-            yield Text(note)
+            yield Text(user_text(note))
 
 
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return user_text(text).replace("|", "\\|")
 
 
 def to_markdown(grids: Sequence[Grid]) -> str:
     parts = []
     for grid in grids:
-        lines = [f"### {grid.title}", ""]
+        lines = [f"### {user_text(grid.title)}", ""]
         lines.append("| " + " | ".join(_md_cell(c.header) for c in grid.columns) + " |")
         lines.append("|" + "|".join("---:" if c.justify == "right" else "---"
                                     for c in grid.columns) + "|")
         lines += ["| " + " | ".join(_md_cell(v) for v in row) + " |" for row in grid.formatted()]
         if grid.caption:
-            lines += ["", grid.caption]
+            lines += ["", user_text(grid.caption)]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
 
 def to_csv(grid: Grid | None) -> str:
     """One table: a header row of column keys, then the raw values (exact counts, fractions
-    0..1, ratios; never ``61.43%`` or ``2.59x``), an empty field for none."""
+    0..1, ratios; never ``61.43%`` or ``2.59x``), an empty field for none. Text is shown through
+    :func:`user_text`: CSV has no escape for a control character, and a file read on a terminal
+    would run it."""
     out = io.StringIO()
     if grid is None:
         return ""
@@ -300,7 +326,8 @@ def to_csv(grid: Grid | None) -> str:
     writer.writerow([c.key for c in grid.columns])
     for row in grid.rows:
         values = [c.raw_value(row) for c in grid.columns]
-        writer.writerow(["" if v is None else v for v in values])
+        writer.writerow(["" if v is None else user_text(v) if isinstance(v, str) else v
+                         for v in values])
     return out.getvalue()
 
 
@@ -330,11 +357,11 @@ def render_text(rendered: Rendered, fmt: OutputFormat) -> str | RenderableType:
         case OutputFormat.CSV:
             return to_csv(rendered.csv_grid())
         case OutputFormat.MARKDOWN:
-            notes = "".join(f"\n{note}\n" for note in rendered.notes)
+            notes = "".join(f"\n{user_text(note)}\n" for note in rendered.notes)
             return to_markdown(rendered.grids) + notes
         case OutputFormat.TABLE:
             parts: list[RenderableType] = [FittedTable(g) for g in rendered.grids]
-            parts += [Text(note) for note in rendered.notes]
+            parts += [Text(user_text(note)) for note in rendered.notes]
             return Group(*parts)
         case _ as unreachable:
             assert_never(unreachable)

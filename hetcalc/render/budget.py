@@ -12,6 +12,7 @@ from typing import Any
 
 from hetcalc.budget import Change, Check, CheckRun, Entry, EntryResult, Metric, Regression
 from hetcalc.render import Column, Grid, Rendered, human, percent
+from hetcalc.render.text import user_text
 
 PASS, FAIL = "pass", "FAIL"
 NEW = "new (not in baseline)"
@@ -116,7 +117,10 @@ def summary(run: CheckRun) -> list[str]:
 
 def verdict(run: CheckRun) -> list[str]:
     """What ``check`` writes to stderr whatever its format and output: one verdict line, then
-    one line per failing check and per growth beyond the tolerance (so a CI log says why)."""
+    one line per failing check and per growth beyond the tolerance (so a CI log says why).
+
+    Each line is one line of text that only shows (:func:`user_text`): an entry's name or the
+    file's path cannot start a forged ``hetcalc check: PASS`` line or colour the log."""
     checks = sum(len(r.checks) for r in run.results)
     failed, grown = run.failed_checks, run.failed_changes
     if failed:
@@ -134,7 +138,7 @@ def verdict(run: CheckRun) -> list[str]:
              f"{'; '.join(parts)}."]
     lines += [f"- {_failure_text(result, check)}" for result, check in failed]
     lines += [f"- {_growth_text(regression, change)}" for regression, change in grown]
-    return lines
+    return [user_text(line) for line in lines]
 
 
 def check_grids(run: CheckRun) -> list[Grid]:
@@ -226,11 +230,17 @@ def render_check(run: CheckRun) -> Rendered:
 
 
 def _suite(parent: ET.Element, name: str) -> ET.Element:
-    return ET.SubElement(parent, "testsuite", name=name)
+    return ET.SubElement(parent, "testsuite", name=user_text(name))
 
 
 def _case(suite: ET.Element, classname: str, name: str) -> ET.Element:
-    return ET.SubElement(suite, "testcase", classname=classname, name=name, time="0")
+    return ET.SubElement(suite, "testcase", classname=user_text(classname),
+                         name=user_text(name), time="0")
+
+
+def _failure(case: ET.Element, text: str, kind: str) -> None:
+    text = user_text(text)
+    ET.SubElement(case, "failure", message=text, type=kind).text = text
 
 
 def _count(element: ET.Element) -> None:
@@ -245,7 +255,11 @@ def _count(element: ET.Element) -> None:
 
 def render_junit(run: CheckRun) -> str:
     """JUnit XML: a testsuite of budget checks (one testcase per limit of each entry, a
-    ``<failure>`` when over budget) and, in regression mode, one of baseline comparisons."""
+    ``<failure>`` when over budget) and, in regression mode, one of baseline comparisons.
+
+    Names and paths go in through :func:`user_text`: XML 1.0 has no way to hold most control
+    characters, even escaped, so they are written visibly (``\\x1b``) and the file always
+    parses."""
     root = ET.Element("testsuites", name="hetcalc check")
     budgets = _suite(root, f"budgets: {run.budget.display}")
     for result in run.results:
@@ -253,8 +267,7 @@ def render_junit(run: CheckRun) -> str:
             case = _case(budgets, _model(result.entry),
                          f"{result.entry.variant.spec} {check.metric.limit_key}")
             if not check.passed:
-                text = _failure_text(result, check)
-                ET.SubElement(case, "failure", message=text, type="OverBudget").text = text
+                _failure(case, _failure_text(result, check), "OverBudget")
     if run.regressions is not None:
         suite = _suite(root, f"regression: {run.baseline} (tolerance {percent(run.tolerance)})")
         for regression in run.regressions:
@@ -266,8 +279,7 @@ def render_junit(run: CheckRun) -> str:
                 case = _case(suite, label,
                              f"{regression.entry.variant.spec} {change.metric.value} growth")
                 if not change.passed:
-                    text = _growth_text(regression, change)
-                    ET.SubElement(case, "failure", message=text, type="Regression").text = text
+                    _failure(case, _growth_text(regression, change), "Regression")
     for suite in root.findall("testsuite"):
         _count(suite)
     _count(root)

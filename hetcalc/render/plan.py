@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain
+from hetcalc.render.text import user_text
 
 if TYPE_CHECKING:  # the result classes live beside torch code; rendering needs no torch
     from hetcalc.plan.search import LayerPlan, PlanResult, Row
@@ -197,7 +198,8 @@ def notes(result: PlanResult) -> list[str]:
 
 
 def plan_file_header(result: PlanResult, command: str) -> list[str]:
-    """The comment lines at the head of a written plan file."""
+    """The comment lines at the head of a written plan file, each one line (:func:`user_text`):
+    a model spec with a newline cannot end a TOML comment early."""
     planned, baseline = result.planned, result.baseline
     lines = [command,
              f"Budget: {_budget_text(result)}.",
@@ -211,7 +213,7 @@ def plan_file_header(result: PlanResult, command: str) -> list[str]:
                         if planned.latency else "") + ".")
     lines += ["Every eligible conv layer is listed; a layer not listed stays standard. Any "
               "variant of the grammar may be written.", ""]
-    return lines
+    return [user_text(line) for line in lines]
 
 
 def plan_file_comments(result: PlanResult) -> dict[str, str]:

@@ -70,6 +70,8 @@ def test_gap_to_paper_is_bn_minus_bias(vgg_trace):
     assert bias_adds == 276_480 == CONV_OUTPUTS
     paper_p1 = CONV1 + sum(d * d * m * n * 9 for d, m, n in VGG_LAYERS) + LINEAR + bias_adds
     assert round(paper_p1 / 1e4) / 100 == 313.74  # the paper's 313.74M, to its last digit
+    # 313,196,544 conv + 262,144 + 5,120 classifier + 276,480 bias adds, as the docs say
+    assert paper_p1 == 313_196_544 + 262_144 + 5_120 + 276_480 == 313_740_288
     assert vgg_trace.flops_total - paper_p1 == BN - bias_adds == 277_504
 
 

@@ -45,6 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         return 141
 
 
+DEBUG_ENV = "HETCALC_DEBUG"
+
+
+def debug_from_environment() -> bool:
+    """``HETCALC_DEBUG=1`` (any value but empty, ``0``, ``false``, ``no``, ``off``) is
+    ``--debug`` for every run: the traceback of an error, as in CI logs one cannot rerun."""
+    value = os.environ.get(DEBUG_ENV, "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")
+
+
 def _run_command(args: list[str]) -> int:
     import typer
     import typer.main
@@ -52,7 +62,7 @@ def _run_command(args: list[str]) -> int:
     from hetcalc.cli.application import app
     from hetcalc.cli.options import invocation
 
-    invocation.debug = False
+    invocation.debug = debug_from_environment()
     invocation.command = None
     command = typer.main.get_command(app)
     try:

@@ -194,7 +194,8 @@ WideOption = Annotated[
 ]
 DebugOption = Annotated[
     bool,
-    typer.Option("--debug", help="Show the full traceback when something fails.",
+    typer.Option("--debug", help="Show the full traceback when something fails (also: "
+                                 "HETCALC_DEBUG=1 in the environment).",
                  is_eager=True, callback=_set_debug),
 ]
 

@@ -24,7 +24,8 @@ def _figure() -> Figure:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError:
-        raise InvalidArgument("plot needs matplotlib: pip install 'hetcalc[plot]'",
+        raise InvalidArgument("plot needs matplotlib: pip install 'matplotlib>=3.7' into hetcalc's "
+                              "environment (pipx: pipx inject hetcalc 'matplotlib>=3.7')",
                               argument="plot") from None
     figure = Figure(figsize=(6, 4))
     FigureCanvasAgg(figure)

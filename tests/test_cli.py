@@ -143,8 +143,8 @@ def test_timm_without_timm_is_exit_2(cli):
     except ImportError:
         code, _, err = cli("analyze", "timm:resnet18")
         assert code == 2
-        assert err == ("hetcalc: error: timm:resnet18: timm is not installed; install it with "
-                       "pip install 'hetcalc[timm]'\n")
+        assert err == ("hetcalc: error: timm:resnet18: timm is not installed: pip install 'timm>=1.0' "
+                       "into hetcalc's environment (pipx: pipx inject hetcalc 'timm>=1.0')\n")
     else:
         pytest.skip("timm is installed here")
 

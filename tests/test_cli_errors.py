@@ -199,4 +199,5 @@ def test_plot_without_matplotlib_fails_before_any_work(cli, monkeypatch, tmp_pat
     for args in (["curve"], ["compare", "no_such_model"]):
         code, out, err = cli(*args, "--plot", str(tmp_path / "p.png"))
         assert (code, out) == (2, "")
-        assert err == "hetcalc: error: --plot needs matplotlib: pip install 'hetcalc[plot]'\n"
+        assert err == ("hetcalc: error: --plot needs matplotlib: pip install 'matplotlib>=3.7' into "
+                       "hetcalc's environment (pipx: pipx inject hetcalc 'matplotlib>=3.7')\n")

@@ -55,6 +55,7 @@ def test_plots_need_the_extra_or_draw(cli, tmp_path):
         import matplotlib  # noqa: F401
     except ImportError:
         assert code == 2
-        assert err == "hetcalc: error: --plot needs matplotlib: pip install 'hetcalc[plot]'\n"
+        assert err == ("hetcalc: error: --plot needs matplotlib: pip install 'matplotlib>=3.7' into "
+                       "hetcalc's environment (pipx: pipx inject hetcalc 'matplotlib>=3.7')\n")
     else:
         assert code == 0 and target.stat().st_size > 1000

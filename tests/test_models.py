@@ -123,7 +123,7 @@ def test_package_exports():
 
 
 def test_timm_models_when_timm_is_installed():
-    pytest.importorskip("timm", reason="timm is an optional extra (pip install 'hetcalc[timm]')")
+    pytest.importorskip("timm", reason="timm is an optional extra (pip install 'timm>=1.0')")
     entry = models.resolve("timm:resnet18")
     assert entry.source == "timm" and entry.input_shape == (1, 3, 224, 224)
     assert sum(p.numel() for p in models.build(entry).parameters()) == 11_689_512

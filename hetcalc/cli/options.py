@@ -110,7 +110,8 @@ def check_writable(path: Path, what: str) -> None:
 def require_matplotlib() -> None:
     """Fail before any work when a plot is asked for and matplotlib is missing."""
     if importlib.util.find_spec("matplotlib") is None:
-        raise InvalidArgument("--plot needs matplotlib: pip install 'hetcalc[plot]'")
+        raise InvalidArgument("--plot needs matplotlib: pip install 'matplotlib>=3.7' into hetcalc's "
+                              "environment (pipx: pipx inject hetcalc 'matplotlib>=3.7')")
 
 
 FormatOption = Annotated[
@@ -126,8 +127,8 @@ OutputOption = Annotated[
 ]
 PlotOption = Annotated[
     Path | None,
-    typer.Option("--plot", help="Also draw a PNG to this file (needs pip install "
-                 "'hetcalc[plot]').", dir_okay=False, callback=_check_plot, metavar="FILE.png"),
+    typer.Option("--plot", help="Also draw a PNG to this file (needs matplotlib: pip install "
+                 "'matplotlib>=3.7').", dir_okay=False, callback=_check_plot, metavar="FILE.png"),
 ]
 InputShapeOption = Annotated[
     str | None,

@@ -5,7 +5,8 @@ A model spec is one of
   segmentation, detection, video, optical flow and the quantizable classification models, see
   :mod:`hetcalc.models.zoo` and docs/zoo.md) and the paper's CIFAR-10 models (``vgg16_cifar``,
   ``resnet56_cifar``, ``mobilenet_cifar``);
-* ``timm:NAME`` when timm is installed (``pip install 'hetcalc[timm]'``);
+* ``timm:NAME`` when timm is installed (``pip install 'timm>=1.0'``, or ``pip install -e '.[timm]'``
+  in a clone);
 * ``path/to/file.py:build_fn`` or ``package.module:build_fn``, a function that takes no
   arguments and returns an ``nn.Module``.
 
@@ -103,7 +104,8 @@ def _timm_entry(spec: str) -> ModelEntry:
         import timm
     except ImportError:
         raise ModelLoadError(
-            f"{spec}: timm is not installed; install it with pip install 'hetcalc[timm]'"
+            f"{spec}: timm is not installed: pip install 'timm>=1.0' into hetcalc's environment "
+            "(pipx: pipx inject hetcalc 'timm>=1.0')"
         ) from None
     if name not in timm.list_models():
         close = difflib.get_close_matches(name, timm.list_models(), n=3, cutoff=0.6)

@@ -33,7 +33,7 @@ from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
 from hetcalc.realizations import AS_TIMED
 from hetcalc.saving import Saving, saving
-from hetcalc.substitute import DEFAULT_IMPL, Decision
+from hetcalc.substitute import DEFAULT_IMPL, Decision, random_state_kept
 from hetcalc.trace import Trace
 from hetcalc.traffic import Device
 from hetcalc.variants import STANDARD, Variant, info_field
@@ -140,7 +140,20 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
 
     Each variant's saving is explained (:mod:`hetcalc.saving`): with timing, its ceiling from
     the baseline's own profile; with ``device_model``, the conv layers' roofline prediction.
+
+    Torch's random state (CPU, and CUDA's where timing uses it) is as it was afterwards,
+    although timing draws random weights and inputs (:func:`hetcalc.substitute.random_state_kept`);
+    ``model`` is never changed, and its hooks do not fire while it is counted.
     """
+    with random_state_kept(cuda=latency is not None and latency.device != "cpu"):
+        return _compare(model, variants, input_shape, include_first, impl, latency, merge_pairs,
+                        fold_bn, on_block, device_model)
+
+
+def _compare(model: str | nn.Module, variants: list[Variant | Plan],
+             input_shape: tuple[int, ...] | None, include_first: bool, impl: str | None,
+             latency: LatencySettings | None, merge_pairs: bool, fold_bn: bool,
+             on_block: Callable[[str], None] | None, device_model: Device | None) -> Comparison:
     count_impl = DEFAULT_IMPL.value if impl is None else impl
     time_impl = TIMING_IMPL.value if impl is None else impl
     if latency is not None:

@@ -16,8 +16,10 @@ block for an ``-se`` variant), the pointwise conv and the modules between become
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
+import functools
 import json
 import math
 from collections.abc import Mapping
@@ -32,11 +34,11 @@ from hetcalc.errors import InvalidArgument
 from hetcalc.layers import build_variant_layer
 from hetcalc.nn import IMPLS, Impl, conv_from_shape
 from hetcalc.tensors import materialize_zero, storage_free
-from hetcalc.trace import CONV_TYPES, ConvCall, conv_calls
+from hetcalc.trace import _HOOK_DICTS, CONV_TYPES, ConvCall, conv_calls
 from hetcalc.variants import KINDS, STANDARD, ConvShape, Variant, parse_variant
 
 __all__ = ["IMPLS", "DEFAULT_IMPL", "Assignment", "Decision", "Impl", "RULES", "plan", "apply",
-           "substitute", "mergeable_pairs"]
+           "substitute", "mergeable_pairs", "random_state_kept"]
 
 Assignment = Variant | Mapping[str, Variant]
 """What :func:`plan` is asked for: one variant for every layer it fits, or a per-layer plan
@@ -260,6 +262,14 @@ def apply(model: nn.Module, decisions: list[Decision], impl: str | Mapping[str, 
     decomposition of the dense weight, ``std`` a copy); merged DW+PW pairs and SE blocks are
     freshly initialised. On a model whose weights are storage-free zeros
     (:func:`hetcalc.models.build` for counting) the new layers get the same kind of weights.
+
+    What else a replaced conv had goes with it to its replacement (:func:`_carry_manners`):
+    where weights are carried, each parameter of the new layer takes ``requires_grad`` from
+    its counterpart (a bias from the conv's bias, every weight-derived parameter from the
+    conv's weight), so a frozen layer stays frozen; its forward hooks, forward pre-hooks and
+    full backward hooks (the same dicts: a handle's ``remove()`` still works) and its plain
+    Python attributes (``qconfig``, tags), so the replacement is seen by the same code. A
+    merged DW+PW pair's layer is new, with a shape neither conv had: it takes none of them.
     """
     for decision in decisions:
         if not decision.replace or decision.merged_into is not None:
@@ -275,6 +285,9 @@ def apply(model: nn.Module, decisions: list[Decision], impl: str | Mapping[str, 
             materialize_zero(layer)
         elif keep_weights and decision.pair is None:
             _carry_weights(conv, layer, decision.variant)
+            _carry_requires_grad(conv, layer[0] if decision.variant.se else layer)
+        if decision.pair is None:
+            _carry_manners(conv, layer)
         replace_module(model, decision.name, layer.train(conv.training))
         for name in decision.removed:
             replace_module(model, name, nn.Identity())
@@ -286,6 +299,56 @@ def _carry_weights(conv: nn.Module, layer: nn.Module, variant: Variant) -> None:
     (:data:`hetcalc.variants.KINDS`), on the layer :func:`build_variant_layer` built (an ``-se``
     variant's comes first in its ``nn.Sequential``, the SE block keeps its initialisation)."""
     KINDS[variant.kind].carry(conv, layer[0] if variant.se else layer)
+
+
+def _carry_requires_grad(conv: nn.Module, layer: nn.Module) -> None:
+    """Each parameter of ``layer`` (the layer the weights were carried into, never an SE block)
+    as trainable as its counterpart in ``conv``: a bias as the conv's bias, every other
+    parameter, all derived from the conv's weight (K×K kernels, centre taps, least-squares
+    factors), as the conv's weight."""
+    bias = getattr(conv, "bias", None)
+    for name, parameter in layer.named_parameters():
+        source = bias if name.rpartition(".")[2] == "bias" and bias is not None else conv.weight
+        parameter.requires_grad_(source.requires_grad)
+
+
+_FULL_BACKWARD = "_is_full_backward_hook"
+
+
+@functools.cache
+def _conv_attributes() -> frozenset[str]:
+    """The attributes every torch conv has (``in_channels``, ``padding_mode``, ...)."""
+    return frozenset(vars(nn.Conv1d(1, 1, 1, device="meta")))
+
+
+def _carry_manners(conv: nn.Module, layer: nn.Module) -> None:
+    """The hooks and plain attributes a user gave ``conv``, on its replacement ``layer``.
+
+    Forward hooks and pre-hooks see the same input and an output of the same shape, so they go
+    over as they are (the dicts themselves, shared: a ``RemovableHandle`` the user holds still
+    removes them); full backward hooks too. Legacy backward hooks
+    (``register_backward_hook``, deprecated) depend on the last operation inside the module
+    and stay behind, as do a conv's own attributes (its geometry: the new layer has its own),
+    attributes that start with ``_``, tensors and names the new layer already has."""
+    full_backward = getattr(conv, _FULL_BACKWARD, None) is True
+    for name in _HOOK_DICTS:
+        hooks = getattr(conv, name, None)
+        if not hooks or (name == "_backward_hooks" and not full_backward):
+            continue
+        mine = getattr(layer, name, None)
+        if mine is None:
+            continue
+        if mine:
+            mine.update(hooks)
+        else:
+            setattr(layer, name, hooks)
+        if name == "_backward_hooks":
+            setattr(layer, _FULL_BACKWARD, True)
+    standard = _conv_attributes()
+    for name, value in vars(conv).items():
+        if (not name.startswith("_") and name not in standard
+                and not isinstance(value, torch.Tensor) and not hasattr(layer, name)):
+            setattr(layer, name, value)
 
 
 def _build(conv: nn.Module, decision: Decision, impl: str) -> nn.Module:
@@ -313,7 +376,9 @@ def substitute(model: nn.Module, variant: Assignment | str | Path,
     and hooks), unless ``inplace=True``. One forward pass on a zero input of ``input_shape``
     finds the conv layers and their output sizes, in eval mode, without firing the model's
     hooks (:func:`hetcalc.trace.isolated`); :func:`plan` decides, :func:`apply` replaces
-    (``keep_weights``: see :func:`apply`). Torch's random state is as it was afterwards.
+    (``keep_weights``: see :func:`apply`, which also says what else a replaced layer hands
+    its replacement: ``requires_grad``, hooks, attributes). Torch's random state is as it was
+    afterwards (:func:`random_state_kept`).
     """
     from hetcalc.plan.file import is_plan_path, read_plan
 
@@ -328,6 +393,17 @@ def substitute(model: nn.Module, variant: Assignment | str | Path,
                                   argument="input_shape")
     decisions = plan(conv_calls(model, input_shape), chosen, include_first, merge_pairs)
     target = model if inplace else copy.deepcopy(model)
-    cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
-    with torch.random.fork_rng(devices=cuda):  # new layers' initialisation leaves no trace
+    with random_state_kept():  # new layers' initialisation leaves no trace
         return apply(target, decisions, impl, keep_weights), decisions
+
+
+@contextlib.contextmanager
+def random_state_kept(cuda: bool = False):
+    """Torch's random number generators as they were before the block, whatever it draws
+    (weights initialised, random inputs for timing): the CPU's, and every CUDA device's where
+    CUDA is initialised, or where ``cuda`` says the block will use it (a timing on ``auto`` or
+    ``cuda``) and it is available. A caller's seeded run goes on as if hetcalc had not run."""
+    devices = (list(range(torch.cuda.device_count()))
+               if torch.cuda.is_initialized() or (cuda and torch.cuda.is_available()) else [])
+    with torch.random.fork_rng(devices=devices):
+        yield

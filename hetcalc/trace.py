@@ -251,19 +251,19 @@ _HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_a
 
 @contextlib.contextmanager
 def hooks_restored(model: nn.Module):
-    """On exit, remove every hook added to any module of ``model`` inside the block, on every
-    path (fvcore's tracer leaves its scope hooks behind when the traced forward fails)."""
-    before = {id(m): {d: set(getattr(m, d, {})) for d in _HOOK_DICTS} for m in model.modules()}
+    """Inside the block, none of the hooks already on ``model``'s modules fire: a user's hook
+    is no part of what hetcalc counts, and one that raises or prints must not reach the count.
+    On exit every module has its own hooks back and none added inside the block, on every path
+    (fvcore's tracer leaves its scope hooks behind when the traced forward fails)."""
+    kept = [(module, name, getattr(module, name)) for module in model.modules()
+            for name in _HOOK_DICTS if getattr(module, name, None) is not None]
     try:
+        for module, name, hooks in kept:
+            setattr(module, name, type(hooks)())
         yield
     finally:
-        for module in model.modules():
-            known = before.get(id(module), {})
-            for name in _HOOK_DICTS:
-                hooks = getattr(module, name, None)
-                if hooks:
-                    for key in [k for k in hooks if k not in known.get(name, ())]:
-                        del hooks[key]
+        for module, name, hooks in kept:
+            setattr(module, name, hooks)
 
 
 @contextlib.contextmanager
@@ -395,7 +395,8 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
     any input size. fvcore then traces a storage-free copy on the CPU (the activations are real
     there) unless they would exceed :data:`FVCORE_MEMORY_LIMIT`; a model that cannot run on the
     meta device (one whose forward needs values) runs both passes on storage-free CPU tensors.
-    Every hook added during counting is removed, on failure too.
+    The model's own hooks (a user's) do not fire while it is counted; every hook added
+    during counting is removed, on failure too.
 
     fvcore counts an affine BatchNorm in eval mode as 2 per element. ``fold_bn=True`` counts it
     as 0 instead: folded into the conv or linear layer before it, as a deployed model runs it

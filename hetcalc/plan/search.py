@@ -39,7 +39,7 @@ from hetcalc.plan.budget import Budget, show
 from hetcalc.plan.file import Plan
 from hetcalc.plan.solve import Option, lowest, solve
 from hetcalc.plan.timing import candidate_latencies
-from hetcalc.substitute import eligibility
+from hetcalc.substitute import eligibility, random_state_kept
 from hetcalc.variants import STANDARD, ConvShape, Kind, Variant, layer_cost
 
 __all__ = ["Budget", "Candidate", "LayerPlan", "Row", "PlanResult", "default_choices",
@@ -199,8 +199,22 @@ def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant]
     :class:`LatencySettings`); ``where`` is the path the plan will be written to (it names the
     plan). Raises :class:`InvalidArgument` naming the budget no plan meets, with the smallest
     value any plan reaches.
+
+    Torch's random state (CPU, and CUDA's where timing uses it) is as it was afterwards,
+    although timing draws random weights and inputs (:func:`hetcalc.substitute.random_state_kept`).
     """
     budget.validate()
+    timed = budget.max_latency_ms is not None
+    device = (latency or LatencySettings()).device if timed else "cpu"
+    with random_state_kept(cuda=device != "cpu"):
+        return _find_plan(model, budget, choices, input_shape, include_first, impl, latency,
+                          where, on_block)
+
+
+def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant] | None,
+               input_shape: tuple[int, ...] | None, include_first: bool, impl: str,
+               latency: LatencySettings | None, where: str | None,
+               on_block: Callable[[str], None] | None) -> PlanResult:
     timing = None
     if budget.max_latency_ms is not None:
         timing = (latency or LatencySettings()).validate()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from hetcalc.latency import Latency, LatencySettings, LayerTiming, layer_latencies
+from hetcalc.substitute import random_state_kept
 from hetcalc.variants import ConvShape, Variant
 
 Timed = dict[tuple[ConvShape, str], tuple[Latency, Latency]]
@@ -21,7 +22,7 @@ def candidate_latencies(layers: Sequence[tuple[ConvShape, Sequence[Variant]]],
                         settings: LatencySettings, impl: str,
                         on_block: Callable[[str], None] | None = None) -> Timed:
     """Time every distinct (shape, variant) pair among ``layers`` once (``std`` is not timed
-    against itself)."""
+    against itself). Torch's random state is as it was afterwards."""
     wanted: dict[str, tuple[Variant, list[ConvShape]]] = {}
     for shape, variants in layers:
         for variant in variants:
@@ -31,11 +32,13 @@ def candidate_latencies(layers: Sequence[tuple[ConvShape, Sequence[Variant]]],
             if shape not in shapes:
                 shapes.append(shape)
     timed: Timed = {}
-    for spec, (variant, shapes) in wanted.items():
-        by_name = {str(i): shape for i, shape in enumerate(shapes)}
-        timings = {name: LayerTiming((shape,), shape, variant) for name, shape in by_name.items()}
-        for name, pair in layer_latencies(timings, settings, impl, on_block).items():
-            timed[(by_name[name], spec)] = pair
+    with random_state_kept(cuda=settings.device != "cpu"):
+        for spec, (variant, shapes) in wanted.items():
+            by_name = {str(i): shape for i, shape in enumerate(shapes)}
+            timings = {name: LayerTiming((shape,), shape, variant)
+                       for name, shape in by_name.items()}
+            for name, pair in layer_latencies(timings, settings, impl, on_block).items():
+                timed[(by_name[name], spec)] = pair
     return timed
 
 

@@ -16,6 +16,7 @@ import csv
 import enum
 import io
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, assert_never
@@ -112,13 +113,16 @@ class Grid:
         return [[user_text(c.fmt(row.get(c.key))) for c in self.columns] for row in self.rows]
 
 
+_MARKUP_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+"""What rich's markup parser takes for a tag, with the backslashes before it (rich's own)."""
+
+
 def markup_safe(text: str) -> str:
     """User text for the one kind of place where rich parses markup: a progress bar's
     description, formatted into a column's template. Shown as typed, control characters
-    visible."""
-    from rich.markup import escape
-
-    return escape(user_text(text))
+    visible: every tag escaped as :func:`rich.markup.escape` does, without the backslash it
+    adds at the end (which shows when no tag follows, as in hetcalc's templates)."""
+    return _MARKUP_TAG.sub(lambda m: f"{m[1]}{m[1]}\\{m[2]}", user_text(text))
 
 
 def _text(text: str | None) -> Text | None:

@@ -45,11 +45,24 @@ __all__ = [
     "params_gwc_pwc",
     "params_dwc_pwc",
     "params_se",
+    "flops_pconv_pwc",
+    "params_pconv_pwc",
+    "reduction_pconv_pwc",
+    "flops_ghost",
+    "params_ghost",
+    "reduction_ghost",
+    "flops_dualconv",
+    "params_dualconv",
+    "reduction_dualconv",
     "SE_REDUCTION",
+    "GHOST_CHEAP_KERNEL",
 ]
 
 SE_REDUCTION = 8
 """Squeeze-and-excitation reduction ratio used throughout the paper (Section 4)."""
+GHOST_CHEAP_KERNEL = 3
+"""``d``, the kernel of a Ghost module's cheap depthwise operation: 3 in every dimension, as in
+GhostNet (Han et al., CVPR 2020, Section 3.1: "d = 3" in all its models)."""
 
 
 def _divides(part_name: str, part: int, whole_name: str, whole: int) -> None:
@@ -249,3 +262,98 @@ def params_se(channels: int, reduction: int = SE_REDUCTION) -> int:
     require_positive(C=channels, r=reduction)
     hidden = max(channels // reduction, 1)
     return 2 * channels * hidden + hidden + channels
+
+
+# -- HetConv's successors --------------------------------------------------------------------
+# PConv (FasterNet, Chen et al., CVPR 2023), the Ghost module (GhostNet, Han et al., CVPR 2020)
+# and DualConv (Zhong et al., TNNLS 2022), each replacing a standard K×K conv M→N.
+
+
+def flops_pconv_pwc(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...],
+                    r: int) -> int:
+    """PConv then pointwise: a K×K conv over the first ``M/r`` input channels (M/r → M/r, the
+    other ``M − M/r`` passed through untouched), then a 1×1 conv M→N.
+
+    ``FL = Do·Do·(K·K·(M/r)² + M·N)``: FasterNet's ``h·w·k²·c_p²`` for the partial conv, plus
+    the pointwise conv over all M channels. The input and output are the same size (stride 1,
+    "same" padding), so ``Do`` is also the input's. Requires ``r | M``.
+    """
+    _divides("r", r, "M", m)
+    require_positive(N=n)
+    part = m // r
+    return _area(out_size) * (_area(kernel) * part * part + m * n)
+
+
+def params_pconv_pwc(m: int, n: int, kernel: tuple[int, ...], r: int, bias: bool = False) -> int:
+    """Weights of PConv (M/r → M/r, K×K) + PWC (M→N): ``K·K·(M/r)² + M·N`` (+ ``N`` with bias,
+    on the pointwise conv)."""
+    _divides("r", r, "M", m)
+    require_positive(N=n)
+    part = m // r
+    return _area(kernel) * part * part + m * n + (n if bias else 0)
+
+
+def reduction_pconv_pwc(r: int, kernel: tuple[int, ...], m: int, n: int) -> Fraction:
+    """``R = FL / FL_S = M/(r²·N) + 1/K²``; ``1/r² + 1/K²`` when ``M = N``."""
+    require_positive(r=r, M=m, N=n)
+    return Fraction(m, r * r * n) + Fraction(1, _area(kernel))
+
+
+def flops_ghost(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...], s: int,
+                d: int = GHOST_CHEAP_KERNEL) -> int:
+    """A Ghost module: a primary K×K conv M → N/s ("intrinsic" channels, the replaced conv's
+    stride and padding), then a cheap depthwise d×d conv making ``s − 1`` more channels from
+    each intrinsic one; the two concatenated give N.
+
+    ``FL = Do·Do·(K·K·M·N/s + d·d·(s − 1)·N/s)`` (GhostNet, Eq. 3's numerator; ``d·d`` is the
+    product of ``d`` over the spatial dimensions). Requires ``s | N``.
+    """
+    _divides("s", s, "N", n)
+    require_positive(M=m, d=d)
+    intrinsic = n // s
+    cheap = d ** len(kernel)
+    return _area(out_size) * (_area(kernel) * m * intrinsic + cheap * (s - 1) * intrinsic)
+
+
+def params_ghost(m: int, n: int, kernel: tuple[int, ...], s: int, bias: bool = False,
+                 d: int = GHOST_CHEAP_KERNEL) -> int:
+    """Weights of a Ghost module: ``K·K·M·N/s + d·d·(s − 1)·N/s`` (+ ``N`` with bias: the
+    intrinsic channels' on the primary conv, the others' on the cheap one)."""
+    _divides("s", s, "N", n)
+    require_positive(M=m, d=d)
+    intrinsic = n // s
+    return (_area(kernel) * m * intrinsic + d ** len(kernel) * (s - 1) * intrinsic
+            + (n if bias else 0))
+
+
+def reduction_ghost(s: int, kernel: tuple[int, ...], m: int,
+                    d: int = GHOST_CHEAP_KERNEL) -> Fraction:
+    """``R = FL / FL_S = 1/s + d·d·(s − 1)/(s·K·K·M)``, about ``1/s`` (GhostNet's ``r_s ≈ s``)."""
+    require_positive(s=s, M=m, d=d)
+    return Fraction(1, s) + Fraction(d ** len(kernel) * (s - 1), s * _area(kernel) * m)
+
+
+def flops_dualconv(out_size: tuple[int, ...], m: int, n: int, kernel: tuple[int, ...],
+                   g: int) -> int:
+    """DualConv: a K×K group conv M→N with ``G`` groups and a 1×1 conv M→N over all input
+    channels, run in parallel on the same input and summed.
+
+    ``FL = Do·Do·N·(K·K·M/G + M)``: ``Do·Do·N·M/G`` more than HetConv's Eq. 4 with ``P = G``,
+    whose filters have no 1×1 kernel where they have a K×K one. Requires ``G | M`` and ``G | N``.
+    """
+    _divides("G", g, "M", m)
+    _divides("G", g, "N", n)
+    return _area(out_size) * n * (_area(kernel) * (m // g) + m)
+
+
+def params_dualconv(m: int, n: int, kernel: tuple[int, ...], g: int, bias: bool = False) -> int:
+    """Weights of DualConv: ``K·K·M·N/G + M·N`` (+ ``N`` with bias, on the group conv)."""
+    _divides("G", g, "M", m)
+    _divides("G", g, "N", n)
+    return _area(kernel) * (m // g) * n + m * n + (n if bias else 0)
+
+
+def reduction_dualconv(g: int, kernel: tuple[int, ...]) -> Fraction:
+    """``R = FL / FL_S = 1/G + 1/K²``: Eq. 11's GWC+PWC figure, for every M and N."""
+    require_positive(G=g)
+    return Fraction(1, g) + Fraction(1, _area(kernel))

@@ -1,5 +1,5 @@
-"""The variant grammar (``std``, ``p4``, ``pc``, ``gwc4``, ``dwc``, suffix ``-se``) and the one
-table of variant kinds.
+"""The variant grammar (``std``, ``p4``, ``pc``, ``gwc4``, ``dwc``, and HetConv's successors
+``pconv4``, ``ghost2``, ``dual4``; suffix ``-se``) and the one table of variant kinds.
 
 Every kind is declared once, in :data:`KINDS`: its grammar token, its description, whether it
 fits a layer, its analytic cost (the paper's equations), its sequential depth, its information
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from hetcalc import formulas, kinds
 from hetcalc.errors import InvalidArgument
-from hetcalc.kinds import LayerCost
+from hetcalc.kinds import LayerCost, successors
 from hetcalc.shapes import ConvShape
 
 if TYPE_CHECKING:
@@ -48,6 +48,9 @@ class Kind(enum.Enum):
     HETCONV_PC = "pc"
     GWC_PWC = "gwc"
     DWC_PWC = "dwc"
+    PCONV_PWC = "pconv"
+    GHOST = "ghost"
+    DUALCONV = "dual"
 
 
 SE_SUFFIX = "-se"
@@ -55,12 +58,14 @@ SE_SUFFIX = "-se"
 
 @dataclass(frozen=True)
 class Variant:
-    """A parsed variant spec. ``part`` is set for HetConv ``p<P>``, ``groups`` for ``gwc<G>``."""
+    """A parsed variant spec. ``part`` is set for HetConv ``p<P>``, ``groups`` for ``gwc<G>``
+    and ``dual<G>``, ``ratio`` for ``pconv<r>`` and ``ghost<s>``."""
 
     kind: Kind
     part: int | None = None
     groups: int | None = None
     se: bool = False
+    ratio: int | None = None
 
     @property
     def _spec(self) -> KindSpec:
@@ -192,6 +197,12 @@ def _numbered(kind: Kind, field: str, letter: str):
     return make
 
 
+def _make_ghost(number: int | None, se: bool) -> Variant:
+    if number == 1:
+        raise InvalidArgument("s must be at least 2 (ghost1 would be the standard conv: std)")
+    return _numbered(Kind.GHOST, "ratio", "s")(number, se)
+
+
 def _make_part(number: int | None, se: bool) -> Variant:
     if number == 1:  # p1: every kernel K×K, the standard conv
         return Variant(Kind.STANDARD, se=se)
@@ -245,6 +256,37 @@ KINDS: dict[Kind, KindSpec] = kind_table((
         costlier=kinds.dwc_costlier,
         curve=CurveSeries("dwc_pwc", "DWC+PWC", "DWC+PWC, N={channels} (Eq. 7)", kinds.dwc_curve),
         intermediates=kinds.two_step, grouped=False,
+    ),
+    KindSpec(
+        kind=Kind.PCONV_PWC, token="pconv", numbered=True, form="pconv<r> (e.g. pconv4)",
+        make=_numbered(Kind.PCONV_PWC, "ratio", "r"), spell=lambda v: f"pconv{v.ratio}",
+        describe=lambda v: f"PConv on M/{v.ratio} channels + pointwise conv (FasterNet)",
+        check=successors.pconv_check, cost=successors.pconv_cost, sequential_depth=1,
+        info_field=successors.pconv_field, build=successors.build_pconv,
+        carry=successors.carry_pconv, costlier=successors.pconv_costlier,
+        curve=CurveSeries("pconv_pwc", "PConv+PWC", "PConv+PWC (r=P), M=N", successors.pconv_curve),
+        intermediates=successors.pconv_intermediates, grouped=False,
+    ),
+    KindSpec(
+        kind=Kind.GHOST, token="ghost", numbered=True, form="ghost<s> (e.g. ghost2)",
+        make=_make_ghost, spell=lambda v: f"ghost{v.ratio}",
+        describe=lambda v: f"Ghost module, s={v.ratio}, cheap depthwise "
+                           f"{formulas.GHOST_CHEAP_KERNEL}x{formulas.GHOST_CHEAP_KERNEL} (GhostNet)",
+        check=successors.ghost_check, cost=successors.ghost_cost, sequential_depth=1,
+        info_field=successors.ghost_field, build=successors.build_ghost,
+        carry=successors.carry_ghost, costlier=successors.ghost_costlier,
+        curve=CurveSeries("ghost", "Ghost", "Ghost (s=P), M=N={channels}", successors.ghost_curve),
+        intermediates=successors.ghost_intermediates, grouped=False,
+    ),
+    KindSpec(
+        kind=Kind.DUALCONV, token="dual", numbered=True, form="dual<G> (e.g. dual4)",
+        make=_numbered(Kind.DUALCONV, "groups", "G"), spell=lambda v: f"dual{v.groups}",
+        describe=lambda v: f"DualConv: group conv (G={v.groups}) + parallel pointwise conv",
+        check=successors.dual_check, cost=successors.dual_cost, sequential_depth=0,
+        info_field=successors.dual_field, build=successors.build_dual,
+        carry=successors.carry_dual, costlier=successors.dual_costlier,
+        curve=CurveSeries("dualconv", "DualConv", "DualConv (G=P)", successors.dual_curve),
+        intermediates=successors.dual_intermediates, grouped=False,
     ),
 ))
 if set(KINDS) != set(Kind):

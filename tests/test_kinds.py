@@ -57,23 +57,36 @@ CASES = {
     "gwc4": (Kind.GWC_PWC, 2 * (6 * 6 * 8 * (8 // 4) * 9 + 8 * 16 * 6 * 6),
              8 * (8 // 4) * 9 + 8 * 16, 8 * (8 // 4) * 9, 1),
     "dwc": (Kind.DWC_PWC, 2 * (6 * 6 * 8 * 9 + 8 * 16 * 6 * 6), 8 * 9 + 8 * 16, 8 * 9, 1),
+    # PConv over M/r = 4 channels (4 -> 4, 3x3), then 8 -> 16 pointwise: Do²·(K²·(M/r)² + M·N)
+    "pconv2": (Kind.PCONV_PWC, 2 * (6 * 6 * (9 * 4 * 4 + 8 * 16)), 9 * 4 * 4 + 8 * 16,
+               9 * 4 * 4, 1),
+    # Ghost s = 2: primary 8 -> 16/2 = 8 (3x3), cheap depthwise 3x3 making (2 - 1)·8 more:
+    # Do²·(K²·M·N/s + d²·(s − 1)·N/s); its K×K weights are both convs' spatial kernels
+    "ghost2": (Kind.GHOST, 2 * (6 * 6 * (9 * 8 * 8 + 9 * 1 * 8)), 9 * 8 * 8 + 9 * 1 * 8,
+               9 * 8 * 8 + 9 * 1 * 8, 1),
+    # DualConv G = 4: group conv 8 -> 16 (3x3, 4 groups) beside a 1x1 8 -> 16: Do²·N·(K²·M/G + M)
+    "dual4": (Kind.DUALCONV, 2 * (6 * 6 * 16 * (9 * 8 // 4 + 8)), 9 * (8 // 4) * 16 + 8 * 16,
+              9 * (8 // 4) * 16, 0),
 }
 SPECS = {kind: spec for spec, (kind, *_) in CASES.items()}
 
 # What keeping the weights gives, per kind: "exact" (the layer computes the conv with the
 # HetConv pattern applied, written out in _pattern below; std: the conv itself), or "closer"
 # (a least-squares factorisation: nearer the conv than a fresh initialisation).
+# DualConv keeps each filter's K×K kernels on its own group of channels (contiguous blocks) and
+# the centre taps of the others: exact too, with that pattern (_blocks below).
 CARRIED = {Kind.STANDARD: "exact", Kind.HETCONV: "exact", Kind.HETCONV_PC: "exact",
-           Kind.GWC_PWC: "closer", Kind.DWC_PWC: "closer"}
+           Kind.GWC_PWC: "closer", Kind.DWC_PWC: "closer", Kind.PCONV_PWC: "closer",
+           Kind.GHOST: "closer", Kind.DUALCONV: "exact"}
 PART = {"std": 1, "p4": 4, "pc": 8}  # HetConv part P on SHAPE (std: every kernel K×K)
 
 # Whether the kind replaces a grouped conv (8 -> 16, groups=2), and its part P there.
 GROUPED = {Kind.STANDARD: 1, Kind.HETCONV: 4, Kind.HETCONV_PC: 4, Kind.GWC_PWC: None,
-           Kind.DWC_PWC: None}
+           Kind.DWC_PWC: None, Kind.PCONV_PWC: None, Kind.GHOST: None, Kind.DUALCONV: None}
 
 # Whether a DW+PW pair merges into one layer of the kind (paper Table 4).
 MERGES = {Kind.STANDARD: False, Kind.HETCONV: True, Kind.HETCONV_PC: True, Kind.GWC_PWC: False,
-          Kind.DWC_PWC: False}
+          Kind.DWC_PWC: False, Kind.PCONV_PWC: False, Kind.GHOST: False, Kind.DUALCONV: False}
 
 # kind -> [(spec, conv (M, N), words of the reason)]: a layer dearer than its standard conv.
 # 1x1 output, 3x3 kernel. SE costs 2*N*N/8 MACs: with N = 512, 65536, more than HetConv P=4
@@ -92,6 +105,14 @@ COSTLIER = {
                    ("gwc4-se", WIDE, SE_WORDS)],
     Kind.DWC_PWC: [("dwc", (8, 1), "R = 1/N + 1/K^2 (Eq. 7) is above 1"),
                    ("dwc-se", WIDE, SE_WORDS)],
+    # PConv r = 2 on 64 -> 1: 9·32·32 + 64·1 = 9280 > 64·1·9 = 576
+    Kind.PCONV_PWC: [("pconv2", (64, 1), "R = M/(r*r*N) + 1/K^2 is above 1"),
+                     ("pconv4-se", WIDE, SE_WORDS)],
+    # (a Ghost module alone costs more only where d² > K²·M: with d = K = 3, never; see below)
+    Kind.GHOST: [("ghost2-se", WIDE, SE_WORDS)],
+    # DualConv G = 1 on 8 -> 8: 8·(9·8 + 8) = 640 > 8·8·9 = 576
+    Kind.DUALCONV: [("dual1", (8, 8), "R = 1/G + 1/K^2 is above 1 when G = 1"),
+                    ("dual4-se", WIDE, SE_WORDS)],
 }
 
 # kind -> (JSON key, table header for N = 256, speedup at P = 4 for 3x3) or None: Fig. 5.
@@ -101,6 +122,10 @@ CURVES = {
     Kind.HETCONV_PC: None,
     Kind.GWC_PWC: ("gwc_pwc", "GWC(G=P)+PWC (Eq. 11)", 1 / (1 / 4 + 1 / 9)),
     Kind.DWC_PWC: ("dwc_pwc", "DWC+PWC, N=256 (Eq. 7)", 1 / (1 / 256 + 1 / 9)),
+    Kind.PCONV_PWC: ("pconv_pwc", "PConv+PWC (r=P), M=N", 1 / (1 / 4 ** 2 + 1 / 9)),
+    # 1/s + d²·(s − 1)/(s·K²·M) with s = 4, d = K = 3, M = 256
+    Kind.GHOST: ("ghost", "Ghost (s=P), M=N=256", 1 / (1 / 4 + 9 * 3 / (4 * 9 * 256))),
+    Kind.DUALCONV: ("dualconv", "DualConv (G=P)", 1 / (1 / 4 + 1 / 9)),
 }
 
 
@@ -184,6 +209,21 @@ def _pattern(weight: torch.Tensor, part: int, groups: int = 1) -> torch.Tensor:
     return expected
 
 
+def _blocks(weight: torch.Tensor, groups: int) -> torch.Tensor:
+    """DualConv's pattern, written out: filter n keeps its K×K kernels on the input channels of
+    its own group (the contiguous block n // (N/G)) and only the centre tap on the others."""
+    out, per_in = weight.shape[:2]
+    expected = torch.zeros_like(weight)
+    for n in range(out):
+        group = n // (out // groups)
+        for c in range(per_in):
+            if c // (per_in // groups) == group:
+                expected[n, c] = weight[n, c]
+            else:
+                expected[n, c, 1, 1] = weight[n, c, 1, 1]
+    return expected
+
+
 def _core(layer: nn.Module, se: bool) -> nn.Module:
     """The layer without the SE block an ``-se`` variant appends (SE scales the output)."""
     return layer[0] if se else layer
@@ -210,9 +250,12 @@ def test_substitute_carries_the_convs_weights(spec, se, bias):
         # the bias arrives where the kind puts it: a zero input gives the bias everywhere
         at_zero = core(torch.zeros(INPUT))
         expected_zero = (conv.bias if bias else torch.zeros(16)).view(1, 16, 1, 1)
+        if kind is Kind.GHOST:  # inside: the cheap conv pads the intrinsic channels with zeros
+            at_zero = at_zero[..., 1:-1, 1:-1]
         assert torch.allclose(at_zero, expected_zero.expand_as(at_zero), atol=1e-6)
         if CARRIED[kind] == "exact":
-            pattern = _pattern(conv.weight, PART[spec])
+            pattern = (_blocks(conv.weight, 4) if kind is Kind.DUALCONV
+                       else _pattern(conv.weight, PART[spec]))
             assert torch.allclose(got, F.conv2d(x, pattern, conv.bias, padding=1), atol=1e-5)
         else:
             fresh = _core(build_variant_layer(conv, variant, "exact"), se).eval()
@@ -360,7 +403,8 @@ def test_the_curve_keeps_its_keys_and_the_plot_draws_every_series(monkeypatch, t
     from hetcalc.curve import speedup_curve
 
     points = speedup_curve((3, 3), [1, 2, 4], 256)
-    assert list(points[0].row()) == ["part", "hetconv", "gwc_pwc", "dwc_pwc"]
+    assert list(points[0].row()) == ["part", "hetconv", "gwc_pwc", "dwc_pwc", "pconv_pwc",
+                                     "ghost", "dualconv"]
     assert points[2].hetconv == pytest.approx(3.0)  # attribute access, as before
     figures = []
     monkeypatch.setattr(hetcalc.plot, "_save", lambda figure, path: figures.append(figure))
@@ -373,8 +417,8 @@ def test_the_curve_keeps_its_keys_and_the_plot_draws_every_series(monkeypatch, t
 def test_the_depth_note_names_every_series():
     from hetcalc.curve import depth_note
 
-    assert depth_note() == ("HetConv has sequential depth 0; GWC+PWC and DWC+PWC add one layer "
-                            "(depth 1).")
+    assert depth_note() == ("HetConv and DualConv have sequential depth 0; GWC+PWC, DWC+PWC, "
+                            "PConv+PWC and Ghost add one layer (depth 1).")
 
 
 # -- the table itself ---------------------------------------------------------------------

@@ -350,3 +350,36 @@ def test_budget_entries_take_a_plan(cli, tmp_path):
                        'max_flops = "1G"\n', encoding="utf-8")
     code, _, err = cli("check", str(budgets))
     assert code == 2 and "entry 1 (vgg16_cifar): plan: plans/none.toml: no such plan file" in err
+
+
+MIXED = [parse_variant(s) for s in ("p2", "pconv2", "ghost2", "dual2")]
+
+
+@pytest.fixture(scope="module")
+def every_mixed_plan(small_trace):
+    """Every plan of the small model when HetConv and its successors are offered together."""
+    offered = {call.name: candidates_for(call.shape, MIXED) for call in small_trace.convs
+               if call.name in CHOSEN}
+    # a (8 -> 8), c (16 -> 16), d (16 -> 4): std and all four; b has stride 2: no PConv there
+    assert [[v.spec for v in offered[name]] for name in CHOSEN] == [
+        ["std", "p2", "pconv2", "ghost2", "dual2"], ["std", "p2", "ghost2", "dual2"],
+        ["std", "p2", "pconv2", "ghost2", "dual2"], ["std", "p2", "pconv2", "ghost2", "dual2"]]
+    plans = []
+    for combo in itertools.product(*(offered[name] for name in CHOSEN)):
+        layers = dict(zip(CHOSEN, combo, strict=True))
+        report = analysis.report_from_plan("Small", small_trace, layers,
+                                           plan(small_trace.convs, layers))
+        plans.append((report.flops_analytic, report.params, report.params_kxk,
+                      sum(not v.is_baseline for v in combo)))
+    assert len(plans) == 5 * 4 * 5 * 5
+    return plans
+
+
+def test_a_plan_mixing_hetconv_and_its_successors_is_the_best_of_all(every_mixed_plan):
+    flops = sorted({p[0] for p in every_mixed_plan})
+    for max_flops in flops[:: max(1, len(flops) // 15)] + [flops[0], flops[-1]]:
+        best = _best(every_mixed_plan, max_flops)
+        found = find_plan(Small(), Budget(max_flops), MIXED, input_shape=SHAPE)
+        row = found.planned
+        assert (row.params_kxk, row.layers_changed) == (best[2], best[3]), max_flops
+        assert row.flops <= max_flops and row.meets

@@ -1,5 +1,5 @@
-"""Real, trainable modules for every variant: HetConv, GWC+PWC, DWC+PWC and SE, for 1-D, 2-D and
-3-D convolutions.
+"""Real, trainable modules for every variant: HetConv, GWC+PWC, DWC+PWC, PConv+PWC, Ghost,
+DualConv and SE, for 1-D, 2-D and 3-D convolutions.
 
 See ``docs/modules.md`` for the HetConv realizations and what fvcore counts for each. Which
 module realizes which variant kind is declared once, in :data:`hetcalc.variants.KINDS`.
@@ -25,6 +25,7 @@ from hetcalc.nn.hetconv import (
     hetconv_mask,
 )
 from hetcalc.nn.shaped import conv_dims, conv_from_shape, conv_padding
+from hetcalc.nn.successors import DualConv, GhostModule, PartialPointwise
 
 __all__ = [
     "IMPLS",
@@ -47,6 +48,9 @@ __all__ = [
     "GroupPointwise",
     "DepthwisePointwise",
     "SqueezeExcite",
+    "PartialPointwise",
+    "GhostModule",
+    "DualConv",
     "conv_from_shape",
 ]
 

@@ -9,6 +9,10 @@
   product of rank M/G, and the truncated SVD ``W_g ≈ U_g Σ_g V_gᵀ`` (Eckart–Young) is the best
   one: ``PW_g = U_g Σ_g^½``, ``GW_g = Σ_g^½ V_gᵀ``. DWC is the case ``G = M`` (rank 1 per
   input channel). :func:`decomposition_error` states how much of the dense weight is lost.
+* A Ghost module's cheap kernels (:func:`ghost_cheap_kernels`): a ghost channel is its intrinsic
+  channel's filter convolved with a small depthwise kernel, a linear function of that kernel;
+  the one whose composed filter is closest to the dense filter the channel replaces, in the
+  least-squares sense.
 """
 
 from __future__ import annotations
@@ -61,3 +65,50 @@ def decomposition_error(weight: torch.Tensor, groups: int) -> float:
     approx = compose(gw.double(), pw.double(), groups)
     dense = weight.double()
     return float((dense - approx).norm() / dense.norm())
+
+
+@torch.no_grad()
+def ghost_cheap_kernels(weight: torch.Tensor, intrinsic: int, cheap_kernel: tuple[int, ...],
+                        dilation: tuple[int, ...], stride: tuple[int, ...]) -> torch.Tensor:
+    """The ``((N − intrinsic), 1, d...)`` depthwise weight of a Ghost module's cheap conv whose
+    ghost channel ``j`` (made from intrinsic channel ``j // (s − 1)``, the filter ``weight[j]``
+    of the primary conv) best approximates ``weight[intrinsic + j]``.
+
+    Ghost channel ``j`` at output position ``o`` is ``Σ_t h[t]·W_i ⋆ x`` shifted by
+    ``(t − d//2)·stride`` input pixels: a filter over a window ``(K − 1)·dilation +
+    (d − 1)·stride + 1`` wide, linear in ``h``. The dense filter sits in the middle of that
+    window; ``h`` is the least-squares solution (``torch.linalg.lstsq``, float64). The cheap
+    conv pads its input with zeros, so at the borders the module differs from the composed
+    filter, as any Ghost module does.
+    """
+    n, m, *kernel = weight.shape
+    ghosts = n - intrinsic
+    if intrinsic < 1 or ghosts < 1 or ghosts % intrinsic:
+        raise ValueError(f"{n} filters do not split into {intrinsic} intrinsic channels and "
+                         "(s - 1) ghosts of each")
+    per = ghosts // intrinsic
+    extent = [(k - 1) * dl + (d - 1) * st + 1
+              for k, d, dl, st in zip(kernel, cheap_kernel, dilation, stride, strict=True)]
+    work = weight.to(torch.float64)
+
+    def placed(filters: torch.Tensor, shift: tuple[int, ...]) -> torch.Tensor:
+        """``filters`` (F × M × K...) in the window, tap ``k`` at ``k·dilation + shift``."""
+        window = torch.zeros(filters.shape[0], m, *extent, dtype=torch.float64,
+                             device=weight.device)
+        index = tuple(slice(s, s + (k - 1) * dl + 1, dl)
+                      for s, k, dl in zip(shift, kernel, dilation, strict=True))
+        window[(slice(None), slice(None), *index)] = filters
+        return window.reshape(filters.shape[0], -1)
+
+    offsets = list(torch.cartesian_prod(*(torch.arange(d) for d in cheap_kernel))
+                   .reshape(-1, len(cheap_kernel)).tolist())
+    middle = tuple((d // 2) * st for d, st in zip(cheap_kernel, stride, strict=True))
+    cheap = torch.zeros(ghosts, len(offsets), dtype=torch.float64, device=weight.device)
+    for i in range(intrinsic):
+        columns = torch.cat([placed(work[i:i + 1], tuple(t * st for t, st in
+                                                         zip(offset, stride, strict=True)))
+                             for offset in offsets]).T                  # window × taps
+        rows = slice(i * per, (i + 1) * per)
+        targets = placed(work[intrinsic + i * per: intrinsic + (i + 1) * per], middle).T
+        cheap[rows] = torch.linalg.lstsq(columns, targets).solution.T    # per × taps
+    return cheap.reshape(ghosts, 1, *cheap_kernel).to(weight.dtype)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hetcalc.infofield import InfoField
 
 __all__ = ["LayerCost", "Variant", "kernel_2d"]
+# The kinds that came after HetConv (PConv+PWC, Ghost, DualConv) are in :mod:`.successors`.
 
 
 class Variant(Protocol):
@@ -30,6 +31,7 @@ class Variant(Protocol):
 
     part: int | None
     groups: int | None
+    ratio: int | None
     se: bool
 
     @property
@@ -270,3 +272,4 @@ def gwc_curve(part: int, kernel: tuple[int, ...], channels: int) -> float:
 def dwc_curve(part: int, kernel: tuple[int, ...], channels: int) -> float:
     """Eqs. 7 and 9 for N output channels: ``1 / (1/N + 1/K²)``, the same for every P."""
     return _speedup(formulas.reduction_dwc_pwc(channels, kernel))
+

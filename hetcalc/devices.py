@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hetcalc.errors import InvalidArgument
+from hetcalc.readfile import FileProblem, MissingFile, parse_toml, read_text
 from hetcalc.settings import DTYPES
 
 KINDS = ("gpu", "cpu")
@@ -244,19 +244,15 @@ def load_device_file(path: Path | str) -> DeviceModel:
     Every mistake is one :class:`InvalidArgument` line naming the file, the key and what is
     valid."""
     path = Path(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
+    try:  # a regular file of at most 1 MiB, UTF-8 TOML (hetcalc.readfile)
+        data = parse_toml(read_text(path, "device file"), path)
+    except MissingFile:
         raise _file_error(path, "no such file (a device name or a TOML file; "
                                 f"names: {', '.join(DEVICES)})") from None
-    except OSError as error:
-        raise _file_error(path, f"cannot read it ({error.strerror or error})") from None
-    except UnicodeDecodeError:
-        raise _file_error(path, "not valid TOML (not UTF-8 text)") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise _file_error(path, f"not valid TOML ({error})") from None
+    except FileProblem as problem:  # a syntax error as "not valid TOML (the parser's words)"
+        reason = problem.reason if problem.detail == problem.reason else \
+            f"not valid TOML ({problem.detail})"
+        raise _file_error(path, reason) from None
     for key in data:
         if key not in FILE_KEYS:
             raise _file_error(path, f"unknown key {key!r}; valid keys: {', '.join(FILE_KEYS)}")

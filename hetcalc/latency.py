@@ -19,6 +19,7 @@ input is made on the device before timing, so no host-device copy is timed.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import statistics
 from collections.abc import Callable, Mapping
@@ -433,7 +434,15 @@ def with_layer_latency(report: AnalysisReport, settings: LatencySettings, impl: 
                        on_block: Callable[[str], None] | None = None) -> AnalysisReport:
     """Time every substituted layer alone against the standard conv(s) it replaces, each under
     its own variant (``analyze --latency``, with a variant or a per-layer plan)."""
-    timed = layer_latencies(layer_timings(report), settings, impl, on_block)
+    timings = layer_timings(report)
+    # Before anything is allocated: the largest input or output of one image (float32 bytes)
+    # of any layer timed, at the timing's batch size, must fit beside its standard conv's.
+    per_image = [channels * math.prod(size) * 4 for timing in timings.values()
+                 for shape in timing.standard
+                 for channels, size in ((shape.in_channels, shape.input_size),
+                                        (shape.out_channels, shape.output_size))]
+    check_fits(max(per_image, default=0), 1, settings)
+    timed = layer_latencies(timings, settings, impl, on_block)
     layers = [replace(layer, latency_standard=timed[layer.name][0],
                       latency_variant=timed[layer.name][1])
               if layer.name in timed else layer for layer in report.layers]

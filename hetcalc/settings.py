@@ -3,13 +3,20 @@ before torch is imported; :mod:`hetcalc.latency` does the measuring)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from hetcalc.errors import InvalidArgument, require_positive
+from hetcalc.numbers import shown
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float16", "bfloat16")
+MAX_BATCH_SIZE = 65536
+"""The largest batch a timing runs (and ``--batch-size`` takes); memory is checked besides."""
+MAX_THREADS = 1024
+"""The most CPU threads a timing asks torch for (``--threads``)."""
+MIN_RUN_TIME = 0.001
+MAX_RUN_TIME = 3600.0
+"""Seconds of timing per model or layer pair (``--time-budget``): 1 ms to an hour."""
 SPREAD_LIMIT = 0.10
 """A latency whose interquartile range exceeds this share of its median is marked unreliable."""
 UNRELIABLE_MARK = "!"
@@ -43,24 +50,9 @@ class LatencySettings:
     warm-up, so the figures compare compiled models."""
 
     def validate(self) -> LatencySettings:
-        """Check every field; raise :class:`InvalidArgument` naming the first bad one."""
-        if self.device not in DEVICES:
-            raise InvalidArgument(f"device must be one of {', '.join(DEVICES)}, got "
-                                  f"{self.device!r}", argument="device")
-        if self.dtype not in DTYPES:
-            raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}",
-                                  argument="dtype")
-        require_positive(batch_size=self.batch_size)
-        if self.threads is not None:
-            require_positive(threads=self.threads)
-        require_positive(rounds=self.rounds)
-        if not isinstance(self.compile, bool):
-            raise InvalidArgument(f"compile must be true or false, got {self.compile!r}",
-                                  argument="compile")
-        if (isinstance(self.min_run_time, bool) or not isinstance(self.min_run_time, int | float)
-                or not math.isfinite(self.min_run_time) or self.min_run_time <= 0):
-            raise InvalidArgument(f"min_run_time must be a finite, positive number of seconds, "
-                                  f"got {self.min_run_time!r}", argument="min_run_time")
+        """Check every field (:meth:`check`) and that the device exists here; raise
+        :class:`InvalidArgument` naming the first bad one."""
+        self.check()
         if self.device == "cuda":
             import torch
 
@@ -68,3 +60,39 @@ class LatencySettings:
                 raise InvalidArgument("device cuda: no CUDA device is available here (use cpu, "
                                       "or auto to pick CUDA when present)", argument="device")
         return self
+
+    def check(self) -> LatencySettings:
+        """Check every field's form and range, without torch (so a command checks its timing
+        options whether or not it times anything); raise :class:`InvalidArgument` naming the
+        first bad one."""
+        if self.device not in DEVICES:
+            raise InvalidArgument(f"device must be one of {', '.join(DEVICES)}, got "
+                                  f"{self.device!r}", argument="device")
+        if self.dtype not in DTYPES:
+            raise InvalidArgument(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}",
+                                  argument="dtype")
+        _bounded_int("batch_size", self.batch_size, MAX_BATCH_SIZE)
+        if self.threads is not None:
+            _bounded_int("threads", self.threads, MAX_THREADS)
+        require_positive(rounds=self.rounds)
+        if not isinstance(self.compile, bool):
+            raise InvalidArgument(f"compile must be true or false, got {self.compile!r}",
+                                  argument="compile")
+        time = self.min_run_time
+        if (isinstance(time, bool) or not isinstance(time, int | float)
+                or not 0 < time < float("inf")):  # nan compares False
+            raise InvalidArgument(f"min_run_time must be a finite, positive number of seconds, "
+                                  f"got {time!r}", argument="min_run_time")
+        if not MIN_RUN_TIME <= time <= MAX_RUN_TIME:
+            raise InvalidArgument(f"min_run_time must be from {MIN_RUN_TIME} to "
+                                  f"{MAX_RUN_TIME:.0f} seconds, got {time!r}",
+                                  argument="min_run_time")
+        return self
+
+
+def _bounded_int(name: str, value: object, high: int) -> None:
+    """``value`` is an ``int`` (not a ``bool``) from 1 to ``high``; else :class:`InvalidArgument`
+    naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise InvalidArgument(f"{name} must be a positive integer, at most {high}, got "
+                              f"{shown(value)}", argument=name)

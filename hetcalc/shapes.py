@@ -6,10 +6,10 @@ torch. :func:`hetcalc.trace.conv_shape` fills a :class:`ConvShape` from a real m
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from hetcalc.errors import InvalidArgument
+from hetcalc.numbers import parse_int, shown
 
 Size = tuple[int, ...]
 """One entry per spatial dimension: (L,) for Conv1d, (H, W) for Conv2d, (D, H, W) for Conv3d."""
@@ -90,15 +90,46 @@ def resolve_padding(padding: int | Size | str, kernel: Size, dilation: Size
     return tuple((p, p) for p in as_size(padding, len(kernel)))
 
 
+MAX_SIZE = 2**31 - 1
+"""The largest size of an input shape (batch, channels, each spatial size): what a 32-bit index
+holds, far beyond any input hetcalc can count or time."""
 INPUT_SHAPE_FORMS = "N,C,L (1-D), N,C,H,W (2-D) or N,C,D,H,W (3-D), e.g. 1,3,224,224"
-_DIGITS = re.compile(r"[0-9]+")
+
+
+def sizes(value: object) -> tuple[int, ...] | None:
+    """An input shape from text (``"1,3,224,224"``, ``"1x3x224x224"``) or a list or tuple of
+    ints: 3 to 5 sizes, each 1 to :data:`MAX_SIZE`, in ASCII digits
+    (:func:`hetcalc.numbers.parse_int`); ``None`` for anything else."""
+    if isinstance(value, str):
+        parts: list[object] = [p.strip() for p in value.replace("x", ",").split(",")]
+    elif isinstance(value, list | tuple) and all(isinstance(v, int) for v in value):
+        parts = list(value)  # ints only (a bool is refused by parse_int)
+    else:
+        return None
+    if not 3 <= len(parts) <= 5:
+        return None
+    try:
+        return tuple(parse_int(part, 1, MAX_SIZE) for part in parts)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return None
+
+
+def size_note(value: object) -> str:
+    """``"; each size is at most 2147483647"`` when a size of ``value`` (text or a list) is an
+    integer above :data:`MAX_SIZE`, for the message that refuses it; else ``""``."""
+    parts = str(value).replace("x", ",").strip("[]()").split(",") \
+        if isinstance(value, str | list | tuple) else []
+    digits = [part.strip() for part in parts]
+    if any(d.isascii() and d.isdigit() and (len(d) > 10 or int(d) > MAX_SIZE) for d in digits):
+        return f"; each size is at most {MAX_SIZE}"
+    return ""
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:
     """Parse ``N,C,L``, ``N,C,H,W`` or ``N,C,D,H,W`` (also ``1x3x224x224``): positive integers,
     any batch size ``N``."""
-    parts = [p.strip() for p in str(text).replace("x", ",").split(",")]
-    if not 3 <= len(parts) <= 5 or not all(_DIGITS.fullmatch(p) and int(p) > 0 for p in parts):
+    shape = sizes(str(text))
+    if shape is None:
         raise InvalidArgument(f"input_shape must be positive integers {INPUT_SHAPE_FORMS}; "
-                              f"got {text!r}", argument="input_shape")
-    return tuple(int(p) for p in parts)
+                              f"got {shown(text)}{size_note(text)}", argument="input_shape")
+    return shape

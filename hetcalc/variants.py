@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from hetcalc import formulas, kinds
 from hetcalc.errors import InvalidArgument
 from hetcalc.kinds import LayerCost, successors
+from hetcalc.numbers import number_text, parse_int, shown
 from hetcalc.shapes import ConvShape
 
 if TYPE_CHECKING:
@@ -375,10 +376,10 @@ _BY_TOKEN = {spec.token: spec for spec in KINDS.values()}
 def parse_variant(spec: str) -> Variant:
     """Parse one variant spec; raise :class:`InvalidArgument` naming the valid forms."""
     text = spec.strip().lower()
-    match = _SPEC.fullmatch(text) if text.isascii() else None
+    match = _SPEC.fullmatch(text) if number_text(text) is not None else None  # ASCII, short
     kind = None if match is None else _BY_TOKEN.get(match["token"])
     if match is None or kind is None or kind.numbered != (match["n"] is not None):
-        raise InvalidArgument(f"unknown variant {spec!r}; valid forms: {VALID_FORMS}",
+        raise InvalidArgument(f"unknown variant {shown(spec)}; valid forms: {VALID_FORMS}",
                               argument="variant")
     try:
         return kind.make(None if match["n"] is None else int(match["n"]), match["se"] is not None)
@@ -398,8 +399,9 @@ def parse_variants(specs: str) -> list[Variant]:
 def part_variant(part: str | int) -> Variant:
     """The variant of a HetConv part P given alone (``--P``), validated: 0, -1, 2.5 and non-ASCII
     digits fail."""
-    text = str(part).strip()
-    if not (text.isascii() and text.isdigit()) or int(text) < 1:
-        raise InvalidArgument(f"part must be a positive integer (1, 2, 4, ...), got {part!r}",
-                              argument="part")
-    return _make_part(int(text), False)
+    try:
+        number = parse_int(part if isinstance(part, int) else str(part), 1)
+    except ValueError:
+        raise InvalidArgument(f"part must be a positive integer (1, 2, 4, ...), got "
+                              f"{shown(part)}", argument="part") from None
+    return _make_part(number, False)

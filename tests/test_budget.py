@@ -388,6 +388,7 @@ def test_every_format_writes_the_example(tmp_path, capsys, fmt):
 
 def test_finds_tool_hetcalc_in_pyproject_from_a_subdirectory(tmp_path, capsys, monkeypatch):
     (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # a repository to git
     write(tmp_path, """
 [project]
 name = "mine"

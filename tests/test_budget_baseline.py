@@ -192,8 +192,9 @@ def test_a_bad_baseline_is_one_budget_error_line(tmp_path, capsys, document, mes
 @pytest.mark.parametrize(("text", "message"), [
     ("", "not a hetcalc baseline file: Expecting value"),
     ('{"hetcalc_baseline": 1, "entries": [{"flops": ' + "9" * 5000 + "}]}",
-     "not a hetcalc baseline file: Exceeds the limit (4300 digits)"),
-    ("[" * 100_000 + "]" * 100_000, "not a hetcalc baseline file: maximum recursion depth"),
+     "not a hetcalc baseline file: an integer of 5000 digits at line 1; at most 4300 are read"),
+    ("[" * 100_000 + "]" * 100_000,
+     "not a hetcalc baseline file: arrays or tables nested too deeply to read"),
 ])
 def test_a_baseline_that_is_not_json_is_one_budget_error_line(tmp_path, text, message):
     path = write(tmp_path, text, name="base.json")

@@ -285,6 +285,7 @@ def test_invalid_file_or_argument_exits_2(tmp_path, capsys, monkeypatch, args, m
 
 def test_no_budget_file_found(tmp_path, capsys, monkeypatch):
     (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref: refs/heads/main\n")  # a repository to git
     write(tmp_path, '[project]\nname = "mine"\n', name="pyproject.toml")
     monkeypatch.chdir(tmp_path)
     code, out, err = run(capsys)
@@ -312,6 +313,7 @@ def test_outside_a_git_repository_parents_are_not_searched(tmp_path, capsys, mon
 def test_discovery_stops_at_the_git_root(tmp_path):
     write(tmp_path, ENTRY + 'max_flops = "1G"\n')  # above the repository: not the project's
     (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (tmp_path / "repo" / "src").mkdir()
     with pytest.raises(budget.BudgetError, match=r"^no budget file: .* or its parents;"):
         budget.find_budget_file(tmp_path / "repo" / "src")

@@ -173,8 +173,8 @@ def test_every_mistake_in_a_toml_file_is_one_line(tmp_path, content, expected):
 
 def test_files_that_cannot_be_read(tmp_path):
     cases = {tmp_path / "missing.toml": "no such file",
-             tmp_path: "cannot read it",
-             tmp_path / "latin1.toml": "not valid TOML (not UTF-8 text)"}
+             tmp_path: "is a directory, not a device file",
+             tmp_path / "latin1.toml": "not UTF-8 text"}
     (tmp_path / "latin1.toml").write_bytes(b'name = "caf\xe9"\n')
     for path, expected in cases.items():
         with pytest.raises(InvalidArgument) as caught:

@@ -1,8 +1,9 @@
 """Budget files: what each model may cost, checked in CI (``hetcalc check``).
 
 * :mod:`~hetcalc.budget.values`: the numbers, shares and shapes a budget file holds;
-* :mod:`~hetcalc.budget.schema`: the file's keys, and finding, reading and validating it. Syntax
+* :mod:`~hetcalc.budget.schema`: the file's keys, and reading and validating it. Syntax
   only: no model code is imported or run, and torch is not loaded;
+* :mod:`~hetcalc.budget.discover`: which file ``hetcalc check`` uses when none is named;
 * :mod:`~hetcalc.budget.evaluate`: the entries' verdicts; the only place a model builder named
   by the file runs (entry by entry);
 * :mod:`~hetcalc.budget.baseline`: regression mode (record flops and params, find growth).
@@ -24,6 +25,7 @@ from hetcalc.budget.baseline import (
     read_baseline,
     write_baseline,
 )
+from hetcalc.budget.discover import find_budget_file
 from hetcalc.budget.evaluate import (
     Check,
     EntryResult,
@@ -47,7 +49,6 @@ from hetcalc.budget.schema import (
     Entry,
     EntryCheck,
     Metric,
-    find_budget_file,
     load_budget_file,
     parse_budgets,
 )

@@ -19,9 +19,12 @@ from hetcalc.budget.evaluate import Check, EntryResult
 from hetcalc.budget.schema import BudgetError, BudgetFile, Entry, Metric
 from hetcalc.budget.values import describe
 from hetcalc.fileio import atomic_write_text
+from hetcalc.readfile import FileProblem, MissingFile, parse_json, read_text
 
 BASELINE_FORMAT = 1
 BASELINE_METRICS = (Metric.FLOPS, Metric.PARAMS)
+BASELINE_MAX_BYTES = 16 << 20
+"""The largest baseline read: 16 MiB, room for the records of the largest budget file (1 MiB)."""
 
 
 @dataclass(frozen=True)
@@ -56,23 +59,23 @@ def write_baseline(path: Path, results: list[EntryResult]) -> None:
 
 def read_baseline(path: Path) -> dict[str, BaselineRecord]:
     """The records of a baseline file by entry key; :class:`BudgetError` when it is unusable."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    try:  # a regular file of at most BASELINE_MAX_BYTES, JSON (hetcalc.readfile)
+        text = read_text(path, "baseline file", BASELINE_MAX_BYTES)
+        data = parse_json(text, path)
+    except MissingFile:
         raise BudgetError([f"{path}: no such baseline file; write one with "
                            f"hetcalc check --write-baseline {path}"]) from None
-    except IsADirectoryError:
-        raise BudgetError([f"{path}: is a directory, not a baseline file"]) from None
-    except OSError as error:
-        raise BudgetError([f"{path}: cannot read the baseline: {error.strerror}"]) from None
-    # ValueError: bad JSON, bad UTF-8, or an integer of over 4300 digits; RecursionError: JSON
-    # nested thousands deep.
-    except (ValueError, RecursionError) as error:
-        raise BudgetError([f"{path}: not a hetcalc baseline file: {error}"]) from None
+    except FileProblem as problem:  # bad JSON or UTF-8, thousands of digits, deep nesting
+        reason = problem.reason if problem.detail == problem.reason else \
+            f"not a hetcalc baseline file: {problem.detail}"
+        raise BudgetError([f"{path}: {reason}"]) from None
     if not isinstance(data, dict) or data.get("hetcalc_baseline") != BASELINE_FORMAT:
         raise BudgetError([f"{path}: not a hetcalc baseline file (no \"hetcalc_baseline\": "
                            f"{BASELINE_FORMAT}); write one with hetcalc check --write-baseline"])
-    entries = data.get("entries", [])
+    if "entries" not in data:  # a check against no records would pass whatever grew
+        raise BudgetError([f"{path}: no \"entries\" array; a baseline holds the records of "
+                           "every entry (write one with hetcalc check --write-baseline)"])
+    entries = data["entries"]
     if not isinstance(entries, list):
         raise BudgetError([f"{path}: entries: expected an array of records, "
                            f"got {_describe_json(entries)}"])

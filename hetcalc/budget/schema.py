@@ -1,4 +1,5 @@
-"""Budget files: finding, reading and validating them, without running any code they name.
+"""Budget files: reading and validating them, without running any code they name (finding
+one is :mod:`hetcalc.budget.discover`).
 
 A budget file is TOML (``budgets.toml``, or the same tables under ``[tool.hetcalc]`` in
 ``pyproject.toml``)::
@@ -34,7 +35,6 @@ from __future__ import annotations
 import difflib
 import enum
 import json
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +44,7 @@ from hetcalc.budget import values
 from hetcalc.budget.values import Bad, describe
 from hetcalc.errors import HetcalcError, InvalidArgument
 from hetcalc.plan.file import Plan, read_plan
+from hetcalc.readfile import FileProblem, parse_toml, read_text
 from hetcalc.settings import DEVICES, DTYPES
 from hetcalc.variants import Variant, parse_variant
 
@@ -82,11 +83,11 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "min_reduction": lambda v: values.parse_fraction(v, below_one=True),
     "max_latency_ms": values.parse_positive_number,
     "device": values.choice_parser(DEVICES),
-    "batch_size": values.parse_positive_int,
+    "batch_size": values.parse_batch_size,
     "dtype": values.choice_parser(DTYPES),
-    "threads": values.parse_positive_int,
+    "threads": values.parse_threads,
     "channels_last": values.parse_boolean,
-    "min_run_time": values.parse_positive_number,
+    "min_run_time": values.parse_seconds,
 }
 DEFAULT_KEYS = tuple(_PARSERS)
 ENTRY_KEYS = ("model", "name", *DEFAULT_KEYS, "plan")
@@ -183,51 +184,12 @@ its problems as ``"key: message"`` lines. See :func:`hetcalc.budget.evaluate.pre
 # Finding and reading a budget file.
 
 
-def find_budget_file(start: Path) -> Path:
-    """The budget file ``hetcalc check`` uses when none is given.
-
-    In ``start`` and then its parents, the first directory with a ``budgets.toml``, or with a
-    ``pyproject.toml`` that has a ``[tool.hetcalc]`` table, wins. The search stops at the root
-    of the git repository (a directory holding ``.git``); outside a git repository only
-    ``start`` itself is searched, since a file in a parent there (``/tmp``, a shared home) is
-    no part of the project and its model builders would be run.
-    """
-    start = start.resolve()
-    in_repository = any((d / ".git").exists() for d in (start, *start.parents))
-    for directory in (start, *start.parents) if in_repository else (start,):
-        candidate = directory / BUDGETS_TOML
-        if candidate.is_file():
-            return candidate
-        pyproject = directory / PYPROJECT_TOML
-        if pyproject.is_file():
-            tool = _read_toml(pyproject, str(pyproject)).get("tool")
-            if isinstance(tool, dict) and "hetcalc" in tool:
-                return pyproject
-        if (directory / ".git").exists():
-            break
-    where = (f"in {start} or its parents" if in_repository else
-             f"in {start} (not in a git repository, so its parents were not searched)")
-    raise BudgetError([
-        f"no budget file: found neither {BUDGETS_TOML} nor a {PYPROJECT_TOML} with a "
-        f"[tool.hetcalc] table {where}; give the file: hetcalc check FILE"
-    ])
-
-
-def _read_toml(path: Path, display: str) -> dict[str, Any]:
+def read_toml(path: Path, display: str) -> dict[str, Any]:
+    """A regular file of at most 1 MiB, UTF-8 TOML (:mod:`hetcalc.readfile`)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BudgetError([f"{display}: no such file"]) from None
-    except IsADirectoryError:
-        raise BudgetError([f"{display}: is a directory, not a budget file"]) from None
-    except UnicodeDecodeError as error:
-        raise BudgetError([f"{display}: not UTF-8 text ({error.reason})"]) from None
-    except OSError as error:
-        raise BudgetError([f"{display}: cannot read it: {error.strerror}"]) from None
-    try:
-        return tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, ValueError) as error:  # ValueError: a 5000-digit integer
-        raise BudgetError([f"{display}: not valid TOML: {error}"]) from None
+        return parse_toml(read_text(path, "budget file"), display)
+    except FileProblem as problem:
+        raise BudgetError([f"{display}: {problem.reason}"]) from None
 
 
 def load_budget_file(path: Path, display: str | None = None, *,
@@ -239,7 +201,7 @@ def load_budget_file(path: Path, display: str | None = None, *,
     only, and a registered name is looked up, and a default input shape found, at evaluation.
     """
     shown = display or str(path)
-    data = _read_toml(path, shown)
+    data = read_toml(path, shown)
     if path.name == PYPROJECT_TOML:
         table = data.get("tool", {}).get("hetcalc") if isinstance(data.get("tool"), dict) else None
         if table is None:

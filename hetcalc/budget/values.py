@@ -15,6 +15,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from hetcalc.errors import InvalidArgument
+from hetcalc.numbers import MAX_NUMBER_CHARS, number_text, shown
+from hetcalc.settings import MAX_BATCH_SIZE, MAX_RUN_TIME, MAX_THREADS, MIN_RUN_TIME
+from hetcalc.shapes import size_note, sizes
 from hetcalc.variants import Variant, parse_variant
 
 
@@ -23,9 +26,9 @@ class Bad(Exception):
 
 
 _SUFFIX_POWER = {"": 0, "K": 3, "M": 6, "G": 9, "T": 12}  # SI: powers of 1000, not 1024
-_DIGITS = r"\d+(?:_\d+)*"
+_DIGITS = r"[0-9]+(?:_[0-9]+)*"  # ASCII digits only (hetcalc.numbers), never \d
 _NUMBER = re.compile(rf"(?P<mantissa>{_DIGITS}(?:\.(?:{_DIGITS})?)?|\.{_DIGITS})"
-                     rf"(?:[eE](?P<exp>[+-]?\d+))?\s*(?P<suffix>[KMGTkmgt]?)")
+                     rf"(?:[eE](?P<exp>[+-]?[0-9]+))?\s*(?P<suffix>[KMGTkmgt]?)")
 NUMBER_FORMS = "an integer or a number with a K, M, G or T suffix, e.g. 2.9G, 850M, 17_000_000"
 
 # The largest count a limit may be: far above any model (ViT-H/14 is 1.7e11 MACs), and small
@@ -44,13 +47,14 @@ def describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {shown(value)}"
     if isinstance(value, int):
-        return f"the integer {value}"
+        return f"the integer {shown(value)}"
     if isinstance(value, float):
         return f"the float {value!r}"
     if isinstance(value, list):
-        return f"the array {json.dumps(value, default=str)}"
+        text = json.dumps(value, default=str)
+        return f"the array {text if len(text) <= 60 else text[:40] + '...'}"
     if isinstance(value, dict):
         return "a table"
     return f"the {type(value).__name__} {value}"
@@ -86,8 +90,10 @@ def parse_count(value: Any) -> int:
     if isinstance(value, float) and not math.isfinite(value):
         raise Bad(f"expected a finite number, got {describe(value)}")
     if isinstance(value, str):
-        if len(value) > 100:  # no count needs more; keeps the message and the work short
-            raise Bad(f"bad number of {len(value)} characters; expected {NUMBER_FORMS}")
+        if number_text(value) is None:  # longer than any count needs, or not ASCII
+            long = len(value.strip()) > MAX_NUMBER_CHARS
+            raise Bad(f"bad number of {len(value)} characters; expected {NUMBER_FORMS}" if long
+                      else f"bad number {value!r}; expected {NUMBER_FORMS} (ASCII digits 0-9)")
         number = _decimal(value)
     else:
         number = Decimal(value)  # exact for int and float alike
@@ -106,7 +112,9 @@ def parse_fraction(value: Any, *, below_one: bool) -> float:
     forms = "a fraction such as 0.25 or a percentage such as '25%'"
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise Bad(f"expected {forms}, got {describe(value)}")
-    text = str(value).strip()
+    text = number_text(str(value))
+    if text is None:  # not ASCII ('٤٠%'), or longer than any share needs
+        raise Bad(f"expected {forms} (ASCII digits 0-9), got {describe(value)}")
     percent = isinstance(value, str) and text.endswith("%")
     if percent:
         text = text[:-1].strip()
@@ -135,17 +143,51 @@ def parse_tolerance(text: str) -> float:
                               argument="tolerance") from None
 
 
-def parse_positive_number(value: Any) -> float:
-    """Milliseconds or seconds: ``50``, ``12.5``, ``"50"``, ``"50ms"`` (no SI suffixes)."""
+MIN_LATENCY_MS = 0.001
+MAX_LATENCY_MS = 3_600_000.0
+"""A latency limit (``max_latency_ms``): a microsecond to an hour. Below, a limit is no
+figure a timer resolves (a subnormal 1e-320 would make its headroom infinite)."""
+
+
+def parse_positive_number(value: Any, low: float = MIN_LATENCY_MS,
+                          high: float = MAX_LATENCY_MS, unit: str = "ms") -> float:
+    """Milliseconds or seconds, ``low`` to ``high``: ``50``, ``12.5``, ``"50"``, ``"50ms"`` (no
+    SI suffixes; ASCII digits)."""
+    forms = f"a number of {'milliseconds' if unit == 'ms' else 'seconds'}"
     if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise Bad(f"expected a positive number, got {describe(value)}")
+        raise Bad(f"expected {forms}, got {describe(value)}")
     try:
-        number = float(value.strip().removesuffix("ms")) if isinstance(value, str) else value
+        if isinstance(value, str):
+            text = number_text(value.strip().removesuffix("ms"))
+            number = float(text) if text is not None else math.nan
+        else:
+            number = float(value)
     except (ValueError, OverflowError):
-        raise Bad(f"expected a positive number, got {describe(value)}") from None
-    if not math.isfinite(number) or number <= 0:
+        raise Bad(f"expected {forms}, got {describe(value)}") from None
+    if not 0 < number < math.inf:  # nan compares False
         raise Bad(f"must be a positive number, got {describe(value)}")
-    return float(number)
+    if not low <= number <= high:
+        raise Bad(f"must be from {low:g} to {high:.0f} {unit}, got {describe(value)}")
+    return number
+
+
+def parse_seconds(value: Any) -> float:
+    """``min_run_time``: seconds of timing per model, as ``--time-budget`` takes them."""
+    return parse_positive_number(value, MIN_RUN_TIME, MAX_RUN_TIME, "s")
+
+
+def bounded_int(high: int) -> Callable[[Any], int]:
+    """A parser of integers 1 to ``high`` (``batch_size``, ``threads``)."""
+    def parse(value: Any) -> int:
+        value = parse_positive_int(value)
+        if value > high:
+            raise Bad(f"too large: at most {high}, got {describe(value)}")
+        return value
+    return parse
+
+
+parse_batch_size = bounded_int(MAX_BATCH_SIZE)
+parse_threads = bounded_int(MAX_THREADS)
 
 
 def parse_positive_int(value: Any) -> int:
@@ -168,19 +210,15 @@ def parse_text(value: Any) -> str:
 
 SHAPE_FORMS = ("positive integers N,C,L, N,C,H,W or N,C,D,H,W such as [1, 3, 224, 224] or "
                "\"1,3,224,224\"")
-_SHAPE_TEXT = re.compile(r"\s*[0-9]+\s*(?:[,x]\s*[0-9]+\s*){2,4}")
 
 
 def parse_input_shape(value: Any) -> tuple[int, ...]:
-    """``[1, 3, 32, 32]``, ``"1,3,32,32"`` or ``"1x3x32x32"``, as ``--input-shape`` reads it."""
-    if isinstance(value, str) and _SHAPE_TEXT.fullmatch(value) and len(value) < 100:
-        shape = tuple(int(part) for part in value.replace("x", ",").split(","))
-        if all(size > 0 for size in shape):
-            return shape
-    if (isinstance(value, list) and 3 <= len(value) <= 5
-            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
-        return tuple(value)
-    raise Bad(f"expected {SHAPE_FORMS}, got {describe(value)}")
+    """``[1, 3, 32, 32]``, ``"1,3,32,32"`` or ``"1x3x32x32"``, as ``--input-shape`` reads it
+    (:func:`hetcalc.shapes.sizes`: ASCII digits, each size 1 to ``MAX_SIZE``)."""
+    shape = sizes(value)
+    if shape is None:
+        raise Bad(f"expected {SHAPE_FORMS}, got {describe(value)}{size_note(value)}")
+    return shape
 
 
 def parse_variant_spec(value: Any) -> Variant:

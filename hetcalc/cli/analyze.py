@@ -61,12 +61,13 @@ def analyze_command(
     device: DeviceOption = "auto",
     device_spec: DeviceSpecOption = None,
     batch_size: Annotated[int | None, typer.Option(
-        "--batch-size", help="Batch size for timing (default: the input shape's).")] = None,
+        "--batch-size", help="Batch size for timing, 1 to 65536 (default: the input "
+        "shape's).")] = None,
     threads: ThreadsOption = None,
     dtype: DtypeOption = "float32",
     channels_last: ChannelsLastOption = False,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
-                                               "layer pair (positive, finite).",
+                                               "layer pair, 0.001 to 3600.",
                                                metavar="S")] = 0.5,
     totals: Annotated[bool, typer.Option("--totals", help="Only the model totals, not the "
                                          "per-layer rows (table, markdown, csv; JSON always "
@@ -96,14 +97,14 @@ def analyze_command(
     shape = parse_input_shape(input_shape) if input_shape is not None else None
     if batch_size is None:  # each layer is timed at the run's own input shape, batch included
         given = shape if shape is not None else getattr(chosen, "input_shape", None)
-        batch_size = given[0] if given else 1
+        batch_size = given[0] if given and latency else 1
     settings = LatencySettings(device=device, batch_size=batch_size, threads=threads,
                                dtype=dtype, channels_last=channels_last,
                                min_run_time=time_budget)
     if latency:
         settings.validate()
-    else:  # --time-budget is checked either way; the device only when something is timed
-        LatencySettings(min_run_time=time_budget).validate()
+    else:  # every timing option is checked either way; CUDA's presence only when timed
+        settings.check()
 
     check_spec(model)  # a misspelt name or a missing file: refused before torch is imported
     target = device_model(device_spec, settings)

@@ -123,6 +123,8 @@ def check_command(
     else:
         budget_file = budget.load_budget_file(file, check=budget.preflight)
     records = budget.read_baseline(baseline) if baseline is not None else None
+    if file is None:  # found by searching: say which file's model code is about to run
+        print(f"hetcalc check: using {found}", file=sys.stderr)
 
     results = budget.evaluate(budget_file)
     run = budget.CheckRun(budget_file, results)

@@ -78,7 +78,7 @@ def compare_command(
     plot: PlotOption = None,
     time_budget: Annotated[float, typer.Option("--time-budget", help="Seconds of timing per "
                                                "model, spread over interleaved rounds "
-                                               "(positive, finite).", metavar="S")] = 2.0,
+                                               "(0.001 to 3600).", metavar="S")] = 2.0,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     wide: WideOption = False,
@@ -96,7 +96,9 @@ def compare_command(
                              compile=compile_models)
     if latency:
         timing.validate()
-    elif plot is not None:
+    else:  # every timing option is checked either way; CUDA's presence only when timed
+        timing.check()
+    if not latency and plot is not None:
         raise InvalidArgument("--plot draws measured latency; drop --no-latency")
 
     check_spec(model)  # a misspelt name or a missing file: refused before torch is imported

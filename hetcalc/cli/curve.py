@@ -19,6 +19,9 @@ from hetcalc.curve import curve_series, default_parts, depth_note, speedup_curve
 from hetcalc.errors import InvalidArgument
 from hetcalc.render import Column, Grid, OutputFormat, Rendered, times
 
+MAX_PART = 2**20
+"""The largest --max-part, --channels and kernel size: beyond any layer (P divides channels)."""
+
 
 def _kernel(text: str) -> tuple[int, int]:
     parts = text.lower().split("x")
@@ -27,13 +30,16 @@ def _kernel(text: str) -> tuple[int, int]:
     if len(parts) != 2:
         raise InvalidArgument(f"--kernel must be K or KHxKW with positive integers, got {text!r}")
     example = "K or KHxKW, e.g. 3 or 1x7"
-    return positive_int(parts[0], "--kernel", example), positive_int(parts[1], "--kernel", example)
+    size = positive_int(parts[0], "--kernel", example), positive_int(parts[1], "--kernel", example)
+    if max(size) > MAX_PART:
+        raise InvalidArgument(f"--kernel sizes must be at most {MAX_PART}, got {text!r}")
+    return size
 
 
 def curve_command(
     kernel: Annotated[str, typer.Option(help="Kernel size K or KHxKW.")] = "3",
-    max_part: Annotated[int, typer.Option("--max-part", help="Largest P (rows are 1, 2, 4, "
-                                          "..., max).")] = 64,
+    max_part: Annotated[int, typer.Option("--max-part", help="Largest P, at most 1048576 (rows "
+                                          "are 1, 2, 4, ..., max).")] = 64,
     channels: Annotated[int, typer.Option(help="Output channels N for the DWC+PWC reference "
                                           "(Eq. 7).")] = 256,
     plot: PlotOption = None,
@@ -44,8 +50,12 @@ def curve_command(
 ) -> None:
     """Theoretical speedup over the standard conv against the part P (paper Fig. 5)."""
     size = _kernel(kernel)
-    if max_part < 1:
-        raise InvalidArgument(f"--max-part must be a positive integer, got {max_part}")
+    if max_part < 1 or max_part > MAX_PART:
+        raise InvalidArgument(f"--max-part must be a positive integer, at most {MAX_PART}, got "
+                              f"{max_part}")
+    if channels > MAX_PART:  # below 1 is the library's to refuse
+        raise InvalidArgument(f"--channels must be a positive integer, at most {MAX_PART}, got "
+                              f"{channels}")
     points = speedup_curve(size, default_parts(max_part), channels)
     rows = [pt.row() for pt in points]
     grid = Grid(f"theoretical speedup over a standard {size[0]}x{size[1]} conv (Eq. 9)", [

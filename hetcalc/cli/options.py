@@ -12,7 +12,6 @@ from __future__ import annotations
 import enum
 import importlib.util
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from rich.console import Console
 from hetcalc.cli.interrupts import interrupt_pending
 from hetcalc.errors import InvalidArgument
 from hetcalc.fileio import atomic_write_text
+from hetcalc.numbers import parse_int, shown
 from hetcalc.realizations import IMPL_NAMES
 from hetcalc.render import WIDE, OutputFormat, Rendered, render_text, to_string
 from hetcalc.settings import DEVICES, DTYPES
@@ -172,9 +172,9 @@ def device_model(spec: str | None, settings):
 
     return device_spec(spec)
 BatchSizeOption = Annotated[
-    int, typer.Option("--batch-size", help="Batch size for timing.")]
+    int, typer.Option("--batch-size", help="Batch size for timing, 1 to 65536.")]
 ThreadsOption = Annotated[
-    int | None, typer.Option(help="CPU threads for timing (default: torch's).")]
+    int | None, typer.Option(help="CPU threads for timing, 1 to 1024 (default: torch's).")]
 DtypeOption = Annotated[str, typer.Option(help="|".join(DTYPES))]
 ChannelsLastOption = Annotated[
     bool, typer.Option("--channels-last", help="Time in channels_last memory format.")]
@@ -203,15 +203,14 @@ DebugOption = Annotated[
 
 # --- values the library has no parser for ------------------------------------------------------
 
-_ASCII_COUNT = re.compile(r"[0-9]+", re.ASCII)
-
-
 def positive_int(text: str, flag: str, example: str = "1, 2, 4, ...") -> int:
-    """An ASCII decimal integer >= 1 (``str.isdigit`` would also take ``'²'`` and ``'٤'``)."""
-    stripped = text.strip()
-    if not _ASCII_COUNT.fullmatch(stripped) or int(stripped) < 1:
-        raise InvalidArgument(f"{flag} must be a positive integer ({example}), got {text!r}")
-    return int(stripped)
+    """An ASCII decimal integer >= 1 (:func:`hetcalc.numbers.parse_int`: ``str.isdigit`` would
+    also take ``'²'`` and ``'٤'``, ``int`` thousands of digits)."""
+    try:
+        return parse_int(text, 1)
+    except ValueError:
+        raise InvalidArgument(f"{flag} must be a positive integer ({example}), got "
+                              f"{shown(text)}") from None
 
 
 def emit(rendered: Rendered, fmt: OutputFormat, output: Path | None, wide: bool = False) -> None:

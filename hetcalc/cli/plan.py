@@ -79,7 +79,7 @@ def plan_command(
     dtype: DtypeOption = "float32",
     time_budget: Annotated[float, typer.Option(
         "--time-budget", help="Seconds of timing per layer pair and per whole model "
-        "(positive, finite).", metavar="S")] = 0.5,
+        "(0.001 to 3600).", metavar="S")] = 0.5,
     fmt: FormatOption = OutputFormat.TABLE,
     wide: WideOption = False,
     debug: DebugOption = False,
@@ -104,6 +104,13 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
         raise InvalidArgument("give at least one budget: --max-flops, --max-params or "
                               "--max-latency-ms")
     flops, params = _count(max_flops, "--max-flops"), _count(max_params, "--max-params")
+    if max_latency_ms is not None:  # a budget file's range: a microsecond to an hour
+        from hetcalc.budget.values import Bad, parse_positive_number
+
+        try:
+            parse_positive_number(max_latency_ms)
+        except Bad as bad:
+            raise InvalidArgument(f"--max-latency-ms {bad}") from None
     budget = Budget(flops, params, max_latency_ms).validate()
     offered = None
     if choices is not None:
@@ -119,6 +126,8 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
                              min_run_time=time_budget)
     if max_latency_ms is not None:
         timing.validate()
+    else:  # every timing option is checked either way; CUDA's presence only when timed
+        timing.check()
 
     check_spec(model)  # a misspelt name or a missing file: refused before torch is imported
 

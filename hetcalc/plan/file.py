@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import difflib
 import json
-import tomllib
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from hetcalc.errors import InvalidArgument
-from hetcalc.shapes import INPUT_SHAPE_FORMS, parse_input_shape
+from hetcalc.readfile import FileProblem, MissingFile, parse_toml, read_text
+from hetcalc.shapes import INPUT_SHAPE_FORMS, parse_input_shape, size_note, sizes
 from hetcalc.variants import Variant, parse_variant
 
 __all__ = ["Plan", "PLAN_SUFFIX", "is_plan_path", "read_plan", "parse_plan", "plan_toml",
@@ -130,20 +130,12 @@ def read_plan(path: Path | str, where: str | None = None) -> Plan:
     """Read and check a plan file; :class:`InvalidArgument` names the file (``where``, default
     the path as given), and the layer and value at fault."""
     shown = where or str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
+    try:  # a regular file of at most 1 MiB (hetcalc.readfile), TOML
+        data = parse_toml(read_text(path, "plan file"), shown)
+    except MissingFile:
         raise InvalidArgument(f"{shown}: no such plan file") from None
-    except IsADirectoryError:
-        raise InvalidArgument(f"{shown}: is a directory, not a plan file") from None
-    except UnicodeDecodeError as error:
-        raise InvalidArgument(f"{shown}: not UTF-8 text ({error.reason})") from None
-    except OSError as error:
-        raise InvalidArgument(f"{shown}: cannot read it: {error.strerror}") from None
-    try:
-        data = tomllib.loads(text)
-    except (tomllib.TOMLDecodeError, ValueError) as error:
-        raise InvalidArgument(f"{shown}: not valid TOML: {error}") from None
+    except FileProblem as problem:
+        raise InvalidArgument(f"{shown}: {problem.reason}") from None
     return parse_plan(data, shown)
 
 
@@ -160,11 +152,11 @@ def _input_shape(value: Any, where: str) -> tuple[int, ...]:
             return parse_input_shape(value)
         except InvalidArgument as error:
             raise InvalidArgument(f"{where}: {error}") from None
-    if (isinstance(value, list) and 3 <= len(value) <= 5
-            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
-        return tuple(value)
+    shape = sizes(value) if isinstance(value, list) else None
+    if shape is not None:
+        return shape
     raise InvalidArgument(f"{where}: input_shape must be positive integers {INPUT_SHAPE_FORMS}, "
-                          f"got {_describe(value)}")
+                          f"got {_describe(value)}{size_note(value)}")
 
 
 def parse_plan(data: Mapping[str, Any], where: str = "plan") -> Plan:

@@ -34,7 +34,8 @@ PROSE = {"into", "in", "from", "or", "and", "then", "to", "for", "inside", "on",
 TAKES_VALUE = {"-i", "--index-url", "--extra-index-url", "--index", "--default-index", "-f",
                "--find-links", "-r", "--requirement", "-c", "--constraint", "--constraints",
                "--pip-args", "--python", "--torch-backend", "--backend", "--index-strategy",
-               "--suffix", "--upgrade-strategy", "-t", "--target", "--prefix"}
+               "--suffix", "--upgrade-strategy", "-t", "--target", "--prefix",
+               "--reinstall-package", "--upgrade-package", "-P"}
 VALUE_IS_REQUIREMENT = {"-e", "--editable", "-w", "--with", "--with-editable", "--preinstall"}
 # Packages the docs may tell a user to install by name; all of them are on PyPI.
 KNOWN = {"torch", "torchvision", "timm", "matplotlib", "pipx", "uv", "pre-commit"}
@@ -183,6 +184,7 @@ def test_every_install_hint_installs_from_a_clone():
     ("uv tool install . --with 'timm>=1.0' --index https://x", 0),
     ("pip install 'hetcalc[plot] @ git+https://github.com/<owner>/hetcalc@<rev>'", 0),
     ("pip install torch torchvision --index-url https://x && pip install -e .", 0),
+    ("uv tool install --reinstall-package hetcalc . --index https://x", 0),
 ])
 def test_the_hint_check_tells_what_does_not_install(text, problems):
     assert len(hint_problems(text)[1]) == problems

@@ -14,8 +14,19 @@ import sys
 import traceback
 from typing import Any
 
-from hetcalc.cli.errors import EXIT_INTERRUPTED
-from hetcalc.cli.interrupts import caused_by_interrupt, interrupt_pending, watching_ctrl_c
+from hetcalc.cli import streams
+from hetcalc.cli.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+)
+from hetcalc.cli.interrupts import (
+    caused_by_interrupt,
+    interrupt_pending,
+    terminated,
+    watching_ctrl_c,
+)
 
 __all__ = ["app", "interrupt_pending", "main", "run"]
 
@@ -31,18 +42,25 @@ def __getattr__(name: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    streams.guard_closed_streams()  # ``>&-``: every write fails, none is lost without a word
     try:
         with watching_ctrl_c():
             code = _run_command(args)
             interrupt_pending()  # a Ctrl-C that a finalizer swallowed still ends the run
-            return code
+            return streams.flush_stdout(code)  # the last of stdout written, or exit 2
     except KeyboardInterrupt:
-        print("hetcalc: interrupted", file=sys.stderr)
+        if terminated():
+            streams.say("hetcalc: terminated")
+            return EXIT_TERMINATED
+        streams.say("hetcalc: interrupted")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # ``hetcalc ... | head``: the reader has gone, nothing to say
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+        streams.discard(sys.stdout)
+        return EXIT_BROKEN_PIPE
+    except OSError:  # stderr cannot be written (closed, full): nothing more can be said
+        streams.discard(sys.stdout)
+        streams.discard(sys.stderr)
+        return EXIT_ERROR
 
 
 DEBUG_ENV = "HETCALC_DEBUG"
@@ -111,11 +129,11 @@ def _failure(error: Exception, invocation) -> int:
 def run() -> None:
     """Console-script entry point.
 
-    After a Ctrl-C the process ends with ``os._exit(130)``: an interrupt that passed through code
-    a library ran with ``exec`` leaves CPython set to end the process by SIGINT (-2) at exit,
-    even though hetcalc handled it."""
+    After a Ctrl-C the process ends with ``os._exit(130)`` (``os._exit(143)`` after SIGTERM): an
+    interrupt that passed through code a library ran with ``exec`` leaves CPython set to end the
+    process by SIGINT (-2) at exit, even though hetcalc handled it."""
     code = main()
-    if code == EXIT_INTERRUPTED:
+    if code in (EXIT_INTERRUPTED, EXIT_TERMINATED):
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()

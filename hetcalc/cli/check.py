@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -21,9 +22,10 @@ from typing import Annotated, assert_never
 import typer
 
 from hetcalc import budget
-from hetcalc.cli.options import DebugOption, OutputOption, emit
+from hetcalc.cli.options import DebugOption, OutputOption, check_writable, emit
+from hetcalc.cli.streams import writing_stdout
 from hetcalc.errors import InvalidArgument
-from hetcalc.fileio import atomic_write_text
+from hetcalc.fileio import atomic_write_text, unwritable_reason
 from hetcalc.render import OutputFormat, Rendered, render_text, to_string
 from hetcalc.render.budget import render_check, render_junit, verdict
 
@@ -41,16 +43,55 @@ def _display(path: Path) -> str:
     """A discovered file as people see it: relative to the current directory when below it."""
     try:
         return str(path.relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError):
         return str(path)
 
 
-def _to_stdout(write: Callable[[], None]) -> None:
+def _working_directory() -> Path:
+    """Where the budget file is looked for; one that was deleted is one line, exit 2."""
     try:
-        write()
+        return Path.cwd()
     except OSError as error:
-        raise InvalidArgument(f"standard output: cannot write the report "
-                              f"({error.strerror or error})") from error
+        raise InvalidArgument(f"the current directory cannot be read ({error.strerror}; was it "
+                              "deleted?): give the budget file's path") from None
+
+
+def _to_stdout(write: Callable[[], None]) -> None:
+    with writing_stdout():  # a failure is one line and exit 2; a reader gone, exit 141
+        write()
+
+
+def _check_baseline_output(value: Path | None) -> Path | None:
+    """``--write-baseline FILE``: fail now, before any model code is imported, if FILE cannot be
+    written."""
+    if value is not None:
+        check_writable(value, "--write-baseline")
+    return value
+
+
+def _check_step_summary() -> None:
+    """``$GITHUB_STEP_SUMMARY``, when set, can be appended to (an existing regular file or
+    character device open for writing, or a new file in a writable directory): checked before
+    any model code is imported, like every output path."""
+    path = os.environ.get(STEP_SUMMARY)
+    if not path:
+        return
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        reason = unwritable_reason(path)
+    except OSError as error:
+        reason = error.strerror or str(error)
+    else:
+        if stat.S_ISDIR(mode):
+            reason = "Is a directory"
+        elif not (stat.S_ISREG(mode) or stat.S_ISCHR(mode)):
+            reason = "not a regular file"
+        else:
+            reason = None if os.access(path, os.W_OK) else "Permission denied"
+    if reason is not None:
+        raise InvalidArgument(f"${STEP_SUMMARY} {path}: cannot append the summary to it "
+                              f"({reason})")
 
 
 def _write(rendered: Rendered, run: budget.CheckRun, fmt: CheckFormat,
@@ -108,7 +149,7 @@ def check_command(
         metavar="PCT")] = None,
     write_baseline: Annotated[Path | None, typer.Option(
         "--write-baseline", help="Record every entry's current FLOPs and params in this file.",
-        metavar="FILE")] = None,
+        callback=_check_baseline_output, metavar="FILE")] = None,
     debug: DebugOption = False,
 ) -> None:
     """Check models against the budgets in a file: exit 0 all pass, 1 any over, 2 invalid."""
@@ -117,8 +158,9 @@ def check_command(
     if tolerance is not None and baseline is None:
         raise InvalidArgument("--tolerance needs --baseline FILE to compare with")
     allowed = budget.parse_tolerance(tolerance) if tolerance is not None else 0.0
+    _check_step_summary()
     if file is None:
-        found = budget.find_budget_file(Path.cwd())
+        found = budget.find_budget_file(_working_directory())
         budget_file = budget.load_budget_file(found, _display(found), check=budget.preflight)
     else:
         budget_file = budget.load_budget_file(file, check=budget.preflight)

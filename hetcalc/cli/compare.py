@@ -114,23 +114,21 @@ def compare_command(
         result = compare(model, chosen, shape, include_first, impl and impl.value,
                          merge_pairs=merge_dw_pw, fold_bn=fold_bn, device_model=target)
     else:
-        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
-            Progress,
             TextColumn,
             TimeElapsedColumn,
         )
 
+        from hetcalc.cli.streams import progress_bar
         from hetcalc.render import markup_safe
 
         # each variant is timed beside the baseline: two models a round per variant
         pairs = sum(not v.is_baseline for v in chosen)
         timed = 2 * pairs if pairs else 1
-        with Progress(TextColumn("timing {task.description}"), BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=Console(stderr=True), transient=True) as progress:
+        with progress_bar(TextColumn("timing {task.description}"), BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn()) as progress:
             task = progress.add_task(markup_safe(model), total=timed * settings.rounds)
             result = compare(model, chosen, shape, include_first, impl and impl.value, settings,
                              merge_pairs=merge_dw_pw, fold_bn=fold_bn,

@@ -6,7 +6,13 @@
   becomes the flag that fed it (``min_run_time must be ...`` -> ``--time-budget must be ...``).
 - A usage error (unknown option, missing argument, bad value): the same line, pointing to the
   command's help, exit 2.
-- Ctrl-C: ``hetcalc: interrupted``, exit 130.
+- Output that cannot be written (``--output``, ``--plot``, ``--write-baseline`` or
+  ``$GITHUB_STEP_SUMMARY`` unwritable, refused or failing; standard output full, closed, or
+  unable to hold the text): ``hetcalc: error: ...``, exit 2, checked before any model is built
+  where it can be. Standard error itself unwritable: exit 2, nothing said. A reader that has gone
+  (``hetcalc ... | head``): exit 141, nothing said (:mod:`hetcalc.cli.streams`).
+- Ctrl-C: ``hetcalc: interrupted``, exit 130. SIGTERM: ``hetcalc: terminated``, exit 143
+  (128 + 15); either way no temporary file is left behind.
 - Anything else is a bug: ``hetcalc: internal error: ...``, exit 3.
 With ``--debug`` a traceback comes first.
 """
@@ -18,6 +24,8 @@ from hetcalc.errors import HetcalcError, InvalidArgument
 EXIT_ERROR = 2
 EXIT_INTERNAL = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+EXIT_BROKEN_PIPE = 141
 
 # The flags that feed the library's arguments: the same for every command that has them.
 ARGUMENT_FLAGS = {

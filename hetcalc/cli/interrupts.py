@@ -1,5 +1,6 @@
-"""Ctrl-C, noted as well as raised: an interrupt that a finalizer or a library swallowed still
-ends the run (:func:`interrupt_pending`), and one a library wrapped is still recognised."""
+"""Ctrl-C (and SIGTERM), noted as well as raised: an interrupt that a finalizer or a library
+swallowed still ends the run (:func:`interrupt_pending`), and one a library wrapped is still
+recognised."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import contextlib
 import signal
 import threading
 
-__all__ = ["caused_by_interrupt", "interrupt_pending", "watching_ctrl_c"]
+__all__ = ["caused_by_interrupt", "interrupt_pending", "terminated", "watching_ctrl_c"]
 
 _interrupts: list[int] = []
+
+
+WATCHED = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+"""Ctrl-C, and SIGTERM (``kill``, a CI job cancelled, a container stopped), handled alike."""
 
 
 @contextlib.contextmanager
@@ -17,22 +22,30 @@ def watching_ctrl_c():
     """SIGINT raises ``KeyboardInterrupt`` as Python's own handler does, and is also noted: an
     interrupt that lands in a finalizer or a weakref callback (while torch loads, say) is
     printed as "Exception ignored" and lost, and the note lets :func:`interrupt_pending` end the
-    run anyway. Only in the main thread, and not where SIGINT is ignored (``nohup``)."""
-    if (threading.current_thread() is not threading.main_thread()
-            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):
+    run anyway. SIGTERM does the same (Python's default would end the process at once, leaving
+    a temporary file behind and saying nothing); :func:`terminated` tells it from Ctrl-C. Only
+    in the main thread, and not for a signal that is ignored (SIGINT under ``nohup``)."""
+    _interrupts.clear()
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def on_sigint(signum: int, frame: object) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         _interrupts.append(signum)
         raise KeyboardInterrupt
 
-    _interrupts.clear()
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    previous = {number: signal.signal(number, on_signal) for number in WATCHED
+                if signal.getsignal(number) is not signal.SIG_IGN}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def terminated() -> bool:
+    """Whether this run was ended by SIGTERM rather than Ctrl-C."""
+    return hasattr(signal, "SIGTERM") and signal.SIGTERM in _interrupts
 
 
 def interrupt_pending() -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import enum
 import importlib.util
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -21,8 +19,9 @@ import typer
 from rich.console import Console
 
 from hetcalc.cli.interrupts import interrupt_pending
+from hetcalc.cli.streams import writing_stdout
 from hetcalc.errors import InvalidArgument
-from hetcalc.fileio import atomic_write_text
+from hetcalc.fileio import atomic_write_text, unwritable_reason
 from hetcalc.numbers import parse_int, shown
 from hetcalc.realizations import IMPL_NAMES
 from hetcalc.render import WIDE, OutputFormat, Rendered, render_text, to_string
@@ -86,25 +85,13 @@ def _check_plot(value: Path | None) -> Path | None:
 
 def check_writable(path: Path, what: str) -> None:
     """Raise :class:`InvalidArgument` (in the words :func:`hetcalc.fileio.atomic_write` uses)
-    unless ``path`` can be created or replaced: its directory exists and is writable, and the
-    path itself is not a directory."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        reason = "Is a directory"
-    elif not directory.exists():
-        reason = "No such file or directory"
-    elif not directory.is_dir():
-        reason = "Not a directory"
-    else:
-        try:  # what atomic_write will do: a temporary file beside the target
-            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-        except OSError as error:
-            reason = error.strerror or str(error)
-        else:
-            os.close(fd)
-            os.unlink(probe)
-            return
-    raise InvalidArgument(f"{what} {path}: cannot write it ({reason})")
+    unless ``path`` can be written: a temporary file can be made beside it (its directory
+    exists and is writable), or it is a character device or a FIFO open for writing; a
+    directory, a block device or a socket is refused (:func:`hetcalc.fileio.unwritable_reason`).
+    Every output path is checked by this before any user code is imported."""
+    reason = unwritable_reason(path)
+    if reason is not None:
+        raise InvalidArgument(f"{what} {path}: cannot write it ({reason})")
 
 
 def require_matplotlib() -> None:
@@ -224,10 +211,11 @@ def emit(rendered: Rendered, fmt: OutputFormat, output: Path | None, wide: bool 
     if output is not None:
         atomic_write_text(output, to_string(result), what="--output")
         return
-    if isinstance(result, str):
-        typer.echo(result, nl=False)
-        return
-    console = Console()
-    if wide or not console.is_terminal:  # never fold a piped table at 80 columns
-        console = Console(width=WIDE)
-    console.print(result)
+    with writing_stdout():  # a full disk, a closed stdout: one line and exit 2
+        if isinstance(result, str):
+            typer.echo(result, nl=False)
+            return
+        console = Console()
+        if wide or not console.is_terminal:  # never fold a piped table at 80 columns
+            console = Console(width=WIDE)
+        console.print(result)

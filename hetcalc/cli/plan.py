@@ -142,14 +142,13 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
     if max_latency_ms is None:
         result = find_plan(model, budget, offered, shape, include_first, impl, where=where)
     else:
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
+        from hetcalc.cli.streams import progress_bar
         from hetcalc.render import markup_safe
 
-        with Progress(TextColumn("timing {task.description}: {task.completed} blocks"),
-                      BarColumn(), TimeElapsedColumn(), console=Console(stderr=True),
-                      transient=True) as progress:
+        with progress_bar(TextColumn("timing {task.description}: {task.completed} blocks"),
+                          BarColumn(), TimeElapsedColumn()) as progress:
             task = progress.add_task(markup_safe(model), total=None)
             result = find_plan(model, budget, offered, shape, include_first, impl, timing,
                                where=where, on_block=lambda name: progress.advance(task))

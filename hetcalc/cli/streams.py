@@ -1,0 +1,148 @@
+"""Standard output and standard error as the CLI writes them: output that cannot be written is an
+error (one line, exit 2), never lost without a word, and the timing progress bar leaves nothing
+behind.
+
+- A write to stdout that fails (a full disk, ``>&-``, text the stream's encoding cannot hold) is
+  ``hetcalc: error: standard output: cannot write to it (...)``, exit 2
+  (:func:`writing_stdout` around every write, :func:`flush_stdout` for the last buffered part).
+  A reader that has gone (``hetcalc ... | head``) is not an error: exit 141, silent, as before.
+- A stream closed before hetcalc started is ``None`` in Python, and everything printed to it
+  is dropped without a word (worse, ``print(..., file=None)`` writes to stdout):
+  :func:`guard_closed_streams` puts a stream in its place whose every write fails, as writing to
+  a closed descriptor does.
+- When stderr itself cannot be written, nothing more can be said: exit 2 (where the command
+  would have ended with 0 or 1), silently.
+
+Imports nothing heavy: :func:`hetcalc.cli.main` uses it before the application is loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import sys
+from collections.abc import Iterator
+from typing import TextIO
+
+from hetcalc.cli.errors import EXIT_BROKEN_PIPE, EXIT_ERROR
+from hetcalc.errors import InvalidArgument
+
+__all__ = ["discard", "flush_stdout", "guard_closed_streams", "progress_bar", "say",
+           "writing_stdout"]
+
+STDOUT = "standard output"
+CLOSED = "it was closed when hetcalc started"
+
+
+class _Closed(io.RawIOBase):
+    """A descriptor that was closed: every write fails, until :func:`discard` is called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.discarding = False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if self.discarding:
+            return len(data)
+        raise OSError(errno.EBADF, CLOSED)
+
+
+def guard_closed_streams() -> None:
+    """Replace a ``None`` ``sys.stdout`` or ``sys.stderr`` (its descriptor was closed at start)
+    by a stream whose writes fail (``OSError`` EBADF) at once."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, io.TextIOWrapper(_Closed(), encoding="utf-8",
+                                                errors="backslashreplace", write_through=True))
+
+
+def discard(stream: TextIO | None) -> None:
+    """What ``stream`` still holds goes nowhere, and so does what is written to it later: after
+    a failed write, Python's own flush at exit must not fail again (it would print "Exception
+    ignored" and end with exit code 120)."""
+    if stream is None:
+        return
+    raw = getattr(stream, "buffer", None)
+    if isinstance(raw, _Closed):
+        raw.discarding = True
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, stream.fileno())
+        finally:
+            os.close(null)
+
+
+def say(line: str) -> bool:
+    """Print ``line`` on stderr; False (and stderr discarded) where stderr cannot be written."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        discard(sys.stderr)
+        return False
+    return True
+
+
+def _reason(error: OSError | UnicodeEncodeError) -> str:
+    if isinstance(error, UnicodeEncodeError):
+        bad = error.object[error.start:error.end]
+        if all("\ud800" <= char <= "\udfff" for char in bad):  # undecodable bytes of a name
+            return f"the text holds {bad!r}, which is not valid Unicode"
+        return (f"the text holds {bad!r}, which its encoding ({error.encoding}) cannot hold; "
+                "set PYTHONIOENCODING=utf-8")
+    return error.strerror or str(error)
+
+
+@contextlib.contextmanager
+def writing_stdout() -> Iterator[None]:
+    """Writes to stdout inside: a failure is :class:`InvalidArgument` (one line, exit 2), the
+    rest of stdout discarded; a reader that has gone ends the command with exit 141, silently
+    (``typer.Exit``, which the CLI passes on as it is)."""
+    try:
+        yield
+    except BrokenPipeError:
+        import typer
+
+        discard(sys.stdout)
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    except (OSError, UnicodeEncodeError) as error:
+        discard(sys.stdout)
+        raise InvalidArgument(f"{STDOUT}: cannot write to it ({_reason(error)})") from None
+
+
+def flush_stdout(code: int) -> int:
+    """Flush stdout at the end of a run, checked: a failure is one line and exit 2 where the
+    command would have ended with 0 or 1 (an error already told keeps its code and its one
+    line). ``BrokenPipeError`` passes."""
+    stream = sys.stdout
+    if stream is None:
+        return code
+    try:
+        stream.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        discard(stream)
+        if code not in (0, 1):
+            return code
+        say(f"hetcalc: error: {STDOUT}: cannot write to it ({_reason(error)})")
+        return EXIT_ERROR
+    return code
+
+
+def progress_bar(*columns):
+    """The timing progress bar on stderr, gone once the work ends, however it ends. Where stderr
+    is not an interactive terminal (a CI log, a file, a pipe) there is no bar at all: rich would
+    print a newline when it stops, and an error after it would begin with a blank line."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console(stderr=True)
+    return Progress(*columns, console=console, transient=True,
+                    disable=not console.is_interactive)

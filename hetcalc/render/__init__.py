@@ -125,13 +125,16 @@ def markup_safe(text: str) -> str:
     return _MARKUP_TAG.sub(lambda m: f"{m[1]}{m[1]}\\{m[2]}", user_text(text))
 
 
-def _text(text: str | None) -> Text | None:
+def _text(text: str | None, style: str = "") -> Text | None:
     """A title, caption, header or cell for rich: shown as typed, never parsed as markup."""
-    return None if text is None else Text(user_text(text))
+    return None if text is None else Text(user_text(text), style=style)
 
 
 def _table(grid: Grid) -> Table:
-    return Table(title=_text(grid.title), caption=_text(grid.caption), title_justify="left",
+    """A rich table with the grid's title and caption, in rich's own styles for them (which
+    rich gives a string, not a :class:`Text`)."""
+    return Table(title=_text(grid.title, "table.title"),
+                 caption=_text(grid.caption, "table.caption"), title_justify="left",
                  caption_justify="left", header_style="bold")
 
 

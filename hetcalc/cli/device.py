@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from hetcalc.cli.options import (
     DebugOption,
@@ -34,9 +35,9 @@ class _MeasuringNote:
         self.status = None
 
     def __call__(self, what: str) -> None:
-        text = f"measuring {what}"
+        text = Text(f"measuring {what}")  # shown as it is, never parsed as markup
         if not self.console.is_terminal:
-            self.console.print(f"hetcalc: {text}", soft_wrap=True)
+            self.console.print(Text("hetcalc: ") + text, soft_wrap=True)
         elif self.status is None:
             self.status = self.console.status(text)
             self.status.start()

@@ -166,6 +166,19 @@ def test_stdout_on_a_full_device_is_one_line_and_exit_2(args):
     assert result.stderr == f"hetcalc: error: standard output: cannot write to it ({FULL})\n"
 
 
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["models", "--help"]],
+                         ids=["help", "version", "command-help"])
+def test_help_and_version_to_a_full_or_closed_stdout_are_one_line_and_exit_2(args):
+    with open("/dev/full", "w") as full:
+        result = hetcalc(*args, stdout=full)
+    assert (result.returncode, result.stderr) == (
+        2, f"hetcalc: error: standard output: cannot write to it ({FULL})\n")
+    result = hetcalc(*args, stdout=subprocess.DEVNULL, preexec_fn=_closing(1))
+    assert (result.returncode, result.stderr) == (
+        2, "hetcalc: error: standard output: cannot write to it (it was closed when hetcalc "
+           "started)\n")
+
+
 def test_a_closed_stdout_is_one_line_and_exit_2():
     result = hetcalc("models", stdout=subprocess.DEVNULL, preexec_fn=_closing(1))
     assert result.returncode == 2

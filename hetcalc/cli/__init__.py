@@ -42,7 +42,7 @@ def __getattr__(name: str) -> Any:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI on ``argv`` (default ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    streams.guard_closed_streams()  # ``>&-``: every write fails, none is lost without a word
+    streams.guard_streams()  # a write to stdout that fails is one line, none is lost silently
     try:
         with watching_ctrl_c():
             code = _run_command(args)

@@ -6,10 +6,12 @@ behind.
   ``hetcalc: error: standard output: cannot write to it (...)``, exit 2
   (:func:`writing_stdout` around every write, :func:`flush_stdout` for the last buffered part).
   A reader that has gone (``hetcalc ... | head``) is not an error: exit 141, silent, as before.
-- A stream closed before hetcalc started is ``None`` in Python, and everything printed to it
-  is dropped without a word (worse, ``print(..., file=None)`` writes to stdout):
-  :func:`guard_closed_streams` puts a stream in its place whose every write fails, as writing to
-  a closed descriptor does.
+- Every write to stdout, whoever makes it (a table, ``--help``, ``--version``), fails with
+  :class:`OutputError`, which is a :class:`~hetcalc.errors.HetcalcError` (so the CLI prints it as
+  its one line) and an ``OSError``: :func:`guard_streams` puts Python's stdout on a descriptor
+  that says so. A stream closed before hetcalc started is ``None`` in Python, and everything
+  printed to it would be dropped without a word (worse, ``print(..., file=None)`` writes to
+  stdout): it gets a stream whose every write fails, as writing to a closed descriptor does.
 - When stderr itself cannot be written, nothing more can be said: exit 2 (where the command
   would have ended with 0 or 1), silently.
 
@@ -19,7 +21,6 @@ Imports nothing heavy: :func:`hetcalc.cli.main` uses it before the application i
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import os
 import sys
@@ -29,18 +30,23 @@ from typing import TextIO
 from hetcalc.cli.errors import EXIT_BROKEN_PIPE, EXIT_ERROR
 from hetcalc.errors import InvalidArgument
 
-__all__ = ["discard", "flush_stdout", "guard_closed_streams", "progress_bar", "say",
+__all__ = ["OutputError", "discard", "flush_stdout", "guard_streams", "progress_bar", "say",
            "writing_stdout"]
 
 STDOUT = "standard output"
 CLOSED = "it was closed when hetcalc started"
 
 
+class OutputError(InvalidArgument, OSError):
+    """A write to a standard stream failed: one line (its message) and exit 2."""
+
+
 class _Closed(io.RawIOBase):
     """A descriptor that was closed: every write fails, until :func:`discard` is called."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str) -> None:
         super().__init__()
+        self.name = name
         self.discarding = False
 
     def writable(self) -> bool:
@@ -49,16 +55,54 @@ class _Closed(io.RawIOBase):
     def write(self, data) -> int:
         if self.discarding:
             return len(data)
-        raise OSError(errno.EBADF, CLOSED)
+        raise OutputError(f"{self.name}: cannot write to it ({CLOSED})")
 
 
-def guard_closed_streams() -> None:
-    """Replace a ``None`` ``sys.stdout`` or ``sys.stderr`` (its descriptor was closed at start)
-    by a stream whose writes fail (``OSError`` EBADF) at once."""
-    for name in ("stdout", "stderr"):
+class _Descriptor(io.RawIOBase):
+    """Standard output's descriptor, written as Python writes it, a failure told as
+    :class:`OutputError` (``BrokenPipeError`` stays itself: exit 141)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def write(self, data) -> int:
+        try:
+            return os.write(self.fd, data)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise OutputError(f"{STDOUT}: cannot write to it ({_reason(error)})") from None
+
+
+def guard_streams() -> None:
+    """Put Python's stdout on :class:`_Descriptor` (the same descriptor, encoding, errors and
+    line buffering), and replace a ``None`` ``sys.stdout`` or ``sys.stderr`` (its descriptor was
+    closed at start) by a stream whose writes fail at once. Streams that are not the process's
+    own (a test's capture) are left alone; calling it again changes nothing."""
+    for name, what in (("stdout", STDOUT), ("stderr", "standard error")):
         if getattr(sys, name) is None:
-            setattr(sys, name, io.TextIOWrapper(_Closed(), encoding="utf-8",
+            setattr(sys, name, io.TextIOWrapper(_Closed(what), encoding="utf-8",
                                                 errors="backslashreplace", write_through=True))
+    stream = sys.stdout
+    if stream is not sys.__stdout__ or not isinstance(stream, io.TextIOWrapper):
+        return
+    try:
+        stream.flush()
+        fd = stream.fileno()
+    except (OSError, ValueError):
+        return
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(_Descriptor(fd)), encoding=stream.encoding,
+                                  errors=stream.errors, line_buffering=stream.line_buffering)
 
 
 def discard(stream: TextIO | None) -> None:
@@ -68,6 +112,7 @@ def discard(stream: TextIO | None) -> None:
     if stream is None:
         return
     raw = getattr(stream, "buffer", None)
+    raw = getattr(raw, "raw", raw)
     if isinstance(raw, _Closed):
         raw.discarding = True
         return
@@ -111,6 +156,9 @@ def writing_stdout() -> Iterator[None]:
 
         discard(sys.stdout)
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    except OutputError:
+        discard(sys.stdout)
+        raise
     except (OSError, UnicodeEncodeError) as error:
         discard(sys.stdout)
         raise InvalidArgument(f"{STDOUT}: cannot write to it ({_reason(error)})") from None
@@ -131,7 +179,9 @@ def flush_stdout(code: int) -> int:
         discard(stream)
         if code not in (0, 1):
             return code
-        say(f"hetcalc: error: {STDOUT}: cannot write to it ({_reason(error)})")
+        message = str(error) if isinstance(error, OutputError) else \
+            f"{STDOUT}: cannot write to it ({_reason(error)})"
+        say(f"hetcalc: error: {message}")
         return EXIT_ERROR
     return code
 

@@ -237,3 +237,14 @@ def test_plan_file_comments_stay_comments(cli, tmp_path):
     header = [line for line in written.read_text(encoding="utf-8").splitlines()
               if line.startswith("#")]
     assert any("a\\nb [/]" in line for line in header)
+
+
+def test_check_names_a_discovered_file_on_one_line(cli, tmp_path, model_dir, monkeypatch):
+    directory = tmp_path / "ci\nhetcalc check: PASS"
+    directory.mkdir()
+    _budget(tmp_path, model_dir).rename(directory / "budgets.toml")
+    monkeypatch.chdir(directory)
+    code, _, err = cli("check")
+    assert code == 1, err
+    assert "ci\\nhetcalc check: PASS/budgets.toml" in err.splitlines()[0]
+    _no_forged_line(err)

@@ -28,6 +28,7 @@ from hetcalc.errors import InvalidArgument
 from hetcalc.fileio import atomic_write_text, unwritable_reason
 from hetcalc.render import OutputFormat, Rendered, render_text, to_string
 from hetcalc.render.budget import render_check, render_junit, verdict
+from hetcalc.render.text import user_text
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
@@ -166,7 +167,7 @@ def check_command(
         budget_file = budget.load_budget_file(file, check=budget.preflight)
     records = budget.read_baseline(baseline) if baseline is not None else None
     if file is None:  # found by searching: say which file's model code is about to run
-        print(f"hetcalc check: using {found}", file=sys.stderr)
+        print(f"hetcalc check: using {user_text(found)}", file=sys.stderr)
 
     results = budget.evaluate(budget_file)
     run = budget.CheckRun(budget_file, results)

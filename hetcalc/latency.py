@@ -29,10 +29,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from hetcalc.errors import InvalidArgument
+from hetcalc.errors import InvalidArgument, TraceError
 from hetcalc.nn import Impl
 from hetcalc.report import Latency
 from hetcalc.settings import DEVICES, DTYPES, LatencySettings
+from hetcalc.usercode import running_user_code
 from hetcalc.variants import ConvShape, Variant
 
 if TYPE_CHECKING:
@@ -157,16 +158,17 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
     cudnn = torch.backends.cudnn.benchmark
     try:
         torch.backends.cudnn.benchmark = device.type == "cuda"  # tuning and timing alike
-        for name, model in models.items():
-            model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
-            model, carried[name] = _carried(model)
-            timed_models[name] = model
-            tuned += _tuned(model, x, threads)
-            if settings.compile:
-                model = _compiled(model, x, threads)
-            timers[name] = benchmark.Timer("model(x)", globals={"model": model, "x": x},
-                                           num_threads=threads, label=name)
-        samples, numbers = _timed(timers, settings, device, on_block)
+        with _models_running(models):
+            for name, model in models.items():
+                model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
+                model, carried[name] = _carried(model)
+                timed_models[name] = model
+                tuned += _tuned(model, x, threads)
+                if settings.compile:
+                    model = _compiled(model, x, threads)
+                timers[name] = benchmark.Timer("model(x)", globals={"model": model, "x": x},
+                                               num_threads=threads, label=name)
+            samples, numbers = _timed(timers, settings, device, on_block)
     finally:
         torch.backends.cudnn.benchmark = cudnn
         for layer in tuned:  # the model's layers choose again next time, as it was built
@@ -210,7 +212,7 @@ def time_shares(model: nn.Module, input_shape: tuple[int, ...], names: list[str]
              memory_format=_memory_format(settings, len(input_shape))).eval()
     try:
         torch.set_num_threads(settings.threads or previous)
-        with torch.inference_mode():
+        with _models_running({"baseline": model}), torch.inference_mode():
             for _ in range(2):
                 model(x)
             for times in spent.values():
@@ -226,6 +228,14 @@ def time_shares(model: nn.Module, input_shape: tuple[int, ...], names: list[str]
     whole = statistics.median(totals)
     return {name: statistics.median(times) / whole if times else 0.0
             for name, times in spent.items()}
+
+
+def _models_running(models: Mapping[str, nn.Module]) -> running_user_code:
+    """The models' forward is a model's code: a ``SystemExit`` (or another exception that is
+    not an ``Exception``) it raises while timed is a :class:`~hetcalc.errors.TraceError` of one
+    line; ordinary exceptions stay as they are."""
+    return running_user_code(f"timing {', '.join(map(repr, models))} failed", TraceError,
+                             ordinary=False)
 
 
 def _input(input_shape: tuple[int, ...], settings: LatencySettings,

@@ -38,10 +38,13 @@ class Subject:
     name: str
     input_shape: tuple[int, ...]
     build: Callable[[str], nn.Module]
+    default_shape: bool = False
+    """``input_shape`` is hetcalc's default: the model declares none (a failed trace says so)."""
 
     def trace(self, fold_bn: bool = False) -> Trace:
         """The baseline model counted (conv calls, fvcore and torch counts)."""
-        return trace_model(self.build("meta"), self.input_shape, self.name, fold_bn)
+        return trace_model(self.build("meta"), self.input_shape, self.name, fold_bn,
+                           self.default_shape)
 
     def count(self, decisions: Sequence[Decision], impl: str | Mapping[str, str] = DEFAULT_IMPL,
               fold_bn: bool = False) -> Trace:
@@ -83,4 +86,7 @@ def subject(model: str | nn.Module, input_shape: Sequence[int] | None = None,
         raise InvalidArgument(f"model must be a model spec (str) or an nn.Module, got "
                               f"{type(model).__name__}", argument="model")
     entry = models.resolve(model)
-    return Subject(name or model, shape or entry.input_shape, partial(models.build, entry))
+    default = False
+    if shape is None:  # the model's own: a user's module or builder may declare it
+        shape, default = models.own_input_shape(entry)
+    return Subject(name or model, shape, partial(models.build, entry), default)

@@ -16,6 +16,7 @@ import math
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import torch
 from torch import nn
@@ -28,6 +29,7 @@ with warnings.catch_warnings():  # fvcore's import touches the deprecated torch.
 from hetcalc.errors import TraceError
 from hetcalc.shapes import ConvShape, as_size, resolve_padding
 from hetcalc.tensors import storage_free_copy
+from hetcalc.usercode import running_user_code, spec_argv0
 
 CONV_TYPES = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
               nn.ConvTranspose3d)
@@ -297,18 +299,12 @@ def conv_calls(model: nn.Module, input_shape: tuple[int, ...], name: str = "mode
 
     The pass is :func:`isolated`: the model and torch's global state are as they were after it.
     """
-    try:
-        with isolated(model), _counting_mode(), ConvRecorder(model) as recorder:
-            model(zero_input(model, input_shape))
-    except Exception as error:
-        raise TraceError(f"model {name!r} failed to run on input shape "
-                         f"{','.join(map(str, input_shape))}: {_first_line(error)}") from error
+    with running_user_code(f"model {name!r} failed to run on input shape "
+                           f"{','.join(map(str, input_shape))}", TraceError,
+                           argv0=spec_argv0(name)), \
+            isolated(model), _counting_mode(), ConvRecorder(model) as recorder:
+        model(zero_input(model, input_shape))
     return recorder.calls
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 BATCH_NORM_OPS = ("aten::batch_norm",)
@@ -387,7 +383,7 @@ def _gib(size: int) -> str:
 
 
 def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "model",
-                fold_bn: bool = False) -> Trace:
+                fold_bn: bool = False, default_shape: bool = False) -> Trace:
     """Count ``model`` on a zero input of ``input_shape``, without changing it.
 
     A model on the meta device (:func:`hetcalc.models.build` with ``weights="meta"``) first runs
@@ -402,21 +398,34 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
     as 0 instead: folded into the conv or linear layer before it, as a deployed model runs it
     (what remains is a bias add, which hetcalc, like fvcore, does not count). This is also the
     paper's convention for its tables, less their bias adds (docs/cost-model.md).
+
+    Whatever the model's code raises (``SystemExit`` included) is a :class:`TraceError` of one
+    line (:class:`hetcalc.usercode.running_user_code`); ``default_shape`` says that
+    ``input_shape`` is hetcalc's default, not the model's, and the message then says so.
     """
     shape_text = ",".join(map(str, input_shape))
+    if default_shape:
+        prefix = (f"model {name!r} failed to trace at the default input shape {shape_text} "
+                  "(the model declares none)")
+        hint = ("give the model's shape with --input-shape, or set input_shape on the module "
+                "its builder returns")
+    else:
+        prefix, hint = f"model {name!r} failed to trace with input shape {shape_text}", ""
+    guard = partial(running_user_code, prefix, TraceError, argv0=spec_argv0(name), hint=hint)
     observed = None
     cpu_model = model
     if _on_meta(model):
         # Copied before the meta pass, which may move a model's plain tensor attributes to the
         # meta device (torchvision's AnchorGenerator keeps its anchors on the last input's).
-        cpu_model = storage_free_copy(model)
+        with guard():
+            cpu_model = storage_free_copy(model)
         try:
-            with hooks_restored(model):
+            with hooks_restored(model), guard():
                 observed = _observe(model, zero_input(model, input_shape))
-        except Exception:  # a forward that needs values (data-dependent shapes): run it for real
+        except TraceError:  # a forward that needs values (data-dependent shapes): run it for real
             observed = None
     cpu_inputs = None
-    try:
+    with guard():
         if observed is None:
             cpu_inputs = zero_input(cpu_model, input_shape)
             with hooks_restored(cpu_model):
@@ -438,9 +447,6 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
             cpu_inputs = zero_input(cpu_model, input_shape)
         with hooks_restored(cpu_model):
             total, by_module, uncounted = _fvcore(cpu_model, cpu_inputs, fold_bn)
-    except Exception as error:
-        raise TraceError(f"model {name!r} failed to trace with input shape {shape_text}: "
-                         f"{_first_line(error)}") from error
     return Trace(
         input_shape=tuple(input_shape),
         convs=recorder.calls,

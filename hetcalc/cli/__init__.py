@@ -86,12 +86,30 @@ def _run_command(args: list[str]) -> int:
     try:
         command._main_shell_completion({}, "hetcalc")  # exits when the shell asks to complete
         with command.make_context("hetcalc", args) as ctx:
-            result = command.invoke(ctx)
+            try:
+                result = command.invoke(ctx)
+            except (Exception, KeyboardInterrupt):
+                raise
+            except BaseException as stray:  # noqa: BLE001 - see _stray
+                raise _stray(stray) from stray
     except Exception as error:
         if caused_by_interrupt(error):  # a Ctrl-C that a library wrapped in its own error
             raise KeyboardInterrupt from error
         return _failure(error, invocation)
     return result if isinstance(result, int) else 0
+
+
+def _stray(error: BaseException) -> Exception:
+    """A ``SystemExit`` (or another exception that is not an ``Exception``) out of a command:
+    no hetcalc command raises one (Click's and Typer's exits are ``Exception``s under
+    ``make_context``/``invoke``; only their shell-completion options exit, while parsing), so it
+    came from a model's code that ran unguarded. Never its exit code: one line and exit 2."""
+    from hetcalc.errors import HetcalcError
+    from hetcalc.usercode import ModelTimeout, TimeLimitExpired, describe
+
+    if isinstance(error, TimeLimitExpired):
+        return ModelTimeout("the model did not finish in its time limit")
+    return HetcalcError(f"code a model runs ended the command: {describe(error)}")
 
 
 def _failure(error: Exception, invocation) -> int:

@@ -56,11 +56,16 @@ def interrupt_pending() -> None:
 
 
 def caused_by_interrupt(error: BaseException) -> bool:
-    """Whether ``error`` is, or was caused by, a Ctrl-C that a library wrapped in its own error."""
+    """Whether ``error`` is, or was caused by, a Ctrl-C: a ``KeyboardInterrupt`` in its chain of
+    causes and contexts (a library that wrapped the interrupt in its own error), or a SIGINT
+    noted during this run (one whose wrapper kept only the words). The words alone are not an
+    interrupt: a model's exception that says "KeyboardInterrupt" is that model's error."""
+    if _interrupts:
+        return True
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
-        if isinstance(current, KeyboardInterrupt) or "KeyboardInterrupt" in str(current):
+        if isinstance(current, KeyboardInterrupt):
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__

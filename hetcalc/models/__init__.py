@@ -39,8 +39,9 @@ from hetcalc.catalog import split_user_spec, unknown_model
 from hetcalc.errors import ModelLoadError, UnknownModel
 from hetcalc.models import cifar, zoo
 from hetcalc.models.zoo import IMAGENET_SHAPE, INCEPTION_SHAPE, InputShape
-from hetcalc.shapes import parse_input_shape
+from hetcalc.shapes import INPUT_SHAPE_FORMS, MAX_SIZE, parse_input_shape
 from hetcalc.tensors import materialize_zero
+from hetcalc.usercode import one_line, running_user_code, spec_argv0
 
 CIFAR_SHAPE: InputShape = (1, 3, 32, 32)
 
@@ -53,6 +54,10 @@ class ModelEntry:
     builder: Callable[[], nn.Module]
     input_shape: InputShape
     source: str
+    shape_from: str = "registry"
+    """Where ``input_shape`` comes from: ``registry``; for a user's model ``builder`` (its
+    builder's ``input_shape``) or ``default`` (none declared; see :func:`own_input_shape` for
+    the module's own)."""
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -128,20 +133,27 @@ def _user_entry(spec: str) -> ModelEntry:
             raise UnknownModel(f"model {spec!r}: file {target} does not exist")
         module = _load_file(path, spec)
     else:
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as error:
-            raise UnknownModel(f"model {spec!r}: no module named {error.name!r}") from None
-        except Exception as error:
-            raise ModelLoadError(f"model {spec!r}: importing {target} failed: {error}") from error
-    builder = getattr(module, fn_name, None)
-    if not callable(builder):
-        found = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
-                       and getattr(v, "__module__", None) == module.__name__)
+        missing = None
+        with running_user_code(f"model {spec!r}: importing {target} failed", argv0=target,
+                               capture_stderr=True):
+            try:
+                module = importlib.import_module(target)
+            except ModuleNotFoundError as error:
+                missing = error.name
+        if missing is not None:
+            raise UnknownModel(f"model {spec!r}: no module named {missing!r}")
+    with running_user_code(f"model {spec!r}: reading its builder failed", argv0=target):
+        builder = getattr(module, fn_name, None)
+        found = None if callable(builder) else sorted(
+            n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
+            and getattr(v, "__module__", None) == module.__name__)
+        declared = getattr(builder, "input_shape", None) if found is None else None
+    if found is not None:
         listing = f"; callables there: {', '.join(found)}" if found else ""
         raise UnknownModel(f"model {spec!r}: {target} has no function {fn_name!r}{listing}")
-    shape = tuple(getattr(builder, "input_shape", IMAGENET_SHAPE))
-    return ModelEntry(spec, builder, shape, "user")
+    shape = IMAGENET_SHAPE if declared is None else declared_shape(spec, declared, "its builder")
+    return ModelEntry(spec, builder, shape, "user",
+                      "default" if declared is None else "builder")
 
 
 def _load_file(path: Path, spec: str):
@@ -154,11 +166,47 @@ def _load_file(path: Path, spec: str):
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
     try:
-        module_spec.loader.exec_module(module)
-    except Exception as error:
+        with running_user_code(f"model {spec!r}: importing {path} failed", argv0=str(path),
+                               capture_stderr=True):
+            module_spec.loader.exec_module(module)
+    except BaseException:
         del sys.modules[name]
-        raise ModelLoadError(f"model {spec!r}: importing {path} failed: {error}") from error
+        raise
     return module
+
+
+def declared_shape(spec: str, value: object, where: str) -> InputShape:
+    """The input shape a user's model declares (``input_shape`` on the module its builder
+    returns, or on the builder): a tuple or list of 3 to 5 positive integers, else
+    :class:`ModelLoadError` naming the model and what it declared."""
+    sizes = tuple(value) if isinstance(value, tuple | list) else None
+    if sizes is None or not 3 <= len(sizes) <= 5 or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_SIZE for v in sizes):
+        try:
+            shown = repr(value) if isinstance(value, tuple | list | int | float | str) else (
+                type(value).__name__)
+        except Exception:  # noqa: BLE001 - an element whose repr fails
+            shown = type(value).__name__
+        raise ModelLoadError(
+            f"model {spec!r}: the input_shape {where} declares must be a tuple or list of 3 to 5 "
+            f"positive integers ({INPUT_SHAPE_FORMS}), got {one_line(shown, 80)}")
+    return tuple(int(v) for v in sizes)
+
+
+def own_input_shape(entry: ModelEntry) -> tuple[InputShape, bool]:
+    """The input shape a model runs at when none is given, and whether it is hetcalc's default
+    (the model declares none). A registered model's is its entry's; a user's model is built (on
+    the meta device) to read ``input_shape`` from the module its builder returns, which wins
+    over the builder's own, which wins over :data:`IMAGENET_SHAPE`."""
+    if entry.source != "user":
+        return entry.input_shape, False
+    model = build(entry, "meta")
+    with running_user_code(f"model {entry.name!r}: reading its input_shape failed",
+                           argv0=spec_argv0(entry.name)):
+        declared = getattr(model, "input_shape", None)
+    if declared is not None:
+        return declared_shape(entry.name, declared, "its module"), False
+    return entry.input_shape, entry.shape_from == "default"
 
 
 Weights = Literal["meta", "none", "random"]
@@ -220,12 +268,11 @@ def _parameters_on_meta():
 
 
 def _call(entry: ModelEntry) -> nn.Module:
-    try:
-        with warnings.catch_warnings():  # builders' advice on init (inception) is not ours to print
-            warnings.simplefilter("ignore", FutureWarning)
-            model = entry.builder()
-    except Exception as error:
-        raise ModelLoadError(f"model {entry.name!r}: building it failed: {error}") from error
+    with running_user_code(f"model {entry.name!r}: building it failed",
+                           argv0=spec_argv0(entry.name)), warnings.catch_warnings():
+        # builders' advice on init (inception) is not ours to print
+        warnings.simplefilter("ignore", FutureWarning)
+        model = entry.builder()
     if not isinstance(model, nn.Module):
         raise ModelLoadError(
             f"model {entry.name!r}: the builder returned {type(model).__name__}, not an nn.Module"
@@ -239,6 +286,8 @@ __all__ = [
     "list_models",
     "resolve",
     "build",
+    "own_input_shape",
+    "declared_shape",
     "parse_input_shape",
     "IMAGENET_SHAPE",
     "CIFAR_SHAPE",

@@ -156,47 +156,73 @@ def measure_latency(entry: Entry) -> float:
 def evaluate(budget: BudgetFile) -> list[EntryResult]:
     """Cost every entry, in file order; each distinct (model, input shape) is traced once.
 
-    An entry's model is resolved (a user's file imported) when its turn comes. An entry whose
+    An entry's model is resolved (a user's file imported) when its turn comes, and all its work
+    (import, build, trace, count, timing) is bounded by the entry's ``timeout``. An entry whose
     key turns out, once its default input shape is known, to be an earlier entry's is a
-    :class:`BudgetError`; any other failure is the library's error, prefixed with the entry.
+    :class:`BudgetError`; any other failure is the library's error, prefixed with the entry
+    (whatever the model's code raised, ``SystemExit`` included: an error, never a pass).
     """
-    from hetcalc import analysis, models
-    from hetcalc.pipeline import subject
+    from hetcalc.usercode import ModelTimeout, time_limit
 
     traces: dict[tuple[str, tuple[int, ...]], Trace] = {}
     by_key: dict[str, Entry] = {}
     results = []
     for entry in budget.entries:
-        key = "model"
+        step = ["model"]  # the key a failure is about, as the entry's work goes on
+        source = f"timeout = {entry.timeout:g}" if entry.timeout is not None else ""
         try:
-            if entry.input_shape is None:
-                entry = replace(entry, input_shape=models.resolve(entry.spec).input_shape)
-            assert entry.input_shape is not None
-            other = by_key.setdefault(entry.key, entry)
-            if other is not entry:
-                raise BudgetError([duplicate_problem(budget.display, entry, other)])
-            trace_key = (entry.spec, entry.input_shape)
-            if trace_key not in traces:
-                traces[trace_key] = analysis.trace_spec(entry.spec, entry.input_shape)
-            key = "plan" if isinstance(entry.variant, Plan) else "variant"
-            source = subject(entry.spec, entry.input_shape, name=entry.model)
-            report = analysis.costed(source, traces[trace_key], entry.variant,
-                                     entry.include_first, entry.merge_dw_pw).report
-            if not (entry.variant.is_baseline or report.substituted or entry.allow_unchanged):
-                why = next((n for n in report.notes if n.startswith("nothing replaced")), "")
-                raise InvalidArgument(f"{why}; set allow_unchanged = true in this entry if "
-                                      "that is expected")
-            key = "max_latency_ms"
-            latency_ms = measure_latency(entry) if Metric.LATENCY in entry.limits else None
+            with time_limit(entry.timeout, entry.spec, source):
+                entry, report, latency_ms = _cost(budget, entry, traces, by_key, step)
         except BudgetError:
             raise  # already names the entry
         except HetcalcError as error:
+            key = "timeout" if isinstance(error, ModelTimeout) else step[-1]
             raise _in_entry(budget, entry, key, error) from error
         result = EntryResult(entry, report, latency_ms, [])
         checks = [Check(metric, _value(result, metric), limit)
                   for metric, limit in entry.limits.items()]
         results.append(replace(result, checks=checks))
     return results
+
+
+def _cost(budget: BudgetFile, entry: Entry, traces: dict[tuple[str, tuple[int, ...]], Trace],
+          by_key: dict[str, Entry], step: list[str]
+          ) -> tuple[Entry, AnalysisReport, float | None]:
+    """One entry's model traced (once per model and input shape), costed and, for
+    ``max_latency_ms``, timed; ``step`` gets the key each stage is about."""
+    from hetcalc import analysis, models
+    from hetcalc.errors import TraceError
+    from hetcalc.pipeline import subject
+
+    default = False
+    if entry.input_shape is None:
+        shape, default = models.own_input_shape(models.resolve(entry.spec))
+        entry = replace(entry, input_shape=shape)
+    assert entry.input_shape is not None
+    other = by_key.setdefault(entry.key, entry)
+    if other is not entry:
+        raise BudgetError([duplicate_problem(budget.display, entry, other)])
+    trace_key = (entry.spec, entry.input_shape)
+    if trace_key not in traces:
+        try:
+            traces[trace_key] = analysis.trace_spec(entry.spec, entry.input_shape)
+        except TraceError as error:
+            if not default:
+                raise
+            raise TraceError(f"{error}; that is hetcalc's default input shape (the model "
+                             "declares none): give the model's shape with input_shape in this "
+                             "entry") from error
+    step.append("plan" if isinstance(entry.variant, Plan) else "variant")
+    source = subject(entry.spec, entry.input_shape, name=entry.model)
+    report = analysis.costed(source, traces[trace_key], entry.variant,
+                             entry.include_first, entry.merge_dw_pw).report
+    if not (entry.variant.is_baseline or report.substituted or entry.allow_unchanged):
+        why = next((n for n in report.notes if n.startswith("nothing replaced")), "")
+        raise InvalidArgument(f"{why}; set allow_unchanged = true in this entry if "
+                              "that is expected")
+    step.append("max_latency_ms")
+    latency_ms = measure_latency(entry) if Metric.LATENCY in entry.limits else None
+    return entry, report, latency_ms
 
 
 def _value(result: EntryResult, metric: Metric) -> Any:

@@ -46,6 +46,7 @@ from hetcalc.errors import HetcalcError, InvalidArgument
 from hetcalc.plan.file import Plan, read_plan
 from hetcalc.readfile import FileProblem, parse_toml, read_text
 from hetcalc.settings import DEVICES, DTYPES
+from hetcalc.usercode import TIMEOUT_MAX, TIMEOUT_MIN
 from hetcalc.variants import Variant, parse_variant
 
 BUDGETS_TOML = "budgets.toml"
@@ -88,6 +89,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "threads": values.parse_threads,
     "channels_last": values.parse_boolean,
     "min_run_time": values.parse_seconds,
+    "timeout": lambda v: values.parse_positive_number(v, TIMEOUT_MIN, TIMEOUT_MAX, "s"),
 }
 DEFAULT_KEYS = tuple(_PARSERS)
 ENTRY_KEYS = ("model", "name", *DEFAULT_KEYS, "plan")
@@ -153,6 +155,8 @@ class Entry:
     merge_dw_pw: bool = False
     allow_unchanged: bool = False
     """A variant that replaces no layer fails the entry unless this says it is expected."""
+    timeout: float | None = None
+    """Seconds the entry's model work (import, build, trace, count, timing) may take."""
 
     @property
     def label(self) -> str:
@@ -397,6 +401,7 @@ def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any] | Non
         latency={key: settings[key] for key in LATENCY_KEYS if key in settings},
         merge_dw_pw=settings.get("merge_dw_pw", False),
         allow_unchanged=settings.get("allow_unchanged", False),
+        timeout=settings.get("timeout"),
     )
 
 

@@ -22,6 +22,7 @@ from hetcalc.cli.options import (
     MergePairsOption,
     OutputOption,
     ThreadsOption,
+    TimeoutOption,
     WideOption,
     counting_impl,
     device_model,
@@ -33,6 +34,7 @@ from hetcalc.plan.file import Plan, read_plan
 from hetcalc.render import OutputFormat
 from hetcalc.settings import LatencySettings
 from hetcalc.shapes import parse_input_shape
+from hetcalc.usercode import time_limit
 from hetcalc.variants import VALID_FORMS, Variant, parse_variant, part_variant
 
 
@@ -75,6 +77,7 @@ def analyze_command(
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     wide: WideOption = False,
+    timeout: TimeoutOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Per-layer cost of a variant: the paper's formulas beside fvcore's count of the model."""
@@ -115,15 +118,16 @@ def analyze_command(
     from hetcalc.latency import with_layer_latency
     from hetcalc.render.analysis import render_analysis
 
-    models.resolve(model)  # unknown names fail here, before the model is built
     settings = settings if latency else None
     timed = None
     if settings is not None:  # timed first, so the counted column is what ran when timed
         def timed(report):
             return with_layer_latency(report, settings, timing_impl(impl))
-    report = analysis.analyze(model, chosen, shape, include_first,
-                              impl=counting_impl(impl) if count else None,
-                              merge_pairs=merge_dw_pw, fold_bn=fold_bn, timed=timed)
+    with time_limit(timeout, model):  # the model's work: import, build, trace, count, time
+        models.resolve(model)  # unknown names fail here, before the model is built
+        report = analysis.analyze(model, chosen, shape, include_first,
+                                  impl=counting_impl(impl) if count else None,
+                                  merge_pairs=merge_dw_pw, fold_bn=fold_bn, timed=timed)
     if target is not None:
         report = replace(report, device_model=target)
     emit(render_analysis(report, totals_only=totals), fmt, output, wide=wide)

@@ -23,6 +23,7 @@ from hetcalc.cli.options import (
     OutputOption,
     PlotOption,
     ThreadsOption,
+    TimeoutOption,
     WideOption,
     device_model,
     emit,
@@ -32,6 +33,7 @@ from hetcalc.plan.file import Plan, is_plan_path, read_plan
 from hetcalc.render import OutputFormat
 from hetcalc.settings import LatencySettings
 from hetcalc.shapes import parse_input_shape
+from hetcalc.usercode import time_limit
 from hetcalc.variants import TABLE1_VARIANTS, VALID_FORMS, Variant, parse_variants
 
 
@@ -82,6 +84,7 @@ def compare_command(
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     wide: WideOption = False,
+    timeout: TimeoutOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Variants side by side: FLOPs analytic and counted, params, theoretical and measured speedup.
@@ -108,31 +111,32 @@ def compare_command(
     from hetcalc.compare import compare
     from hetcalc.render.compare import render_comparison
 
-    models.resolve(model)
-    settings = timing if latency else None
-    if settings is None:
-        result = compare(model, chosen, shape, include_first, impl and impl.value,
-                         merge_pairs=merge_dw_pw, fold_bn=fold_bn, device_model=target)
-    else:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+    with time_limit(timeout, model):  # the model's work: import, build, trace, count, time
+        models.resolve(model)
+        settings = timing if latency else None
+        if settings is None:
+            result = compare(model, chosen, shape, include_first, impl and impl.value,
+                             merge_pairs=merge_dw_pw, fold_bn=fold_bn, device_model=target)
+        else:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
-        from hetcalc.cli.streams import progress_bar
-        from hetcalc.render import markup_safe
+            from hetcalc.cli.streams import progress_bar
+            from hetcalc.render import markup_safe
 
-        # each variant is timed beside the baseline: two models a round per variant
-        pairs = sum(not v.is_baseline for v in chosen)
-        timed = 2 * pairs if pairs else 1
-        with progress_bar(TextColumn("timing {task.description}"), BarColumn(),
-                          MofNCompleteColumn(), TimeElapsedColumn()) as progress:
-            task = progress.add_task(markup_safe(model), total=timed * settings.rounds)
-            result = compare(model, chosen, shape, include_first, impl and impl.value, settings,
-                             merge_pairs=merge_dw_pw, fold_bn=fold_bn,
-                             on_block=lambda name: progress.advance(task), device_model=target)
+            # each variant is timed beside the baseline: two models a round per variant
+            pairs = sum(not v.is_baseline for v in chosen)
+            timed = 2 * pairs if pairs else 1
+            with progress_bar(TextColumn("timing {task.description}"), BarColumn(),
+                              MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+                task = progress.add_task(markup_safe(model), total=timed * settings.rounds)
+                result = compare(model, chosen, shape, include_first, impl and impl.value, settings,
+                                 merge_pairs=merge_dw_pw, fold_bn=fold_bn,
+                                 on_block=lambda name: progress.advance(task), device_model=target)
     rendered = render_comparison(result)
     if plot is not None and result.baseline_latency is not None:
         from hetcalc.plot import plot_comparison

@@ -46,6 +46,7 @@ ARGUMENT_FLAGS = {
     "compile": "--compile",
     "plot": "--plot",
     "device_spec": "--device-spec",
+    "timeout": "--timeout",
 }
 
 # Per command (every command of ``hetcalc.cli.application.COMMANDS`` has an entry), the flags

@@ -180,6 +180,22 @@ WideOption = Annotated[
     typer.Option("--wide", help="Tables: every column at its full width, even where the "
                  "terminal is narrower (the default fits the terminal)."),
 ]
+
+
+def _check_timeout(value: float | None) -> float | None:
+    """``--timeout S``: finite and in range before any model's code is imported (torch-free)."""
+    from hetcalc.usercode import check_timeout
+
+    return check_timeout(value)
+
+
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option("--timeout", help="End the model's work (import, build, trace, count, timing) "
+                 "after this many seconds (0.01 to 86400), with one line and exit 2; Unix, and "
+                 "a C call that never returns to Python is ended only when it returns.",
+                 callback=_check_timeout, metavar="S", show_default=False),
+]
 DebugOption = Annotated[
     bool,
     typer.Option("--debug", help="Show the full traceback when something fails (also: "

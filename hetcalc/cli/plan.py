@@ -19,6 +19,7 @@ from hetcalc.cli.options import (
     IncludeFirstOption,
     InputShapeOption,
     ThreadsOption,
+    TimeoutOption,
     WideOption,
     check_writable,
     emit,
@@ -28,6 +29,7 @@ from hetcalc.errors import InvalidArgument
 from hetcalc.render import OutputFormat
 from hetcalc.settings import DEVICES, LatencySettings
 from hetcalc.shapes import parse_input_shape
+from hetcalc.usercode import time_limit
 from hetcalc.variants import VALID_FORMS, parse_variants
 
 
@@ -82,20 +84,21 @@ def plan_command(
         "(0.001 to 3600).", metavar="S")] = 0.5,
     fmt: FormatOption = OutputFormat.TABLE,
     wide: WideOption = False,
+    timeout: TimeoutOption = None,
     debug: DebugOption = False,
 ) -> None:
     """The mildest per-layer substitution that meets a budget: the plan that keeps the most K x K
     weights, beside the uniform variants that meet the same budget."""
     _plan(model, max_flops, max_params, max_latency_ms, choices, output, input_shape,
           include_first, timing_impl(impl), device, batch_size, threads, dtype, time_budget, fmt,
-          wide)
+          wide, timeout)
 
 
 def _plan(model: str, max_flops: str | None, max_params: str | None,
           max_latency_ms: float | None, choices: str | None, output: Path | None,
           input_shape: str | None, include_first: bool, impl: str, device: str,
           batch_size: int, threads: int | None, dtype: str, time_budget: float,
-          fmt: OutputFormat, wide: bool) -> None:
+          fmt: OutputFormat, wide: bool, timeout: float | None = None) -> None:
     # Validate every argument before torch is even imported, let alone a model built.
     from hetcalc.plan.budget import Budget
     from hetcalc.plan.file import PLAN_SUFFIX
@@ -137,21 +140,22 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
     from hetcalc.plan.search import find_plan
     from hetcalc.render.plan import plan_file_comments, plan_file_header, render_plan
 
-    models.resolve(model)  # unknown names fail here, before the model is built
-    where = str(output) if output is not None else None
-    if max_latency_ms is None:
-        result = find_plan(model, budget, offered, shape, include_first, impl, where=where)
-    else:
-        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+    with time_limit(timeout, model):  # the model's work: import, build, trace, count, time
+        models.resolve(model)  # unknown names fail here, before the model is built
+        where = str(output) if output is not None else None
+        if max_latency_ms is None:
+            result = find_plan(model, budget, offered, shape, include_first, impl, where=where)
+        else:
+            from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
-        from hetcalc.cli.streams import progress_bar
-        from hetcalc.render import markup_safe
+            from hetcalc.cli.streams import progress_bar
+            from hetcalc.render import markup_safe
 
-        with progress_bar(TextColumn("timing {task.description}: {task.completed} blocks"),
-                          BarColumn(), TimeElapsedColumn()) as progress:
-            task = progress.add_task(markup_safe(model), total=None)
-            result = find_plan(model, budget, offered, shape, include_first, impl, timing,
-                               where=where, on_block=lambda name: progress.advance(task))
+            with progress_bar(TextColumn("timing {task.description}: {task.completed} blocks"),
+                              BarColumn(), TimeElapsedColumn()) as progress:
+                task = progress.add_task(markup_safe(model), total=None)
+                result = find_plan(model, budget, offered, shape, include_first, impl, timing,
+                                   where=where, on_block=lambda name: progress.advance(task))
     if output is not None:
         asked = {"--max-flops": max_flops, "--max-params": max_params,
                  "--max-latency-ms": max_latency_ms, "--choices": choices,

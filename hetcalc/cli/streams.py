@@ -62,6 +62,9 @@ class _Descriptor(io.RawIOBase):
     """Standard output's descriptor, written as Python writes it, a failure told as
     :class:`OutputError` (``BrokenPipeError`` stays itself: exit 141)."""
 
+    name = "<stdout>"
+    mode = "wb"
+
     def __init__(self, fd: int) -> None:
         super().__init__()
         self.fd = fd
@@ -88,13 +91,15 @@ def guard_streams() -> None:
     """Put Python's stdout on :class:`_Descriptor` (the same descriptor, encoding, errors and
     line buffering), and replace a ``None`` ``sys.stdout`` or ``sys.stderr`` (its descriptor was
     closed at start) by a stream whose writes fail at once. Streams that are not the process's
-    own (a test's capture) are left alone; calling it again changes nothing."""
+    own (a test's capture) are left alone, and so is a Windows console's (written in UTF-16 by
+    Python's own console object); calling it again changes nothing."""
     for name, what in (("stdout", STDOUT), ("stderr", "standard error")):
         if getattr(sys, name) is None:
             setattr(sys, name, io.TextIOWrapper(_Closed(what), encoding="utf-8",
                                                 errors="backslashreplace", write_through=True))
     stream = sys.stdout
-    if stream is not sys.__stdout__ or not isinstance(stream, io.TextIOWrapper):
+    if (os.name != "posix" or stream is not sys.__stdout__
+            or not isinstance(stream, io.TextIOWrapper)):
         return
     try:
         stream.flush()

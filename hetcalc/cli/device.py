@@ -23,7 +23,7 @@ from hetcalc.devices import DEVICES, device_key, device_spec
 from hetcalc.errors import InvalidArgument
 from hetcalc.render import OutputFormat
 from hetcalc.render.device import render_measured, render_spec, render_table
-from hetcalc.settings import DTYPES
+from hetcalc.settings import DTYPES, LatencySettings
 
 
 class _MeasuringNote:
@@ -94,6 +94,8 @@ def device_command(
         emit(rendered, fmt, output, wide=wide)
         return
 
+    if threads is not None:  # the timing's range, before torch is asked for that many
+        LatencySettings(threads=threads).check()
     from hetcalc.devices_measure import cache_path, measure_device
 
     note = _MeasuringNote()

@@ -287,6 +287,21 @@ def test_a_baseline_key_that_is_not_valid_unicode_is_shown_escaped(tmp_path):
     assert result.returncode == 0 and "\\udc80" in result.stdout
 
 
+def test_a_baseline_key_that_is_not_valid_unicode_is_written_and_read_back(tmp_path):
+    from types import SimpleNamespace
+
+    from hetcalc.budget.baseline import read_baseline, write_baseline
+
+    entry = SimpleNamespace(key="net \udc80", model="m\udcff.py:build",
+                            variant=SimpleNamespace(spec="std"), input_shape=(1, 3, 8, 8))
+    path = tmp_path / "base.json"
+    write_baseline(path, [SimpleNamespace(entry=entry, value=lambda metric: 7)])
+    assert "\\udc80" in path.read_text(encoding="ascii")  # JSON's escape, valid UTF-8 (ASCII)
+    record = read_baseline(path)["net \udc80"]
+    assert (record.model, record.input_shape) == ("m\udcff.py:build", (1, 3, 8, 8))
+    assert set(record.values.values()) == {7}
+
+
 # ------------------------------------------------------------------ checked before user code
 
 @pytest.mark.parametrize("args, env", [

@@ -1,0 +1,2 @@
+"""Raises GeneratorExit while it is imported."""
+raise GeneratorExit

@@ -107,6 +107,7 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
         raise InvalidArgument("give at least one budget: --max-flops, --max-params or "
                               "--max-latency-ms")
     flops, params = _count(max_flops, "--max-flops"), _count(max_params, "--max-params")
+    budget = Budget(flops, params, max_latency_ms).validate()
     if max_latency_ms is not None:  # a budget file's range: a microsecond to an hour
         from hetcalc.budget.values import Bad, parse_positive_number
 
@@ -114,7 +115,6 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
             parse_positive_number(max_latency_ms)
         except Bad as bad:
             raise InvalidArgument(f"--max-latency-ms {bad}") from None
-    budget = Budget(flops, params, max_latency_ms).validate()
     offered = None
     if choices is not None:
         try:

@@ -38,6 +38,7 @@ from typing import Any
 from hetcalc.devices import DeviceModel
 from hetcalc.errors import InvalidArgument, require_positive
 from hetcalc.fileio import atomic_write_text
+from hetcalc.readfile import FileProblem, parse_json, read_text
 from hetcalc.settings import DEVICES, DTYPES
 
 CACHE_ENV = "HETCALC_CACHE_DIR"
@@ -75,9 +76,9 @@ def _valid_record(record: object) -> bool:
 def read_cache(path: Path) -> list[dict[str, Any]]:
     """The measurements kept at ``path``; none where the file is missing, unreadable, not
     JSON or of another layout (it is rewritten on the next measurement)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+    try:  # a regular file of at most 1 MiB (hetcalc.readfile): a FIFO or a device is no cache
+        data = parse_json(read_text(path, "device cache"), path)
+    except FileProblem:
         return []
     if not isinstance(data, dict) or data.get("schema_version") != CACHE_VERSION:
         return []

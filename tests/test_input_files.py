@@ -195,6 +195,16 @@ def test_library_readers_raise_their_own_errors(tmp_path):
     assert load_device_file(tmp_path / "device.toml").bandwidth == 1e9
 
 
+def test_a_device_cache_that_is_not_a_regular_file_is_no_cache(tmp_path):
+    from hetcalc.devices_measure import read_cache
+
+    os.mkfifo(tmp_path / "fifo.json")
+    assert read_cache(tmp_path / "fifo.json") == []  # at once: a FIFO is never opened to wait
+    assert read_cache(Path("/dev/zero")) == []
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    assert read_cache(tmp_path / "deep.json") == []
+
+
 # ------------------------------------------------------------------ one rule for digits
 
 OTHER_DIGITS = ["٤", "४", "৪", "４", "²", "𝟒"]  # Arabic-Indic, Devanagari, Bengali, fullwidth, ...

@@ -94,8 +94,8 @@ def device_command(
         emit(rendered, fmt, output, wide=wide)
         return
 
-    if threads is not None:  # the timing's range, before torch is asked for that many
-        LatencySettings(threads=threads).check()
+    if threads is not None and threads > 0:  # the timing's bound, before torch is asked for
+        LatencySettings(threads=threads).check()  # that many (below 1: measure_device's line)
     from hetcalc.devices_measure import cache_path, measure_device
 
     note = _MeasuringNote()

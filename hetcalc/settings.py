@@ -26,11 +26,14 @@ measured, above which its figures are said to be likely low (one busy core of te
 """What tables put after a ratio whose latencies are too spread to trust (:data:`SPREAD_LIMIT`)."""
 
 
-def unreliable_note(budget_flag: str = "--time-budget") -> str:
-    """The sentence a table's note gives for :data:`UNRELIABLE_MARK`."""
+def unreliable_note(budget_flag: str = "--time-budget", threads: int | None = None) -> str:
+    """The sentence a table's note gives for :data:`UNRELIABLE_MARK`; ``threads``: the count
+    the run used (a run at 1 thread is not told to rerun at 1 thread)."""
+    advice = (f"a longer {budget_flag}, on an idle machine" if threads == 1
+              else f"--threads 1 or a longer {budget_flag}")
     return (f"the spread (interquartile range) of a timing is over {SPREAD_LIMIT:.0%} of its "
             "median, so the ratio cannot be trusted: another process competes for the cores, "
-            f"or the run was too short. Rerun with --threads 1 or a longer {budget_flag}.")
+            f"or the run was too short. Rerun with {advice}.")
 
 
 @dataclass(frozen=True)

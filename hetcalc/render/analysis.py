@@ -192,15 +192,18 @@ def latency_notes(report: AnalysisReport) -> list[str]:
     unreliable = sum(not layer.latency_reliable for layer in timed)
     if unreliable:
         notes.append(f"{UNRELIABLE_MARK} {unreliable} of {len(timed)} layers: "
-                     + unreliable_note("--time-budget"))
+                     + unreliable_note("--time-budget", env.get("threads")))
     return notes
 
 
-def _counted_as(impl: str | None) -> str:
-    """How the substituted model was counted, for the totals' label."""
-    if impl == AS_TIMED:
+def _counted_as(report: AnalysisReport) -> str:
+    """How the substituted model was counted, for the totals' label: the HetConv realization
+    only where a HetConv layer was counted."""
+    if not any(layer.substituted and layer.variant.is_hetconv for layer in report.layers):
+        return "as built"
+    if report.impl == AS_TIMED:
         return "each HetConv layer with the realization it ran when timed"
-    return f"{impl} HetConv"
+    return f"{report.impl} HetConv"
 
 
 def _threads(count: object) -> str:
@@ -360,7 +363,7 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
     ]
     if counted:
         total_rows.append({"quantity": f"{spec} FLOPs (MACs, fvcore count of the "
-                           f"substituted model, {_counted_as(report.impl)})",
+                           f"substituted model, {_counted_as(report)})",
                            "value": report.flops_counted, "exact": report.flops_counted})
         total_rows.append({"quantity": "counted - analytic", "value": _signed(
             report.flops_counted - report.flops_analytic),

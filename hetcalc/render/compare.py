@@ -167,8 +167,9 @@ def render_comparison(c: Comparison) -> Rendered:
     title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
     counted_as = ("as timed, each HetConv layer with the realization auto ran"
                   if c.impl == AS_TIMED else f"{c.impl} HetConv")
+    hetconv = any(getattr(r.variant, "is_hetconv", True) for r in c.variants)  # a plan may mix
     notes = ["FLOPs are multiply-accumulates (MACs). counted = fvcore's count of the substituted "
-             f"model ({counted_as}). seq. depth = extra layers on the critical path "
+             f"model{f' ({counted_as})' if hetconv else ''}. seq. depth = extra layers on the critical path "
              "(the paper's latency, Section 3.3). info field: the input region one output sees, against "
              "the standard conv's (Penetrating the Fog, Definition 1); SE sees the whole input."]
     s = c.latency_settings
@@ -191,7 +192,8 @@ def render_comparison(c: Comparison) -> Rendered:
         unreliable = [t for t in timings if t is not None and not t.reliable]
         if unreliable:
             notes.append(f"{UNRELIABLE_MARK} {len(unreliable)} of "
-                         f"{sum(t is not None for t in timings)} timings: " + unreliable_note())
+                         f"{sum(t is not None for t in timings)} timings: "
+                         + unreliable_note(threads=(c.environment or {}).get("threads")))
     grid = Grid(title, columns, rows)
     return Rendered([grid], comparison_json(c), notes, csv=comparison_csv(c, rows))
 

@@ -18,7 +18,9 @@ Only a real Ctrl-C (``KeyboardInterrupt``) and the end of a time limit pass thro
 :class:`time_limit` bounds a model's whole work (``--timeout``, a budget entry's ``timeout``):
 on Unix, in the main thread, ``SIGALRM`` raises :class:`TimeLimitExpired` in whatever Python code
 runs when the time is up (again every second, should the code swallow it), and the block ends
-with :class:`ModelTimeout`. A single C call that never returns to Python (one huge convolution,
+with :class:`ModelTimeout`; no model's code starts after that. Code that swallows every alarm
+runs on, unless the program chose to stop it (:func:`stop_when_ignored`: the CLI ends the
+process 10 s later, with the same line). A single C call that never returns to Python (one huge convolution,
 a blocking read in an extension) is only interrupted when it returns. Where ``SIGALRM`` does not
 exist (Windows), or outside the main thread, there is no limit.
 
@@ -34,13 +36,15 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from hetcalc.errors import HetcalcError, InvalidArgument, ModelLoadError
 
 __all__ = ["MESSAGE_LIMIT", "TIMEOUT_RANGE", "ModelTimeout", "TimeLimitExpired", "check_timeout",
-           "describe", "one_line", "running_user_code", "spec_argv0", "time_limit"]
+           "describe", "one_line", "running_user_code", "spec_argv0", "stop_when_ignored",
+           "time_limit"]
 
 MESSAGE_LIMIT = 300
 """Characters of a model's own exception message kept in hetcalc's one line."""
@@ -166,6 +170,18 @@ def check_timeout(seconds: Any) -> float | None:
     return float(seconds)
 
 
+_stop: tuple[float, Callable[[str], Any]] | None = None
+
+
+def stop_when_ignored(grace: float | None, stop: Callable[[str], Any] | None = None) -> None:
+    """What a program does with a model's code that goes on ``grace`` seconds past the end of
+    its :class:`time_limit`, swallowing every alarm (``except BaseException: pass`` in a loop):
+    ``stop(message)`` is called from the alarm handler (the CLI prints the line and ends the
+    process with exit 2). ``None``, the default for library callers: the code runs on."""
+    global _stop
+    _stop = None if grace is None or stop is None else (grace, stop)
+
+
 def _can_alarm() -> bool:
     return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
 
@@ -186,11 +202,20 @@ class time_limit:  # noqa: N801 - used as a context manager, like contextlib's
         self._previous: Any = None
         self._previous_timer: tuple[float, float] = (0.0, 0.0)
         self._started = 0.0
+        self._expired_at = 0.0
         self._armed = False
+
+    def _message(self) -> str:
+        return f"model {self.model!r} did not finish in {self.seconds:g} s ({self.source})"
 
     def _expire(self, signum: int, frame: object) -> None:
         global _expired
+        now = time.monotonic()
+        if not self.expired:
+            self._expired_at = now
         self.expired = _expired = True
+        if _stop is not None and now - self._expired_at >= _stop[0]:
+            _stop[1](f"{self._message()}, and its code went on {_stop[0]:g} s more, ignoring it")
         raise TimeLimitExpired
 
     def __enter__(self) -> time_limit:
@@ -218,6 +243,5 @@ class time_limit:  # noqa: N801 - used as a context manager, like contextlib's
         if isinstance(value, KeyboardInterrupt):
             return False
         if self.expired or isinstance(value, TimeLimitExpired):
-            raise ModelTimeout(f"model {self.model!r} did not finish in {self.seconds:g} s "
-                               f"({self.source})") from None
+            raise ModelTimeout(self._message()) from None
         return False

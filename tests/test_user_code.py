@@ -169,6 +169,29 @@ def test_timeout_ends_a_sleeping_builder_with_one_line(tmp_path):
     assert ended - started < 15
 
 
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="--timeout needs SIGALRM")
+def test_a_builder_that_swallows_the_timeout_is_ended_10_s_later(tmp_path):
+    """``except BaseException: pass`` in a loop stops neither the alarm nor Ctrl-C: the CLI
+    ends the process 10 s (IGNORED_TIMEOUT_GRACE) after the limit, with the timeout's line."""
+    _model_file(tmp_path, "net.py", """
+        def build():
+            with open("started", "w") as started:
+                started.write(repr(time.time()))
+            while True:
+                try:
+                    time.sleep(1)
+                except BaseException:
+                    pass
+    """)
+    result = _hetcalc(tmp_path, "analyze", "net.py:build", "--timeout", "1")
+    ended = time.time()
+    started = float((tmp_path / "started").read_text())
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2, "", "hetcalc: error: model 'net.py:build' did not finish in 1 s (--timeout), and its "
+               "code went on 10 s more, ignoring it\n")
+    assert 1 + 10 <= ended - started < 1 + 10 + 10
+
+
 # --- in-process: what the one line says ------------------------------------------------------------
 
 @pytest.fixture

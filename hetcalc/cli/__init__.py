@@ -79,9 +79,11 @@ def _run_command(args: list[str]) -> int:
 
     from hetcalc.cli.application import app
     from hetcalc.cli.options import invocation
+    from hetcalc.usercode import stop_when_ignored
 
     invocation.debug = debug_from_environment()
     invocation.command = None
+    stop_when_ignored(IGNORED_TIMEOUT_GRACE, _end_ignored)
     command = typer.main.get_command(app)
     try:
         command._main_shell_completion({}, "hetcalc")  # exits when the shell asks to complete
@@ -96,7 +98,21 @@ def _run_command(args: list[str]) -> int:
         if caused_by_interrupt(error):  # a Ctrl-C that a library wrapped in its own error
             raise KeyboardInterrupt from error
         return _failure(error, invocation)
+    finally:
+        stop_when_ignored(None)  # the process is the CLI's only while it runs a command
     return result if isinstance(result, int) else 0
+
+
+IGNORED_TIMEOUT_GRACE = 10.0
+"""Seconds a model's code may go on past ``--timeout`` (``timeout`` in a budget entry) while
+swallowing every alarm, before the process ends with the timeout's line and exit 2."""
+
+
+def _end_ignored(message: str) -> None:
+    """A model's code that ignores the end of its time limit: its line, and the process ends
+    (nothing is half-written: the report is written after the model's work)."""
+    streams.say(f"hetcalc: error: {message}")
+    os._exit(EXIT_ERROR)
 
 
 def _stray(error: BaseException) -> Exception:

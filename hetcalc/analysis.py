@@ -17,6 +17,7 @@ from hetcalc.errors import InvalidArgument
 from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
 from hetcalc.report import AnalysisReport, LayerReport
+from hetcalc.shapes import POSITIONS
 from hetcalc.substitute import (
     DEFAULT_IMPL,
     IMPLS,
@@ -198,10 +199,11 @@ def _overhead_note(name: str, impl: str, s: ConvShape, p: int, overhead: int) ->
     if s.groups > 1:
         return (f"{chosen}fast realization{form}: in each of its {s.groups} groups the dense 1x1 "
                 f"conv also runs the M/P = {s.in_channels // s.groups // p} channels that have "
-                f"K x K kernels, g*Do*Do*(N/g)*(M/g)/P = {overhead:,} MACs more than Eq. 4")
+                f"K x K kernels, g*{POSITIONS[s.dims]}*(N/g)*(M/g)/P = {overhead:,} MACs more "
+                "than Eq. 4")
     return (f"{chosen}fast realization{form}: its dense 1x1 conv also runs the M/P = "
             f"{s.in_channels // p} channels that have K x K kernels, "
-            f"Do*Do*N*M/P = {overhead:,} MACs more than Eq. 4")
+            f"{POSITIONS[s.dims]}*N*M/P = {overhead:,} MACs more than Eq. 4")
 
 
 def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subject,

@@ -56,6 +56,18 @@ class ConvShape:
         return self.groups > 1 and self.groups == self.in_channels
 
 
+POSITIONS = {1: "Lo", 2: "Do*Do", 3: "To*Ho*Wo"}
+"""The paper's ``Do²`` (the output's positions) in words for a conv of 1, 2 or 3 dimensions."""
+TAPS = {1: "K", 2: "K*K", 3: "K*K*K"}
+"""The paper's ``K²`` (the kernel's taps) in words for a conv of 1, 2 or 3 dimensions."""
+
+
+def pointwise_words(dims: int) -> str:
+    """A kernel of one tap, as a reader of that conv says it: ``1x1`` (2-D), ``1x1x1`` (3-D),
+    ``of size 1`` (1-D)."""
+    return "kernel of size 1" if dims == 1 else f"{'x'.join(['1'] * dims)} kernel"
+
+
 def _product(values: Size) -> int:
     result = 1
     for value in values:

@@ -33,6 +33,7 @@ from torch import nn
 from hetcalc.errors import InvalidArgument
 from hetcalc.layers import build_variant_layer
 from hetcalc.nn import IMPLS, Impl, conv_from_shape
+from hetcalc.shapes import pointwise_words
 from hetcalc.tensors import materialize_zero, storage_free
 from hetcalc.trace import _HOOK_DICTS, CONV_TYPES, ConvCall, conv_calls
 from hetcalc.variants import KINDS, STANDARD, ConvShape, Variant, parse_variant
@@ -95,7 +96,7 @@ def eligibility(call: ConvCall, first: bool, include_first: bool) -> tuple[str, 
         return "depthwise", (f"depthwise conv (groups={shape.groups}): already cheaper than "
                              "any variant")
     if shape.pointwise:
-        return "pointwise", f"{'x'.join(['1'] * shape.dims)} kernel: no spatial kernel to make cheaper"
+        return "pointwise", f"{pointwise_words(shape.dims)}: no spatial kernel to make cheaper"
     if call.calls > 1:
         return "shared", f"called {call.calls} times (shared weights): kept standard"
     if first and not include_first:

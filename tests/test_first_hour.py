@@ -26,3 +26,29 @@ def test_the_counted_row_names_a_hetconv_realization_only_where_one_ran(cli, var
     assert counted_as in out
     if variant != "p4":
         assert "HetConv" not in out.split("FLOPs are multiply-accumulates")[0]
+
+
+CONV1D = """
+from torch import nn
+
+def build():
+    return nn.Sequential(nn.Conv1d(8, 16, 3, padding=1), nn.Conv1d(16, 16, 1),
+                         nn.Conv1d(16, 1, 3, padding=1))
+
+build.input_shape = (1, 8, 32)
+"""
+
+
+def test_a_conv1d_model_is_told_in_1d_words(cli, tmp_path):
+    (tmp_path / "c1.py").write_text(CONV1D, encoding="utf-8")
+    spec = f"{tmp_path / 'c1.py'}:build"
+    code, out, _ = cli("analyze", spec, "--P", "4", "--include-first", "--impl", "fast",
+                       "-f", "json")
+    assert code == 0
+    notes = {layer["name"]: layer["note"] for layer in __import__("json").loads(out)["layers"]}
+    # 8 -> 16 at P = 4: the dense 1x1 also runs M/P = 2 channels, Lo·N·M/P = 32·16·2 = 1,024
+    assert "Lo*N*M/P = 1,024 MACs more than Eq. 4" in notes["0"]
+    assert notes["1"] == "kernel of size 1: no spatial kernel to make cheaper"
+    # DWC+PWC on 16 -> 1 costs more: the formula is told with its 1-D legend
+    code, out, _ = cli("analyze", spec, "--variant", "dwc", "--include-first", "--wide")
+    assert "Do*Do stands for the output's positions (Lo for a 1-D conv)" in " ".join(out.split())

@@ -8,6 +8,7 @@ from hetcalc.realizations import AS_TIMED
 from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
 from hetcalc.render.traffic import totals_where_it_goes, traffic_notes, where_it_goes
 from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
+from hetcalc.shapes import POSITIONS
 from hetcalc.variants import costlier_reason
 
 if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
@@ -143,6 +144,11 @@ def costlier_notes(report: AnalysisReport) -> list[str]:
     if report.reduction < 0 and notes:
         notes.append(f"In all, {report.label} costs {_share(-report.reduction)} more MACs "
                      "than the baseline model.")
+    dims = {layer.shape.dims for layer in report.layers if layer.substituted}
+    if notes and dims - {2}:  # the formulas are written as the paper writes them, in 2-D
+        notes.append("In these formulas Do*Do stands for the output's positions ("
+                     + ", ".join(f"{POSITIONS[d]} for a {d}-D conv" for d in sorted(dims))
+                     + ") and K*K for the kernel's taps.")
     return notes
 
 

@@ -83,8 +83,9 @@ def check_spec(spec: str) -> None:
         return
     if ":" in spec:
         target, _, is_file = split_user_spec(spec)
-        if is_file and not Path(target).is_file():
-            raise UnknownModel(f"model {spec!r}: file {target} does not exist")
+        if is_file and not Path(target).is_file():  # a FIFO or a device is never imported
+            what = "is not a regular file" if Path(target).exists() else "does not exist"
+            raise UnknownModel(f"model {spec!r}: file {target} {what}")
         return
     models = listed()
     if models is not None and spec not in {m.name for m in models}:

@@ -195,6 +195,18 @@ def test_library_readers_raise_their_own_errors(tmp_path):
     assert load_device_file(tmp_path / "device.toml").bandwidth == 1e9
 
 
+def test_a_model_file_that_is_a_fifo_is_not_imported(tmp_path, cli):
+    os.mkfifo(tmp_path / "net.py")
+    code, out, err = cli("analyze", f"{tmp_path}/net.py:build")
+    assert (code, out) == (2, "")
+    assert err == (f"hetcalc: error: model '{tmp_path}/net.py:build': file {tmp_path}/net.py is "
+                   "not a regular file\n")
+    (tmp_path / "budgets.toml").write_text('[[model]]\nmodel = "net.py:build"\nmax_flops = 1\n')
+    code, out, err = cli("check", str(tmp_path / "budgets.toml"))
+    assert (code, out, err.count("\n")) == (2, "", 1)
+    assert f"model: file net.py is not a regular file (looked for {tmp_path}/net.py)" in err
+
+
 def test_a_device_cache_that_is_not_a_regular_file_is_no_cache(tmp_path):
     from hetcalc.devices_measure import read_cache
 

@@ -250,8 +250,9 @@ def _spec_problem(model: str, base_dir: Path) -> str | None:
         if not target.endswith(".py"):
             return f"{forms}, got {describe(model)} (a file must end in .py)"
         path = Path(target) if Path(target).is_absolute() else base_dir / target
-        if not path.is_file():
-            return f"file {target} does not exist (looked for {path})"
+        if not path.is_file():  # a FIFO or a device is never imported
+            what = "is not a regular file" if path.exists() else "does not exist"
+            return f"file {target} {what} (looked for {path})"
         return None
     if not all(part.isidentifier() for part in target.split(".")):
         return f"{forms}, got {describe(model)}"

@@ -129,8 +129,9 @@ def _user_entry(spec: str) -> ModelEntry:
     target, fn_name, is_file = split_user_spec(spec)
     if is_file:
         path = Path(target)
-        if not path.is_file():
-            raise UnknownModel(f"model {spec!r}: file {target} does not exist")
+        if not path.is_file():  # a FIFO or a device is never imported (nothing waits on it)
+            what = "is not a regular file" if path.exists() else "does not exist"
+            raise UnknownModel(f"model {spec!r}: file {target} {what}")
         module = _load_file(path, spec)
     else:
         missing = None

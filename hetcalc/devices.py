@@ -225,9 +225,18 @@ def _file_error(path: Path, message: str) -> InvalidArgument:
     return InvalidArgument(f"{ARGUMENT}: {path}: {message}", argument=ARGUMENT)
 
 
+FILE_RANGE = (1e-6, 1e6)
+"""What ``bandwidth_gbs`` and each ``peak_tflops`` figure may be: a millionth to a million (1 kB/s
+to 1 PB/s, a MFLOPS to an EFLOPS). Beyond, a roofline time is 0 or infinite, not a prediction."""
+
+
 def _number(path: Path, key: str, value: object, unit: str) -> float:
     if not _positive(value):
         raise _file_error(path, f"{key} must be a positive number of {unit}, got {value!r}")
+    low, high = FILE_RANGE
+    if not low <= value <= high:  # type: ignore[operator]
+        raise _file_error(path, f"{key} must be from {low:g} to {high:g} {unit.split(' (')[0]}, "
+                                f"got {value!r}")
     return float(value)  # type: ignore[arg-type]
 
 

@@ -195,6 +195,23 @@ def test_library_readers_raise_their_own_errors(tmp_path):
     assert load_device_file(tmp_path / "device.toml").bandwidth == 1e9
 
 
+@pytest.mark.parametrize(("line", "message"), [
+    ("bandwidth_gbs = 1e308", "bandwidth_gbs must be from 1e-06 to 1e+06 GB/s, got 1e+308"),
+    ("bandwidth_gbs = 1e-320", "bandwidth_gbs must be from 1e-06 to 1e+06 GB/s, got 1e-320"),
+    ("bandwidth_gbs = 1\n[peak_tflops]\nfloat32 = 1e-320",
+     "peak_tflops.float32 must be from 1e-06 to 1e+06 TFLOPS, got 1e-320"),
+])
+def test_device_file_figures_have_a_range(tmp_path, line, message):
+    """A figure a millionth below or a million above any device's makes every roofline time 0
+    or infinite (1e-320 GB/s: "inf ms"), so it is refused like a negative one."""
+    path = tmp_path / "board.toml"
+    tables = "" if "[peak_tflops]" in line else "\n[peak_tflops]\nfloat32 = 1"
+    path.write_text(f'name = "b"\nkind = "cpu"\n{line}{tables}\n')
+    with pytest.raises(InvalidArgument) as caught:
+        load_device_file(path)
+    assert str(caught.value) == f"device_spec: {path}: {message}"
+
+
 def test_a_model_file_that_is_a_fifo_is_not_imported(tmp_path, cli):
     os.mkfifo(tmp_path / "net.py")
     code, out, err = cli("analyze", f"{tmp_path}/net.py:build")

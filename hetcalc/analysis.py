@@ -233,7 +233,8 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subje
     return replace(report, layers=layers, flops_counted=counted.fvcore_total,
                    activation_bytes_variant=counted.activation_bytes,
                    impl=realizations.AS_TIMED if chosen is not None else str(impl),
-                   flops_counted_torch=counted.torch_total, uncounted_ops=counted.uncounted_ops)
+                   flops_counted_torch=counted.torch_total,
+                   uncounted_ops_variant=counted.uncounted_ops)
 
 
 def analyze(model: str | nn.Module, variant: Assignment,

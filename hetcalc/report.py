@@ -128,6 +128,7 @@ class AnalysisReport:
     params: int
     layers: list[LayerReport]
     uncounted_ops: dict[str, int]
+    """Operators of the original model fvcore has no count for, with their calls."""
     impl: str | None = None
     latency_settings: LatencySettings | None = None
     latency_environment: dict | None = None
@@ -150,6 +151,9 @@ class AnalysisReport:
     (float32, as traced)."""
     activation_bytes_variant: int | None = None
     """The same for the substituted model as counted (``None`` when it was not built)."""
+    uncounted_ops_variant: dict[str, int] | None = None
+    """The substituted model's operators fvcore has no count for (``None`` when it was not
+    counted): its new layers may run some the original does not."""
     device_model: Any = None
     """The device the roofline times are predicted for (:class:`hetcalc.devices.DeviceModel`,
     ``--device-spec``), or ``None``."""

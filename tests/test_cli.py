@@ -162,10 +162,32 @@ def test_every_output_format_renders(fmt):
 
 
 def test_uncounted_operators_are_split_by_whether_they_multiply():
-    from hetcalc.render.analysis import uncounted_notes
+    from hetcalc.render.ops import uncounted_notes
 
     notes = uncounted_notes({"aten::max_pool2d": 5, "aten::scaled_dot_product_attention": 12})
     assert notes[0].startswith("WARNING: fvcore has no count for "
                                "aten::scaled_dot_product_attention x12")
-    assert notes[1].endswith("(element-wise, pooling, data movement): aten::max_pool2d x5.")
+    assert notes[1].endswith("(element-wise, pooling, data movement): aten::max_pool2d x5 "
+                             "(max pooling (comparisons)).")
     assert uncounted_notes({}) == []
+
+
+def test_uncounted_operators_say_which_model_runs_them():
+    from hetcalc.render.ops import uncounted_notes
+
+    original = {"aten::add_": 16, "aten::max_pool2d": 1}
+    variant = {"aten::add_": 16, "aten::max_pool2d": 1, "aten::unfold": 16, "aten::mT": 6}
+    notes = uncounted_notes(original, variant, "p4")
+    assert notes == [
+        "Not counted by fvcore and no MACs (element-wise, pooling, data movement): "
+        "aten::add_ x16 (in-place add (a residual)), aten::max_pool2d x1 (max pooling "
+        "(comparisons)).",
+        "The model as p4 runs it adds, also without MACs: aten::unfold x16 (sliding windows "
+        "(a view: HetConv's centre taps or im2col)), aten::mT x6 (a matrix transpose (a view, "
+        "for a batched matmul)).",
+    ]
+    # an operator only the substituted model runs and fvcore cannot count is a warning of its own
+    warned = uncounted_notes({}, {"aten::bogus_matmul": 2}, "p4")
+    assert warned == ["WARNING: fvcore has no count for aten::bogus_matmul x2 (only in the model "
+                      "as p4 runs it); if these multiply, their MACs are missing from every "
+                      "total here."]

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from hetcalc.realizations import AS_TIMED
 from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
+from hetcalc.render.ops import uncounted_notes
 from hetcalc.render.traffic import totals_where_it_goes, traffic_notes, where_it_goes
 from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
 from hetcalc.shapes import POSITIONS
@@ -149,37 +150,6 @@ def costlier_notes(report: AnalysisReport) -> list[str]:
         notes.append("In these formulas Do*Do stands for the output's positions ("
                      + ", ".join(f"{POSITIONS[d]} for a {d}-D conv" for d in sorted(dims))
                      + ") and K*K for the kernel's taps.")
-    return notes
-
-
-# Operators fvcore has no handle for that perform no multiply-accumulates: element-wise
-# arithmetic, activations, pooling (adds or comparisons) and data movement.
-NO_MAC_OPS = frozenset({
-    "aten::add", "aten::add_", "aten::sub", "aten::sub_", "aten::mul", "aten::mul_", "aten::div",
-    "aten::div_", "aten::neg", "aten::sigmoid", "aten::sigmoid_", "aten::hardsigmoid",
-    "aten::hardsigmoid_", "aten::hardswish", "aten::hardswish_", "aten::silu", "aten::silu_",
-    "aten::gelu", "aten::relu6", "aten::hardtanh", "aten::hardtanh_", "aten::softmax",
-    "aten::max_pool2d", "aten::avg_pool2d", "aten::adaptive_avg_pool2d", "aten::mean",
-    "aten::pad", "aten::as_strided", "aten::mT", "aten::unflatten", "aten::channel_shuffle",
-    "aten::stochastic_depth", "aten::clone", "aten::transpose", "aten::scalarimplicit",
-    "aten::dropout", "aten::dropout_", "aten::split", "aten::split_with_sizes", "aten::cat",
-    "aten::unfold",
-})
-
-
-def uncounted_notes(ops: dict[str, int]) -> list[str]:
-    """Say which uncounted operators cost no MACs and which hide real compute."""
-    harmless = {op: n for op, n in ops.items() if op in NO_MAC_OPS}
-    compute = {op: n for op, n in ops.items() if op not in NO_MAC_OPS}
-    notes = []
-    if compute:
-        listing = ", ".join(f"{op} x{n}" for op, n in compute.items())
-        notes.append(f"WARNING: fvcore has no count for {listing}; if these multiply, their MACs "
-                     "are missing from every total here.")
-    if harmless:
-        listing = ", ".join(f"{op} x{n}" for op, n in harmless.items())
-        notes.append(f"Not counted by fvcore and no MACs (element-wise, pooling, data movement): "
-                     f"{listing}.")
     return notes
 
 
@@ -400,7 +370,7 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
                  "multiply-accumulates (MACs), bias adds not counted.")
     notes += list(report.notes)
     notes += costlier_notes(report)
-    notes += uncounted_notes(report.uncounted_ops)
+    notes += uncounted_notes(report.uncounted_ops, report.uncounted_ops_variant, report.label)
     notes += latency_notes(report)
     notes += traffic_notes(report, data["result"])
     if totals_only:

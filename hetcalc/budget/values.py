@@ -159,7 +159,9 @@ def parse_positive_number(value: Any, low: float = MIN_LATENCY_MS,
     try:
         if isinstance(value, str):
             text = number_text(value.strip().removesuffix("ms"))
-            number = float(text) if text is not None else math.nan
+            if text is None:  # not ASCII ('٥'), or longer than any duration needs
+                raise Bad(f"expected {forms} (ASCII digits 0-9), got {describe(value)}")
+            number = float(text)
         else:
             number = float(value)
     except (ValueError, OverflowError):

@@ -297,7 +297,7 @@ def info_field_summary(decisions: list[Decision]) -> str:
         relation = compare_fields(field, reference).name.lower()
         counts[relation] = counts.get(relation, 0) + 1
     if set(counts) == {"equal"}:
-        return f"same as standard ({len(replaced)} layers)"
+        return f"same as standard ({len(replaced)} layer{'s' if len(replaced) > 1 else ''})"
     return ", ".join(f"{relation} in {n} of {len(replaced)} layers"
                      for relation, n in sorted(counts.items()))
 

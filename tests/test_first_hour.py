@@ -52,3 +52,27 @@ def test_a_conv1d_model_is_told_in_1d_words(cli, tmp_path):
     # DWC+PWC on 16 -> 1 costs more: the formula is told with its 1-D legend
     code, out, _ = cli("analyze", spec, "--variant", "dwc", "--include-first", "--wide")
     assert "Do*Do stands for the output's positions (Lo for a 1-D conv)" in " ".join(out.split())
+
+
+TINY = """
+from torch import nn
+
+def build():
+    return nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1))
+
+build.input_shape = (1, 8, 8, 8)
+"""
+
+
+def test_compare_says_which_batch_each_column_is_of(cli, tmp_path):
+    (tmp_path / "tiny.py").write_text(TINY, encoding="utf-8")
+    spec = f"{tmp_path / 'tiny.py'}:build"
+    args = ("compare", spec, "--variants", "p4", "--time-budget", "0.02", "--impl", "exact",
+            "--wide")
+    code, out, _ = cli(*args, "--batch-size", "8")
+    assert code == 0
+    assert "1,8,8,8: variants side by side; timed at batch 8" in out
+    assert "FLOPs (MACs, analytic, batch 1)" in out and "latency ms at batch 8" in out
+    assert "same as standard (1 layer)" in out  # one replaced layer: no plural
+    code, out, _ = cli(*args)  # timed at the input's own batch: nothing to tell apart
+    assert code == 0 and "timed at batch" not in out and "FLOPs (MACs, analytic)" in out

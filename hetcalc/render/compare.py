@@ -134,11 +134,17 @@ def _spread(latency: Latency | None) -> dict:
 
 
 def render_comparison(c: Comparison) -> Rendered:
+    # One run, one stated input: where the timed batch is not the counted input's, each
+    # column says which batch it is of, and so does the title.
+    timed_batch = c.latency_settings.batch_size if c.latency_settings is not None else None
+    apart = timed_batch is not None and timed_batch != c.input_shape[0]
+    of_counted = f", batch {c.input_shape[0]}" if apart else ""
     # priority: which columns a narrow terminal keeps (0 always; larger numbers go first).
     columns = [
         Column("variant", "variant", justify="left"),
-        Column("FLOPs (MACs, analytic)", "flops_analytic", human, short="MACs"),
-        Column("FLOPs (MACs, counted)", "flops_counted", human, priority=9, short="counted"),
+        Column(f"FLOPs (MACs, analytic{of_counted})", "flops_analytic", human, short="MACs"),
+        Column(f"FLOPs (MACs, counted{of_counted})", "flops_counted", human, priority=9,
+               short="counted"),
         Column("params", "params", human, priority=4),
         Column("FLOPs red.", "reduction", percent, priority=5, short="saved"),
         Column("params red.", "params_reduction", percent, priority=8),
@@ -149,7 +155,8 @@ def render_comparison(c: Comparison) -> Rendered:
     ]
     if c.latency_settings is not None:
         columns += [
-            Column("latency ms (median ± IQR)", "latency", _latency, priority=2, short="ms",
+            Column(f"latency ms{f' at batch {timed_batch}' if apart else ''} (median ± IQR)",
+                   "latency", _latency, priority=2, short="ms",
                    raw=lambda v: None if v is None else v.median_ms),
             Column("measured speedup", "speedup_measured", marked_times, priority=2,
                    short="measured", raw=lambda v: None if v is None else v[0]),
@@ -165,6 +172,8 @@ def render_comparison(c: Comparison) -> Rendered:
                               short="roofline"))
     rows = [_row("baseline", None, c)] + [_row(r.label, r, c) for r in c.variants]
     title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
+    if apart:
+        title += f"; timed at batch {timed_batch}"
     counted_as = ("as timed, each HetConv layer with the realization auto ran"
                   if c.impl == AS_TIMED else f"{c.impl} HetConv")
     hetconv = any(getattr(r.variant, "is_hetconv", True) for r in c.variants)  # a plan may mix

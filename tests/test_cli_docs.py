@@ -82,3 +82,22 @@ def test_pages_point_to_files_that_exist(page):
     for target in re.findall(r"(?<![\w/])((?:docs/)?[\w-]+\.md)\b", text):
         name = Path(target).name
         assert (DOCS / name).is_file() or (ROOT / target).is_file(), (page, target)
+
+
+def test_the_exit_codes_page_names_every_command_and_every_code():
+    import re
+    from pathlib import Path
+
+    from hetcalc.cli import errors
+    from hetcalc.cli.application import COMMANDS
+
+    text = (Path(__file__).parent.parent / "docs" / "exit-codes.md").read_text(encoding="utf-8")
+    listed = dict(re.findall(r"^\| `(\w+)` \| ([0-9, ]+) \|", text, re.M))
+    assert set(listed) == set(COMMANDS)
+    codes = {0, 1, errors.EXIT_ERROR, errors.EXIT_INTERNAL, errors.EXIT_INTERRUPTED,
+             errors.EXIT_BROKEN_PIPE, errors.EXIT_TERMINATED}
+    assert {int(c) for c in re.findall(r"^\| +(\d+) \|", text, re.M)} == codes
+    for command, used in listed.items():
+        numbers = {int(n) for n in used.split(",")}
+        assert numbers <= codes and {0, 2, 3} <= numbers, command
+        assert (1 in numbers) == (command == "check"), command

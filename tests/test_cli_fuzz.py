@@ -412,9 +412,21 @@ def _params() -> list:
             if case in LIBRARY_BUGS else case for case in _cases()]
 
 
+HOSTILE_CLASSES = {
+    "output.txt": "output that cannot be written, special files",
+    "text.txt": "markup, escape sequences and control characters in user text",
+    "user_code.txt": "model code that exits, raises, parses sys.argv or hangs",
+    "files_numbers.txt": "files that are not files, numbers too large, accepted nonsense",
+}
+"""A file of cases for each class of hostile input (docs/exit-codes.md)."""
+
+
 def test_the_table_covers_every_registered_command_and_is_large():
     written = _written()
-    assert len(written) >= 200 and len(set(written)) == len(written)
+    assert len(written) >= 400 and len(set(written)) == len(written)
+    for name in HOSTILE_CLASSES:  # each class has its own cases, not only the ones above
+        lines = [line.strip() for line in (DATA / name).read_text(encoding="utf-8").splitlines()]
+        assert len([line for line in lines if line and not line.startswith("#")]) >= 25, name
     per_command = Counter(shlex.split(case)[0] for case in written if shlex.split(case))
     commands = _commands()
     assert {"analyze", "compare", "plan", "check", "models", "curve", "designs"} <= set(commands)

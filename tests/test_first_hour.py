@@ -76,3 +76,23 @@ def test_compare_says_which_batch_each_column_is_of(cli, tmp_path):
     assert "same as standard (1 layer)" in out  # one replaced layer: no plural
     code, out, _ = cli(*args)  # timed at the input's own batch: nothing to tell apart
     assert code == 0 and "timed at batch" not in out and "FLOPs (MACs, analytic)" in out
+
+
+def test_a_torchvision_that_does_not_load_is_a_broken_install_not_a_bug(tmp_path):
+    """A torchvision built for another torch fails at import ('operator torchvision::nms does
+    not exist'): one line naming the fix, exit 2, not an internal error."""
+    import os
+    import subprocess
+    import sys
+
+    fake = tmp_path / "torchvision"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        'raise RuntimeError("operator torchvision::nms does not exist")\n', encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "hetcalc", "analyze", "vgg16_cifar"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith(
+        "hetcalc: error: torchvision fails to load (RuntimeError: operator torchvision::nms "
+        "does not exist): the installation is broken")

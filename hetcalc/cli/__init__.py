@@ -153,6 +153,12 @@ def _failure(error: Exception, invocation) -> int:
         print(f"hetcalc: error: {one_line(errors.usage_line(error, invocation.command))}",
               file=sys.stderr)
         return int(getattr(error, "exit_code", errors.EXIT_ERROR))
+    broken = errors.broken_install(error)
+    if broken is not None:  # a library that does not load is the installation's fault
+        if invocation.debug:
+            traceback.print_exception(error)
+        print(f"hetcalc: error: {one_line(broken)}", file=sys.stderr)
+        return errors.EXIT_ERROR
     if invocation.debug:
         raise error
     print(f"hetcalc: internal error: {type(error).__name__}: {one_line(error)} "

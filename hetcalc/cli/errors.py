@@ -70,6 +70,44 @@ COMMAND_FLAGS: dict[str, dict[str, str]] = {
 }
 
 
+LIBRARIES = ("torch", "torchvision", "fvcore")
+"""The libraries hetcalc cannot run without: one that fails while it is imported is a broken
+installation, not a bug of hetcalc's."""
+
+
+def broken_install(error: BaseException) -> str | None:
+    """The line for an error raised while one of :data:`LIBRARIES` was being imported (a
+    torchvision built for another torch: ``operator torchvision::nms does not exist``), or
+    None. Judged from the traceback: a frame of the library's own files at module level."""
+    import importlib.util
+    import os
+
+    roots = {}
+    for name in LIBRARIES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            roots[os.path.realpath(location) + os.sep] = name
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        tb = current.__traceback__
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            path = os.path.realpath(code.co_filename)
+            library = next((n for root, n in roots.items() if path.startswith(root)), None)
+            if library is not None and code.co_name == "<module>":
+                return (f"{library} fails to load ({type(error).__name__}: {error}): the "
+                        "installation is broken; install torch and torchvision together from "
+                        "one index (docs/install.md)")
+            tb = tb.tb_next
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def in_flag_terms(error: HetcalcError, command: str | None) -> str:
     """The message of ``error``, with a library argument's name replaced by its flag."""
     message = str(error)

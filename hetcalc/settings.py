@@ -96,6 +96,9 @@ class LatencySettings:
 def _bounded_int(name: str, value: object, high: int) -> None:
     """``value`` is an ``int`` (not a ``bool``) from 1 to ``high``; else :class:`InvalidArgument`
     naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidArgument(f"{name} must be a positive integer, got {value!r}",
+                              argument=name)
+    if value > high:
         raise InvalidArgument(f"{name} must be a positive integer, at most {high}, got "
                               f"{shown(value)}", argument=name)

@@ -323,10 +323,9 @@ def test_help_states_the_ranges(cli, command):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["analyze", "vgg16_cifar", "--threads", "-3"],
-     "--threads must be a positive integer, at most 1024, got -3"),
+    (["analyze", "vgg16_cifar", "--threads", "-3"], "--threads must be a positive integer, got -3"),
     (["analyze", "vgg16_cifar", "--batch-size", "0"],
-     "--batch-size must be a positive integer, at most 65536, got 0"),
+     "--batch-size must be a positive integer, got 0"),
     (["analyze", "vgg16_cifar", "--dtype", "int8"],
      "--dtype must be one of float32, float16, bfloat16, got 'int8'"),
     (["analyze", "vgg16_cifar", "--device", "tpu"],

@@ -24,14 +24,14 @@ from hetcalc.substitute import (
     RULES,
     Assignment,
     Decision,
+    decide,
     mergeable_pairs,
-    plan,
 )
 from hetcalc.trace import Trace
 from hetcalc.variants import STANDARD, ConvShape, Variant, layer_cost
 
 __all__ = ["AnalysisReport", "LayerReport", "Costed", "analyze", "costed", "cross_check",
-           "explain_difference", "report_from_plan", "report_from_trace", "trace_spec",
+           "explain_difference", "report_from_decisions", "report_from_trace", "trace_spec",
            "with_baseline_counts"]
 
 
@@ -118,10 +118,11 @@ def _removed_between(trace: Trace, decisions: list[Decision]) -> tuple[int, int]
 def report_from_trace(model: str, trace: Trace, variant: Assignment,
                       include_first: bool = False) -> AnalysisReport:
     """The analytic report of ``variant`` (or of a per-layer plan) on a traced model."""
-    return report_from_plan(model, trace, variant, plan(trace.convs, variant, include_first))
+    return report_from_decisions(model, trace, variant,
+                                 decide(trace.convs, variant, include_first))
 
 
-def report_from_plan(model: str, trace: Trace, variant: Assignment, decisions: list[Decision],
+def report_from_decisions(model: str, trace: Trace, variant: Assignment, decisions: list[Decision],
                      merge_pairs: bool = False) -> AnalysisReport:
     """The analytic report of ``variant`` on a traced model, from its decisions (each layer
     costed under its own decision's variant). ``variant`` is what was planned: one variant, or
@@ -281,12 +282,12 @@ def costed(source: Subject, trace: Trace, variant: Assignment, include_first: bo
            timed: Callable[[AnalysisReport], AnalysisReport] | None = None) -> Costed:
     """The one path from a traced model to a report, which ``analyze``, ``compare``, the
     planner, budget checks and latency all take: decide every layer
-    (:func:`hetcalc.substitute.plan`), cost it by the formulas (:func:`report_from_plan`),
+    (:func:`hetcalc.substitute.decide`), cost it by the formulas (:func:`report_from_decisions`),
     time it (``timed``, optional), then, unless ``impl`` is ``None``, count it: the substituted
     model built with ``impl`` and counted (:func:`cross_check`, of what ran where ``timed``
     recorded ``auto``'s choices), or the baseline's own counts where nothing is replaced."""
-    decisions = plan(trace.convs, variant, include_first, merge_pairs)
-    report = report_from_plan(source.name, trace, variant, decisions, merge_pairs)
+    decisions = decide(trace.convs, variant, include_first, merge_pairs)
+    report = report_from_decisions(source.name, trace, variant, decisions, merge_pairs)
     if timed is not None:
         report = timed(report)
     if impl is None:

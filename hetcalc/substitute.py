@@ -38,11 +38,11 @@ from hetcalc.tensors import materialize_zero, storage_free
 from hetcalc.trace import _HOOK_DICTS, CONV_TYPES, ConvCall, conv_calls
 from hetcalc.variants import KINDS, STANDARD, ConvShape, Variant, parse_variant
 
-__all__ = ["IMPLS", "DEFAULT_IMPL", "Assignment", "Decision", "Impl", "RULES", "plan", "apply",
+__all__ = ["IMPLS", "DEFAULT_IMPL", "Assignment", "Decision", "Impl", "RULES", "decide", "apply",
            "substitute", "mergeable_pairs", "random_state_kept"]
 
 Assignment = Variant | Mapping[str, Variant]
-"""What :func:`plan` is asked for: one variant for every layer it fits, or a per-layer plan
+"""What :func:`decide` is asked for: one variant for every layer it fits, or a per-layer plan
 (conv layer name -> variant; layers it does not name stay standard), such as a
 :class:`hetcalc.plan.Plan`."""
 
@@ -126,16 +126,17 @@ def _pair_shape(dw: ConvCall, pw: ConvCall) -> ConvShape | None:
     return replace(d, out_channels=p.out_channels, groups=1, bias=p.bias)
 
 
-def plan(convs: list[ConvCall], variant: Assignment, include_first: bool = False,
+def decide(convs: list[ConvCall], assignment: Assignment, include_first: bool = False,
          merge_pairs: bool = False) -> list[Decision]:
     """A :class:`Decision` for every conv layer in ``convs`` (in call order).
 
-    ``variant`` is one variant, tried on every eligible layer (a layer it does not fit stays
+    ``assignment`` is one variant, tried on every eligible layer (a layer it does not fit stays
     standard with the reason), or a per-layer plan: a mapping from conv layer names to variants
     (see :func:`_plan_layers`).
     """
-    if isinstance(variant, Mapping):
-        return _plan_layers(convs, variant, merge_pairs)
+    if isinstance(assignment, Mapping):
+        return _plan_layers(convs, assignment, merge_pairs)
+    variant = assignment
     decisions: list[Decision] = []
     merging = merge_pairs and variant.is_hetconv
     skip: set[int] = set()
@@ -376,7 +377,7 @@ def substitute(model: nn.Module, variant: Assignment | str | Path,
     Returns a new model and leaves ``model`` untouched (its types, parameters, buffers, modes
     and hooks), unless ``inplace=True``. One forward pass on a zero input of ``input_shape``
     finds the conv layers and their output sizes, in eval mode, without firing the model's
-    hooks (:func:`hetcalc.trace.isolated`); :func:`plan` decides, :func:`apply` replaces
+    hooks (:func:`hetcalc.trace.isolated`); :func:`decide` decides, :func:`apply` replaces
     (``keep_weights``: see :func:`apply`, which also says what else a replaced layer hands
     its replacement: ``requires_grad``, hooks, attributes). Torch's random state is as it was
     afterwards (:func:`random_state_kept`).
@@ -392,7 +393,7 @@ def substitute(model: nn.Module, variant: Assignment | str | Path,
             raise InvalidArgument("input_shape is required (the plan has none)"
                                   if isinstance(chosen, Mapping) else "input_shape is required",
                                   argument="input_shape")
-    decisions = plan(conv_calls(model, input_shape), chosen, include_first, merge_pairs)
+    decisions = decide(conv_calls(model, input_shape), chosen, include_first, merge_pairs)
     target = model if inplace else copy.deepcopy(model)
     with random_state_kept():  # new layers' initialisation leaves no trace
         return apply(target, decisions, impl, keep_weights), decisions

@@ -14,7 +14,7 @@ from hetcalc.layers import build_variant_layer
 from hetcalc.nn import hetconv_mask
 from hetcalc.nn.grouped import GroupedHetConv
 from hetcalc.shapes import ConvShape
-from hetcalc.substitute import plan
+from hetcalc.substitute import decide
 from hetcalc.trace import conv_calls
 from hetcalc.variants import layer_cost, parse_variant
 
@@ -74,7 +74,7 @@ def test_resnext50_replaces_its_grouped_convs():
     """Planned from one forward pass on the meta device (no counting): every registered model,
     ResNeXt-50 included, is counted by fvcore in tests/test_zoo.py."""
     entry = models.resolve("resnext50_32x4d")
-    decisions = plan(conv_calls(models.build(entry, weights="meta"), entry.input_shape),
+    decisions = decide(conv_calls(models.build(entry, weights="meta"), entry.input_shape),
                      parse_variant("p4"))
     replaced = [d for d in decisions if d.replace]
     assert len(replaced) == 16  # the grouped 3x3 conv of each of the 16 bottleneck blocks

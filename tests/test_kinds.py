@@ -293,7 +293,7 @@ def _pair_model(bias: bool) -> nn.Module:
 @pytest.mark.parametrize("se", [False, True], ids=["plain", "se"])
 @pytest.mark.parametrize("spec", sorted(CASES))
 def test_the_planner_and_dw_pw_merging(spec, se):
-    from hetcalc.substitute import apply, plan, substitute
+    from hetcalc.substitute import apply, decide, substitute
     from hetcalc.tensors import storage_free, storage_free_copy
     from hetcalc.trace import conv_calls
 
@@ -301,12 +301,12 @@ def test_the_planner_and_dw_pw_merging(spec, se):
     variant = parse_variant(spec + ("-se" if se else ""))
     # one conv: replaced by the variant unless it is the baseline
     single = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1)).eval()
-    (decision,) = plan(conv_calls(single, INPUT), variant, include_first=True)
+    (decision,) = decide(conv_calls(single, INPUT), variant, include_first=True)
     assert decision.replace == (not variant.is_baseline)
     assert decision.variant == (variant if decision.replace else parse_variant("std"))
     # a depthwise + pointwise pair: one layer M -> N of the kind where the kind merges pairs
     model = _pair_model(bias=True)
-    decisions = plan(conv_calls(model, INPUT), variant, include_first=True, merge_pairs=True)
+    decisions = decide(conv_calls(model, INPUT), variant, include_first=True, merge_pairs=True)
     merged = decisions[0].pair is not None
     assert merged == MERGES[kind]
     converted, _ = substitute(model, variant, INPUT, include_first=True, merge_pairs=True)
@@ -322,7 +322,7 @@ def test_the_planner_and_dw_pw_merging(spec, se):
     # a storage-free counting model gets storage-free new layers, merged or not
     for source, merge in ((single, False), (model, True)):
         zero = storage_free_copy(source)
-        chosen = plan(conv_calls(zero, INPUT), variant, include_first=True, merge_pairs=merge)
+        chosen = decide(conv_calls(zero, INPUT), variant, include_first=True, merge_pairs=merge)
         counted = apply(zero, chosen)
         assert all(storage_free(p) for p in counted.parameters() if p.numel() > 1)
 

@@ -17,7 +17,7 @@ from hetcalc.nn import HetConv2d
 from hetcalc.plan import Plan, plan_toml, read_plan
 from hetcalc.plan.search import Budget, candidates_for, find_plan
 from hetcalc.settings import LatencySettings
-from hetcalc.substitute import plan, substitute
+from hetcalc.substitute import decide, substitute
 from hetcalc.trace import trace_model
 from hetcalc.variants import STANDARD, parse_variant
 
@@ -59,8 +59,8 @@ def every_plan(small_trace):
     plans = []
     for combo in itertools.product(*(offered[name] for name in CHOSEN)):
         layers = dict(zip(CHOSEN, combo, strict=True))
-        report = analysis.report_from_plan("Small", small_trace, layers,
-                                           plan(small_trace.convs, layers))
+        report = analysis.report_from_decisions("Small", small_trace, layers,
+                                           decide(small_trace.convs, layers))
         changed = sum(not v.is_baseline for v in combo)
         plans.append((report.flops_analytic, report.params, report.params_kxk, changed))
     assert len(plans) == 4 * 4 * 5 * 3
@@ -163,17 +163,17 @@ def test_plan_mistakes_against_the_model(vgg_trace):
     with pytest.raises(InvalidArgument, match=r'^v.toml: layer "features.03" = "p4": the model '
                                               r'has no conv layer of that name \(13 conv layers\); '
                                               r'did you mean "features.3"'):
-        plan(convs, where)
+        decide(convs, where)
     with pytest.raises(InvalidArgument, match=r'^v.toml: layer "features.3" = "p128": P=128 '
                                               r'does not divide M=64 input channels$'):
-        plan(convs, Plan({"features.3": parse_variant("p128")}, where="v.toml"))
+        decide(convs, Plan({"features.3": parse_variant("p128")}, where="v.toml"))
     with pytest.raises(InvalidArgument, match=r"merge_pairs: plan is a per-layer plan"):
-        plan(convs, {"features.3": parse_variant("p4")}, merge_pairs=True)
+        decide(convs, {"features.3": parse_variant("p4")}, merge_pairs=True)
 
 
 def test_a_plan_may_name_the_first_conv(vgg_trace):
     first = vgg_trace.convs[0].name
-    decisions = plan(vgg_trace.convs, {first: parse_variant("dwc")})
+    decisions = decide(vgg_trace.convs, {first: parse_variant("dwc")})
     assert decisions[0].replace and decisions[0].variant.spec == "dwc"
     assert all(d.variant == STANDARD and d.rule == "plan" for d in decisions[1:])
 
@@ -367,8 +367,8 @@ def every_mixed_plan(small_trace):
     plans = []
     for combo in itertools.product(*(offered[name] for name in CHOSEN)):
         layers = dict(zip(CHOSEN, combo, strict=True))
-        report = analysis.report_from_plan("Small", small_trace, layers,
-                                           plan(small_trace.convs, layers))
+        report = analysis.report_from_decisions("Small", small_trace, layers,
+                                           decide(small_trace.convs, layers))
         plans.append((report.flops_analytic, report.params, report.params_kxk,
                       sum(not v.is_baseline for v in combo)))
     assert len(plans) == 5 * 4 * 5 * 5

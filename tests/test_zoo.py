@@ -21,8 +21,8 @@ import torchvision
 from torchvision.transforms._presets import ImageClassification
 
 from hetcalc import models
-from hetcalc.analysis import report_from_plan
-from hetcalc.substitute import apply, plan, substitute
+from hetcalc.analysis import report_from_decisions
+from hetcalc.substitute import apply, decide, substitute
 from hetcalc.trace import trace_model
 from hetcalc.variants import parse_variant
 
@@ -94,8 +94,8 @@ def test_every_registered_model(name, no_downloads):
     assert trace.counter == "fvcore" and trace.flops_total > 0 and trace.convs
     assert all(call.shape.batch > 0 for call in trace.convs)  # every head ran on something
     for variant in VARIANTS:
-        decisions = plan(trace.convs, variant)
-        report = report_from_plan(name, trace, variant, decisions)
+        decisions = decide(trace.convs, variant)
+        report = report_from_decisions(name, trace, variant, decisions)
         assert [layer.name for layer in report.layers] == [call.name for call in trace.convs]
         assert all(d.replace or d.reason for d in decisions), variant.spec
         assert 0 < report.flops_analytic <= report.baseline_flops, variant.spec
@@ -124,7 +124,7 @@ def assert_output_shape_unchanged(name, entry, model, trace):
     with torch.no_grad():
         expected = model(x).shape
     for spec in SHAPE_VARIANTS:
-        planned = plan(trace.convs, parse_variant(spec))
+        planned = decide(trace.convs, parse_variant(spec))
         if spec in SUBSTITUTED:
             substituted, decisions = substitute(model, spec, entry.input_shape)
             assert decisions == planned, (name, spec)

@@ -13,7 +13,7 @@
 Layers the file does not name stay standard. Reading a file checks its own form (TOML, known
 keys, the variant grammar) without torch; whether every name is a conv layer of the model and
 every variant fits its layer is checked when the plan meets the traced model
-(:func:`hetcalc.substitute.plan`). Every problem is one line naming the file, the layer and the
+(:func:`hetcalc.substitute.decide`). Every problem is one line naming the file, the layer and the
 value.
 """
 

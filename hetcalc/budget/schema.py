@@ -57,7 +57,8 @@ class BudgetError(HetcalcError, ValueError):
     """A budget or baseline file that cannot be used.
 
     ``problems`` holds every problem found, one line each, in file order; ``str(error)`` is the
-    first one (and how many more there are), so the CLI still prints a single line.
+    first one (and how many more there are), one line for a library caller. ``hetcalc check``
+    prints every problem, one line each.
     """
 
     def __init__(self, problems: list[str]) -> None:
@@ -282,40 +283,49 @@ def entry_location(display: str, index: int, raw: Mapping[str, Any]) -> str:
 
 
 def _parse_keys(raw: Mapping[str, Any], keys: tuple[str, ...], where: str,
-                problems: list[str]) -> dict[str, Any]:
-    """Parse every known key of ``raw``; unknown keys and bad values go to ``problems``."""
+                problems: list[str], wrong: set[str]) -> dict[str, Any]:
+    """Parse every known key of ``raw``; unknown keys and bad values go to ``problems``, and
+    their keys to ``wrong``."""
     parsed: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in keys:
             problems.append(f"{where}: {_unknown_key(key, keys)}")
+            wrong.add(key)
         elif key in _PARSERS:
             try:
                 parsed[key] = _PARSERS[key](value)
             except Bad as bad:
                 problems.append(f"{where}: {key}: {bad}")
+                wrong.add(key)
     return parsed
 
 
 def parse_budgets(data: Mapping[str, Any], display: str, base_dir: Path, *,
                   check: EntryCheck | None = None) -> list[Entry]:
-    """Validate the tables of a budget file (``defaults`` and ``model``) into entries."""
-    problems: list[str] = []
-    for key in data:
-        if key not in TOP_KEYS:
-            problems.append(f"{display}: {_unknown_key(key, TOP_KEYS)}")
+    """Validate the tables of a budget file (``defaults`` and ``model``) into entries.
 
-    defaults: dict[str, Any] | None = None
+    Every problem is named, each once: a check whose answer a problem already named may decide
+    is left out (no "no limit" for an entry whose misspelt or bad key may be its limit, no
+    "no entries" beside an unknown top-level key, which may be a misspelt ``model``)."""
+    problems: list[str] = []
+    unknown_top = [key for key in data if key not in TOP_KEYS]
+    problems += [f"{display}: {_unknown_key(key, TOP_KEYS)}" for key in unknown_top]
+
+    defaults: dict[str, Any] = {}
+    doubtful: set[str] | None = set()  # [defaults] keys named as wrong; None: no table to read
     raw_defaults = data.get("defaults", {})
     if isinstance(raw_defaults, dict):
-        before = len(problems)
-        parsed = _parse_keys(raw_defaults, DEFAULT_KEYS, f"{display}: [defaults]", problems)
-        defaults = parsed if len(problems) == before else None
+        defaults = _parse_keys(raw_defaults, DEFAULT_KEYS, f"{display}: [defaults]", problems,
+                               doubtful)
     else:
         problems.append(f"{display}: defaults: expected a table [defaults], "
                         f"got {describe(raw_defaults)}")
+        doubtful = None
 
     raw_entries = data.get("model")
-    if raw_entries is None or raw_entries == []:
+    if (raw_entries is None or raw_entries == []) and unknown_top:
+        raw_entries = []  # the unknown key may be the entries, misspelt: named already
+    elif raw_entries is None or raw_entries == []:
         problems.append(f"{display}: no entries; add at least one [[model]] table with a model "
                         "and a limit (max_flops, max_params, min_reduction or max_latency_ms)")
         raw_entries = []
@@ -326,12 +336,12 @@ def parse_budgets(data: Mapping[str, Any], display: str, base_dir: Path, *,
 
     entries = []
     for index, raw in enumerate(raw_entries, start=1):
-        entry = _parse_entry(index, raw, defaults, display, base_dir, problems)
-        if entry is not None and check is not None:
+        before = len(problems)
+        entry = _parse_entry(index, raw, defaults, doubtful, display, base_dir, problems)
+        if entry is not None and check is not None:  # even beside other problems: all named
             entry, found = check(entry)
             problems += [f"{entry_location(display, index, raw)}: {line}" for line in found]
-            entry = None if found else entry
-        if entry is not None:
+        if entry is not None and len(problems) == before:
             entries.append(entry)
 
     first_with_key: dict[str, Entry] = {}
@@ -349,16 +359,23 @@ def duplicate_problem(display: str, entry: Entry, other: Entry) -> str:
             f"{other.index} ({entry.key}); give one of them a distinct name")
 
 
-def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any] | None, display: str,
-                 base_dir: Path, problems: list[str]) -> Entry | None:
-    """Validate one entry (``defaults`` is None when they are invalid themselves); problems are
-    appended, and None returned, when anything is wrong."""
+def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any],
+                 doubtful: set[str] | None, display: str, base_dir: Path,
+                 problems: list[str]) -> Entry | None:
+    """Validate one entry; every problem it has is appended. ``defaults`` holds the [defaults]
+    keys that parsed, ``doubtful`` the ones named as wrong there (None: [defaults] is not a
+    table). Returns the entry, built from its keys that parsed, whenever its model is usable
+    (the installation's check still has something to say about it), else None: the caller keeps
+    it only when no problem was appended."""
     where = entry_location(display, index, raw)
-    before = len(problems)
-    own = _parse_keys(raw, ENTRY_KEYS, where, problems)
-    settings = {**(defaults or {}), **own}
+    wrong: set[str] = set()
+    own = _parse_keys(raw, ENTRY_KEYS, where, problems, wrong)
+    settings = {**defaults, **own}
+    if doubtful is not None:
+        wrong |= doubtful - set(own)  # a wrong default the entry does not override
 
     model = raw.get("model")
+    usable = False  # a model spec of a valid form: the entry can be built and checked
     if "model" not in raw:
         problems.append(f"{where}: model: missing; every entry names a model, "
                         "e.g. model = \"resnet50\"")
@@ -370,30 +387,35 @@ def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any] | Non
         problem = _spec_problem(model, base_dir)
         if problem:
             problems.append(f"{where}: model: {problem}")
+        usable = not problem
     if "name" in raw:
         try:
             own["name"] = values.parse_text(raw["name"])
         except Bad as bad:
             problems.append(f"{where}: name: {bad}")
 
-    if len(problems) > before or defaults is None:
-        return None  # the checks below would only repeat what is already wrong
+    # The checks below are of keys that parsed; a key named as wrong (here or in [defaults])
+    # or a [defaults] that is no table may hold what they look for, so they leave it alone.
     limits = {metric: settings[metric.limit_key] for metric in Metric
               if metric.limit_key in settings}
-    if not limits:
+    if not limits and not wrong and doubtful is not None:
         problems.append(f"{where}: no limit; give at least one of {', '.join(LIMIT_KEYS)} "
                         "(here or in [defaults])")
     variant: Variant | Plan = settings.get("variant", parse_variant("std"))
+    variant_known = "variant" not in wrong
     if "plan" in raw:
-        plan = _entry_plan(raw, own, settings, model, base_dir, f"{where}: plan", problems)
+        plan = None
+        if isinstance(model, str) and model.strip():  # a plan is checked against its model
+            plan = _entry_plan(raw, own, settings, model, base_dir, f"{where}: plan", problems)
+        variant_known = plan is not None
         if plan is not None:
             variant = plan
             if "input_shape" not in settings and plan.input_shape is not None:
                 settings["input_shape"] = plan.input_shape
-    if Metric.REDUCTION in limits and variant.is_baseline:
+    if Metric.REDUCTION in limits and variant_known and variant.is_baseline:
         problems.append(f"{where}: min_reduction: needs a variant (e.g. variant = \"p4\"); "
                         f"variant {variant.spec} reduces nothing")
-    if len(problems) > before:
+    if not usable:
         return None
     return Entry(
         index=index, model=model, spec=_spec_for(model, base_dir), name=own.get("name"),

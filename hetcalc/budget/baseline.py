@@ -18,6 +18,7 @@ from typing import Any
 from hetcalc.budget.evaluate import Check, EntryResult
 from hetcalc.budget.schema import BudgetError, BudgetFile, Entry, Metric
 from hetcalc.budget.values import describe
+from hetcalc.errors import InvalidArgument
 from hetcalc.fileio import atomic_write_text
 from hetcalc.readfile import FileProblem, MissingFile, parse_json, read_text
 
@@ -36,8 +37,26 @@ class BaselineRecord:
     values: dict[Metric, int]
 
 
+def not_evaluated(results: list[EntryResult]) -> str | None:
+    """``entry 2 (net.py:build)``, ``entries 2 and 4``: the entries that could not be
+    evaluated, or None when every one was."""
+    failed = [r.entry for r in results if r.failure is not None]
+    if not failed:
+        return None
+    if len(failed) == 1:
+        return f"entry {failed[0].index} ({failed[0].label})"
+    indices = [str(entry.index) for entry in failed]
+    return f"entries {', '.join(indices[:-1])} and {indices[-1]}"
+
+
 def baseline_document(results: list[EntryResult]) -> dict[str, Any]:
-    """The JSON object a baseline file holds: flops (MACs) and params per entry key."""
+    """The JSON object a baseline file holds: flops (MACs) and params per entry key. Every
+    entry must have been evaluated (:class:`InvalidArgument` otherwise): a baseline without an
+    entry's record would let that entry grow unchecked, shown as new."""
+    failed = not_evaluated(results)
+    if failed is not None:
+        raise InvalidArgument(f"results: {failed} could not be evaluated; a baseline records "
+                              "every entry", argument="results")
     return {
         "hetcalc_baseline": BASELINE_FORMAT,
         "unit": "MAC",
@@ -167,9 +186,12 @@ class Regression:
 
 def find_regressions(results: list[EntryResult], baseline: dict[str, BaselineRecord],
                      tolerance: float) -> list[Regression]:
-    """Each entry against its baseline record: growth above ``tolerance`` fails."""
+    """Each evaluated entry against its baseline record: growth above ``tolerance`` fails. An
+    entry that could not be evaluated has no regression (there is nothing to compare)."""
     regressions = []
     for result in results:
+        if result.failure is not None:
+            continue
         record = baseline.get(result.entry.key)
         changes = [] if record is None else [
             Change(metric, record.values[metric], int(result.value(metric) or 0), tolerance)
@@ -199,5 +221,17 @@ class CheckRun:
         return [(g, c) for g in self.regressions or [] for c in g.changes if not c.passed]
 
     @property
+    def failed_entries(self) -> list[EntryResult]:
+        """The entries that could not be evaluated (exit 2, whatever else the run found)."""
+        return [r for r in self.results if r.failure is not None]
+
+    def regression_of(self, result: EntryResult) -> Regression | None:
+        """The comparison of ``result``'s entry with the baseline (None without one, or for an
+        entry that could not be evaluated)."""
+        return next((g for g in self.regressions or [] if g.entry.index == result.entry.index),
+                    None)
+
+    @property
     def passed(self) -> bool:
-        return not self.failed_checks and not self.failed_changes
+        """Every entry evaluated, within its limits, and grown no more than the tolerance."""
+        return not self.failed_entries and not self.failed_checks and not self.failed_changes

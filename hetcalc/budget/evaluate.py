@@ -6,7 +6,9 @@ CUDA device for ``device = "cuda"``) without importing anything the file names; 
 the syntax ones. :func:`evaluate` then takes the entries one by one: it imports and calls the
 entry's model builder (a ``path/to/file.py:fn`` runs here, and not before), traces each distinct
 (model, input shape) once, costs the entry's variant (or its per-layer plan) on that trace and,
-for ``max_latency_ms``, times it.
+for ``max_latency_ms``, times it. An entry that cannot be evaluated (its model fails to import,
+build, trace or time, its code exits, its ``timeout`` passes) is a result too, holding its
+:class:`EntryFailure`: the other entries are evaluated all the same.
 
 torch, the model registry and the timing code are imported inside the functions that use them,
 so importing :mod:`hetcalc.budget` stays cheap and free of torch (a budget file can be validated
@@ -15,6 +17,7 @@ without it); an entry without ``max_latency_ms`` never loads the timing code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -60,26 +63,52 @@ class Check:
 
 
 @dataclass(frozen=True)
+class EntryFailure:
+    """Why an entry could not be evaluated: the key its work was about when it failed
+    (``model``, ``variant``, ``plan``, ``max_latency_ms`` or ``timeout``) and the error."""
+
+    key: str
+    error: HetcalcError
+
+    @property
+    def message(self) -> str:
+        """``key: message``, as the entry's line shows it after the file and the entry."""
+        return f"{self.key}: {self.error}"
+
+
+@dataclass(frozen=True)
 class EntryResult:
-    entry: Entry  # with its input shape filled in
-    report: AnalysisReport
+    entry: Entry  # with its input shape filled in (None when its failure came first)
+    report: AnalysisReport | None  # None exactly when ``failure`` is set
     latency_ms: float | None
     checks: list[Check]
+    failure: EntryFailure | None = None
+
+    @property
+    def evaluated(self) -> bool:
+        return self.failure is None
 
     @property
     def passed(self) -> bool:
-        return all(check.passed for check in self.checks)
+        """Every limit met; an entry that could not be evaluated has not passed."""
+        return self.failure is None and all(check.passed for check in self.checks)
 
     @property
     def flops(self) -> int:
         """The MACs that are checked: the variant's analytic MACs (the baseline's for ``std``)."""
+        assert self.report is not None, "an entry that was not evaluated has no FLOPs"
         return self.report.flops_analytic
 
     @property
     def params(self) -> int:
+        assert self.report is not None, "an entry that was not evaluated has no params"
         return self.report.params
 
     def value(self, metric: Metric) -> float | int | None:
+        """The entry's value of ``metric``; None when it was not measured (no
+        ``max_latency_ms``) or the entry could not be evaluated."""
+        if self.report is None:
+            return None
         match metric:
             case Metric.FLOPS:
                 return self.flops
@@ -135,13 +164,12 @@ def preflight(entry: Entry) -> tuple[Entry, list[str]]:
     return entry, problems
 
 
-def _in_entry(budget: BudgetFile, entry: Entry, key: str, error: HetcalcError) -> HetcalcError:
-    """The same kind of error, its message prefixed with the entry and key it came from."""
-    where = f"{entry_location(budget.display, entry.index, vars(entry))}: {key}"
-    try:
-        return type(error)(f"{where}: {error}")
-    except TypeError:  # an error class with its own constructor
-        return HetcalcError(f"{where}: {error}")
+def failure_line(budget: BudgetFile, result: EntryResult) -> str:
+    """``budgets.toml: entry 2 (net.py:build): model: ...``: a failed entry's line, naming the
+    file, the entry and the key its failure is about."""
+    assert result.failure is not None
+    return (f"{entry_location(budget.display, result.entry.index, vars(result.entry))}: "
+            f"{result.failure.message}")
 
 
 def measure_latency(entry: Entry) -> float:
@@ -153,14 +181,32 @@ def measure_latency(entry: Entry) -> float:
                          merge_pairs=entry.merge_dw_pw).median_ms
 
 
-def evaluate(budget: BudgetFile) -> list[EntryResult]:
+def _wraps_interrupt(error: BaseException) -> bool:
+    """Whether a ``KeyboardInterrupt`` is in ``error``'s chain of causes and contexts."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def evaluate(budget: BudgetFile, *,
+             is_interrupt: Callable[[BaseException], bool] = _wraps_interrupt
+             ) -> list[EntryResult]:
     """Cost every entry, in file order; each distinct (model, input shape) is traced once.
 
     An entry's model is resolved (a user's file imported) when its turn comes, and all its work
-    (import, build, trace, count, timing) is bounded by the entry's ``timeout``. An entry whose
-    key turns out, once its default input shape is known, to be an earlier entry's is a
-    :class:`BudgetError`; any other failure is the library's error, prefixed with the entry
-    (whatever the model's code raised, ``SystemExit`` included: an error, never a pass).
+    (import, build, trace, count, timing) is bounded by the entry's ``timeout``. An entry that
+    fails with a :class:`~hetcalc.errors.HetcalcError` (whatever the model's code raised,
+    ``SystemExit`` included: an error, never a pass) is a result whose ``failure`` says which
+    key and why, and the next entry is evaluated. An entry whose key turns out, once its default
+    input shape is known, to be an earlier entry's is a problem of the file: a
+    :class:`BudgetError`, raised. A ``KeyboardInterrupt`` ends the whole evaluation, and so
+    does an error that ``is_interrupt`` says came from one (a library that wrapped the Ctrl-C in
+    its own error): that error is raised, never made an entry's failure.
     """
     from hetcalc.usercode import ModelTimeout, time_limit
 
@@ -176,8 +222,11 @@ def evaluate(budget: BudgetFile) -> list[EntryResult]:
         except BudgetError:
             raise  # already names the entry
         except HetcalcError as error:
+            if is_interrupt(error):
+                raise
             key = "timeout" if isinstance(error, ModelTimeout) else step[-1]
-            raise _in_entry(budget, entry, key, error) from error
+            results.append(EntryResult(entry, None, None, [], EntryFailure(key, error)))
+            continue
         result = EntryResult(entry, report, latency_ms, [])
         checks = [Check(metric, _value(result, metric), limit)
                   for metric, limit in entry.limits.items()]

@@ -1,20 +1,24 @@
 """``hetcalc check [FILE]``: a CI gate. Exit 0 when every entry is within budget, 1 when any is
 over (or grew beyond ``--tolerance`` of ``--baseline``), 2 when the file or an argument is invalid,
-a model fails to build, or a file cannot be written.
+an entry could not be evaluated (its model fails to build, say), or a file cannot be written.
 
 The budget file is validated whole, without importing any model code it names, before any model
-is built; then its entries' model builders run, entry by entry (see docs/ci.md: a budget file is
-code, like a conftest.py). Whatever ``--format`` and ``--output`` say, the verdict and every
-failing check also go to stderr, so a CI log always says why the job failed.
+is built; every problem it has is one ``hetcalc: error:`` line. Then its entries' model builders
+run, entry by entry (see docs/ci.md: a budget file is code, like a conftest.py); an entry that
+cannot be evaluated is an error row of the report and one line on stderr, and the others are
+evaluated and shown all the same. Whatever ``--format`` and ``--output`` say, the verdict and
+every failing check also go to stderr, so a CI log always says why the job failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import stat
 import sys
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, assert_never
@@ -22,13 +26,16 @@ from typing import Annotated, assert_never
 import typer
 
 from hetcalc import budget
-from hetcalc.cli.options import DebugOption, OutputOption, check_writable, emit
+from hetcalc.budget.baseline import not_evaluated
+from hetcalc.cli.errors import EXIT_ERROR
+from hetcalc.cli.interrupts import caused_by_interrupt
+from hetcalc.cli.options import DebugOption, OutputOption, check_writable, emit, invocation
 from hetcalc.cli.streams import writing_stdout
 from hetcalc.errors import InvalidArgument
 from hetcalc.fileio import atomic_write_text, unwritable_reason
 from hetcalc.render import OutputFormat, Rendered, render_text, to_string
-from hetcalc.render.budget import render_check, render_junit, verdict
-from hetcalc.render.text import user_text
+from hetcalc.render.budget import failure_lines, render_check, render_junit, verdict
+from hetcalc.render.text import one_line, user_text
 
 STEP_SUMMARY = "GITHUB_STEP_SUMMARY"
 
@@ -131,6 +138,45 @@ def _append_step_summary(rendered: Rendered) -> None:
                               f"({error.strerror or error})") from error
 
 
+@contextlib.contextmanager
+def _every_problem() -> Iterator[None]:
+    """A budget or baseline file with several problems: each is its own ``hetcalc: error:``
+    line, as a linter lists every violation, and the command ends with exit 2. One problem is
+    said by the CLI, like every other error."""
+    try:
+        yield
+    except budget.BudgetError as error:
+        if len(error.problems) < 2:
+            raise
+        if invocation.debug:
+            traceback.print_exception(error)
+        for problem in error.problems:
+            print(f"hetcalc: error: {one_line(problem)}", file=sys.stderr)
+        raise typer.Exit(EXIT_ERROR) from None
+
+
+def _load(file: Path | None) -> tuple[budget.BudgetFile, Path | None]:
+    """The budget file, validated whole (torch is not imported), and the path it was found at
+    when it was searched for."""
+    with _every_problem():
+        if file is None:
+            found = budget.find_budget_file(_working_directory())
+            return budget.load_budget_file(found, _display(found), check=budget.preflight), found
+        return budget.load_budget_file(file, check=budget.preflight), None
+
+
+def _stale(results: list[budget.EntryResult], records: dict[str, budget.BaselineRecord]
+           ) -> list[str]:
+    """The baseline's keys that no entry has any more. An entry that could not be evaluated
+    before its input shape was known may own any record of its model and variant: those are not
+    called stale."""
+    keys = {result.entry.key for result in results}
+    unknown = tuple(f"{r.entry.model} {r.entry.variant.spec} " for r in results
+                    if r.failure is not None and r.entry.input_shape is None
+                    and not r.entry.name)
+    return [key for key in records if key not in keys and not key.startswith(unknown)]
+
+
 def check_command(
     file: Annotated[Path | None, typer.Argument(
         help="Budget file (TOML); it runs the model builders it names. Default: budgets.toml, "
@@ -160,32 +206,47 @@ def check_command(
         raise InvalidArgument("--tolerance needs --baseline FILE to compare with")
     allowed = budget.parse_tolerance(tolerance) if tolerance is not None else 0.0
     _check_step_summary()
-    if file is None:
-        found = budget.find_budget_file(_working_directory())
-        budget_file = budget.load_budget_file(found, _display(found), check=budget.preflight)
-    else:
-        budget_file = budget.load_budget_file(file, check=budget.preflight)
-    records = budget.read_baseline(baseline) if baseline is not None else None
-    if file is None:  # found by searching: say which file's model code is about to run
+    budget_file, found = _load(file)
+    with _every_problem():
+        records = budget.read_baseline(baseline) if baseline is not None else None
+    if found is not None:  # found by searching: say which file's model code is about to run
         print(f"hetcalc check: using {user_text(found)}", file=sys.stderr)
 
-    results = budget.evaluate(budget_file)
+    # Every entry is evaluated: one that cannot be is an error row, and its line goes to stderr
+    # now, so that the log names it even if writing the report fails.
+    results = budget.evaluate(budget_file, is_interrupt=caused_by_interrupt)
     run = budget.CheckRun(budget_file, results)
     if records is not None:
-        keys = {result.entry.key for result in results}
         run = replace(run, baseline=str(baseline), tolerance=allowed,
                       regressions=budget.find_regressions(results, records, allowed),
-                      stale=[key for key in records if key not in keys])
+                      stale=_stale(results, records))
+    for result, line in zip(run.failed_entries, failure_lines(run), strict=True):
+        if invocation.debug:
+            assert result.failure is not None
+            traceback.print_exception(result.failure.error)
+        print(line, file=sys.stderr)
     rendered = render_check(run)
+    refused = None
     if write_baseline is not None:
-        budget.write_baseline(write_baseline, results)
-        count = f"{len(results)} entr{'y' if len(results) == 1 else 'ies'}"
-        rendered.notes.append(f"Baseline written to {write_baseline} ({count}).")
+        failed = not_evaluated(results)
+        if failed is None:
+            budget.write_baseline(write_baseline, results)
+            count = f"{len(results)} entr{'y' if len(results) == 1 else 'ies'}"
+            rendered.notes.append(f"Baseline written to {write_baseline} ({count}).")
+        else:  # a baseline without an entry's record would let that entry grow unchecked
+            refused = (f"--write-baseline {write_baseline}: not written, since {failed} could "
+                       "not be evaluated; a baseline records every entry")
+            rendered.notes.append(f"Baseline not written to {write_baseline}: {failed} could "
+                                  "not be evaluated.")
 
     _write(rendered, run, fmt, output)
     _append_step_summary(rendered)
     # Last, once every write has succeeded: a write error is the one line of exit 2 instead.
     for line in verdict(run):
         print(line, file=sys.stderr)
+    if refused is not None:
+        print(f"hetcalc: error: {one_line(refused)}", file=sys.stderr)
+    if run.failed_entries:
+        raise typer.Exit(EXIT_ERROR)  # an entry not evaluated: never a pass, nor a plain fail
     if not run.passed:
         raise typer.Exit(1)

@@ -1,7 +1,9 @@
 """``hetcalc check``: budget verdicts as grids (table, Markdown), JSON and JUnit XML.
 
 One row per limit of each entry (model, variant, metric, value, limit, headroom, verdict) and, in
-regression mode, one row per entry and metric against the baseline (before, after, change).
+regression mode, one row per entry and metric against the baseline (before, after, change). An
+entry that could not be evaluated is one row (verdict ``ERROR``) holding its error in place of
+its values, in every format: ``"verdict": "error"`` and ``"error"`` in JSON, ``<error>`` in JUnit.
 """
 
 from __future__ import annotations
@@ -10,11 +12,21 @@ import math
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from hetcalc.budget import Change, Check, CheckRun, Entry, EntryResult, Metric, Regression
+from hetcalc.budget import (
+    BASELINE_METRICS,
+    Change,
+    Check,
+    CheckRun,
+    Entry,
+    EntryResult,
+    Metric,
+    Regression,
+)
+from hetcalc.budget.evaluate import failure_line
 from hetcalc.render import Column, Grid, Rendered, human, percent
-from hetcalc.render.text import user_text
+from hetcalc.render.text import one_line, user_text
 
-PASS, FAIL = "pass", "FAIL"
+PASS, FAIL, ERROR = "pass", "FAIL", "ERROR"
 NEW = "new (not in baseline)"
 
 
@@ -54,6 +66,27 @@ def _check_row(result: EntryResult, check: Check) -> dict[str, str]:
     }
 
 
+def _error_text(result: EntryResult) -> str:
+    """``model: ...``: the key the entry's failure is about and why, on one line."""
+    assert result.failure is not None
+    return " ".join(result.failure.message.split())
+
+
+def _error_row(result: EntryResult, columns: tuple[str, ...]) -> dict[str, str]:
+    """A failed entry's one row: its error in the first value column, ``-`` in the others."""
+    row = {"model": _model(result.entry), "variant": result.entry.variant.spec, "metric": "-",
+           "verdict": ERROR}
+    first, *rest = columns
+    return {**row, first: _error_text(result), **dict.fromkeys(rest, "-")}
+
+
+def _regression_rows(run: CheckRun, result: EntryResult) -> list[dict[str, str]]:
+    regression = run.regression_of(result)
+    if regression is None:  # not evaluated, so not compared
+        return [_error_row(result, ("before", "after", "change"))]
+    return _change_rows(regression)
+
+
 def _change_rows(regression: Regression) -> list[dict[str, str]]:
     base = {"model": _model(regression.entry), "variant": regression.entry.variant.spec}
     if regression.record is None:
@@ -83,14 +116,32 @@ def _plural(count: int, singular: str, plural: str) -> str:
     return f"{count} {singular if count == 1 else plural}"
 
 
+def _evaluated(run: CheckRun) -> list[EntryResult]:
+    return [r for r in run.results if r.failure is None]
+
+
+def _not_evaluated(run: CheckRun) -> str:
+    return (f"{len(run.failed_entries)} of {_plural(len(run.results), 'entry', 'entries')} "
+            "could not be evaluated")
+
+
 def summary(run: CheckRun) -> list[str]:
-    """The lines under the tables: the verdict, what failed and by how much, and the unit."""
+    """The lines under the tables: the entries that could not be evaluated and why, the verdict,
+    what failed and by how much, and the unit."""
     checks = sum(len(r.checks) for r in run.results)
-    failed = run.failed_checks
+    failed, errors = run.failed_checks, run.failed_entries
     lines = []
+    if errors:
+        lines.append(f"ERROR: {_not_evaluated(run)}.")
+        lines += [f"- {_model(r.entry)} {r.entry.variant.spec}: {_error_text(r)}" for r in errors]
     if failed:
         lines.append(f"FAIL: {len(failed)} of {checks} checks over budget.")
         lines += [f"- {_failure_text(result, check)}" for result, check in failed]
+    elif errors:
+        evaluated = len(_evaluated(run))
+        if evaluated:
+            lines.append(f"{_plural(checks, 'check', 'checks')} of the "
+                         f"{_plural(evaluated, 'entry', 'entries')} evaluated within budget.")
     else:
         lines.append(f"PASS: {_plural(checks, 'check', 'checks')} of "
                      f"{_plural(len(run.results), 'entry', 'entries')}, all within budget.")
@@ -115,26 +166,41 @@ def summary(run: CheckRun) -> list[str]:
     return lines
 
 
+def failure_lines(run: CheckRun) -> list[str]:
+    """One ``hetcalc: error: `` line per entry that could not be evaluated, naming the file, the
+    entry, the key and why (``check`` writes them to stderr as soon as the entries are done)."""
+    return [f"hetcalc: error: {one_line(' '.join(failure_line(run.budget, r).split()))}"
+            for r in run.failed_entries]
+
+
+def status(run: CheckRun) -> str:
+    """``ERROR`` (an entry could not be evaluated: exit 2), ``FAIL`` (exit 1) or ``PASS``."""
+    return ERROR if run.failed_entries else "PASS" if run.passed else "FAIL"
+
+
 def verdict(run: CheckRun) -> list[str]:
     """What ``check`` writes to stderr whatever its format and output: one verdict line, then
-    one line per failing check and per growth beyond the tolerance (so a CI log says why).
+    one line per failing check and per growth beyond the tolerance (so a CI log says why). The
+    entries that could not be evaluated have their own lines (:func:`failure_lines`).
 
     Each line is one line of text that only shows (:func:`user_text`): an entry's name or the
     file's path cannot start a forged ``hetcalc check: PASS`` line or colour the log."""
     checks = sum(len(r.checks) for r in run.results)
     failed, grown = run.failed_checks, run.failed_changes
+    evaluated = len(_evaluated(run))
+    parts = [_not_evaluated(run)] if run.failed_entries else []
     if failed:
-        parts = [f"{len(failed)} of {_plural(checks, 'check', 'checks')} over budget"]
-    else:
-        parts = [f"{_plural(checks, 'check', 'checks')} of "
-                 f"{_plural(len(run.results), 'entry', 'entries')} within budget"]
+        parts.append(f"{len(failed)} of {_plural(checks, 'check', 'checks')} over budget")
+    elif evaluated:
+        parts.append(f"{_plural(checks, 'check', 'checks')} of "
+                     f"{_plural(evaluated, 'entry', 'entries')} within budget")
     if run.regressions is not None:
         if grown:
             parts.append(f"{_plural(len(grown), 'regression', 'regressions')} beyond "
                          f"{percent(run.tolerance)} against {run.baseline}")
         else:
             parts.append(f"no entry grew beyond {percent(run.tolerance)} against {run.baseline}")
-    lines = [f"hetcalc check: {'PASS' if run.passed else 'FAIL'}: {run.budget.display}: "
+    lines = [f"hetcalc check: {status(run)}: {run.budget.display}: "
              f"{'; '.join(parts)}."]
     lines += [f"- {_failure_text(result, check)}" for result, check in failed]
     lines += [f"- {_growth_text(regression, change)}" for regression, change in grown]
@@ -151,7 +217,9 @@ def check_grids(run: CheckRun) -> list[Grid]:
         Column("limit", "limit"),
         Column("headroom", "headroom"),
         Column("verdict", "verdict", **left),
-    ], [_check_row(r, c) for r in run.results for c in r.checks])]
+    ], [row for r in run.results for row in (
+        [_check_row(r, c) for c in r.checks] if r.failure is None
+        else [_error_row(r, ("value", "limit", "headroom"))])])]
     if run.regressions is not None:
         grids.append(Grid(
             f"regression against {run.baseline} (tolerance {percent(run.tolerance)})", [
@@ -162,7 +230,7 @@ def check_grids(run: CheckRun) -> list[Grid]:
                 Column("after", "after"),
                 Column("change", "change"),
                 Column("verdict", "verdict", **left),
-            ], [row for g in run.regressions for row in _change_rows(g)]))
+            ], [row for r in run.results for row in _regression_rows(run, r)]))
     return grids
 
 
@@ -170,9 +238,34 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _failed_entry_json(result: EntryResult) -> dict[str, Any]:
+    """An entry that could not be evaluated: its limits without values, and its error."""
+    entry = result.entry
+    return {
+        "index": entry.index,
+        "key": entry.key,
+        "name": entry.name,
+        "model": entry.model,
+        "variant": entry.variant.spec,
+        "input_shape": list(entry.input_shape) if entry.input_shape is not None else None,
+        "verdict": "error",
+        "error": _error_text(result),
+        "checks": {
+            metric.value: {"value": None, "limit": limit,
+                           "bound": "min" if metric.is_minimum else "max",
+                           "headroom": None, "verdict": "error"}
+            for metric, limit in entry.limits.items()
+        },
+        "regression": None,
+    }
+
+
 def _entry_json(result: EntryResult, regression: Regression | None,
                 compared: bool) -> dict[str, Any]:
+    if result.failure is not None:
+        return _failed_entry_json(result)
     entry = result.entry
+    assert entry.input_shape is not None
     passed = result.passed and (regression is None or regression.passed)
     document: dict[str, Any] = {
         "index": entry.index,
@@ -182,6 +275,7 @@ def _entry_json(result: EntryResult, regression: Regression | None,
         "variant": entry.variant.spec,
         "input_shape": list(entry.input_shape),
         "verdict": "pass" if passed else "fail",
+        "error": None,
         "checks": {
             check.metric.value: {
                 "value": check.value,
@@ -211,17 +305,17 @@ def _entry_json(result: EntryResult, regression: Regression | None,
 
 
 def check_json(run: CheckRun) -> dict[str, Any]:
-    """``check --format json``: the file, the verdict, and one object per entry."""
+    """``check --format json``: the file, the verdict (``error`` when an entry could not be
+    evaluated), and one object per entry."""
     compared = run.regressions is not None
-    regressions = run.regressions or [None] * len(run.results)
     return {
         "file": run.budget.display,
         "unit": "MAC",
-        "verdict": "pass" if run.passed else "fail",
+        "verdict": status(run).lower(),
         "baseline": {"file": run.baseline, "tolerance": run.tolerance, "stale": run.stale}
                     if compared else None,
-        "entries": [_entry_json(result, regression, compared)
-                    for result, regression in zip(run.results, regressions, strict=True)],
+        "entries": [_entry_json(result, run.regression_of(result), compared)
+                    for result in run.results],
     }
 
 
@@ -243,19 +337,25 @@ def _failure(case: ET.Element, text: str, kind: str) -> None:
     ET.SubElement(case, "failure", message=text, type=kind).text = text
 
 
+def _error(case: ET.Element, result: EntryResult) -> None:
+    text = user_text(_error_text(result))
+    ET.SubElement(case, "error", message=text, type="NotEvaluated").text = text
+
+
 def _count(element: ET.Element) -> None:
     """Set tests/failures/errors/skipped from the testcases below ``element``."""
     cases = element.findall(".//testcase")
     element.set("tests", str(len(cases)))
     element.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
-    element.set("errors", "0")
+    element.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
     element.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
     element.set("time", "0")
 
 
 def render_junit(run: CheckRun) -> str:
     """JUnit XML: a testsuite of budget checks (one testcase per limit of each entry, a
-    ``<failure>`` when over budget) and, in regression mode, one of baseline comparisons.
+    ``<failure>`` when over budget, an ``<error>`` in each of an entry's testcases when it could
+    not be evaluated) and, in regression mode, one of baseline comparisons.
 
     Names and paths go in through :func:`user_text`: XML 1.0 has no way to hold most control
     characters, even escaped, so they are written visibly (``\\x1b``) and the file always
@@ -263,6 +363,10 @@ def render_junit(run: CheckRun) -> str:
     root = ET.Element("testsuites", name="hetcalc check")
     budgets = _suite(root, f"budgets: {run.budget.display}")
     for result in run.results:
+        if result.failure is not None:  # the same testcases as when it is evaluated
+            for metric in result.entry.limits:
+                _error(_case(budgets, _model(result.entry),
+                             f"{result.entry.variant.spec} {metric.limit_key}"), result)
         for check in result.checks:
             case = _case(budgets, _model(result.entry),
                          f"{result.entry.variant.spec} {check.metric.limit_key}")
@@ -270,7 +374,13 @@ def render_junit(run: CheckRun) -> str:
                 _failure(case, _failure_text(result, check), "OverBudget")
     if run.regressions is not None:
         suite = _suite(root, f"regression: {run.baseline} (tolerance {percent(run.tolerance)})")
-        for regression in run.regressions:
+        for result in run.results:
+            regression = run.regression_of(result)
+            if regression is None:  # not evaluated: its growth cases hold the error
+                for metric in BASELINE_METRICS:
+                    _error(_case(suite, _model(result.entry),
+                                 f"{result.entry.variant.spec} {metric.value} growth"), result)
+                continue
             label = _model(regression.entry)
             if regression.record is None:
                 case = _case(suite, label, f"{regression.entry.variant.spec} baseline")

@@ -372,3 +372,14 @@ def test_a_model_that_misbehaves_is_an_error_row_and_exit_2(capsys, monkeypatch,
     assert line.startswith(f"hetcalc: error: {path}: {failed}")
     assert err.splitlines()[1].startswith(f"hetcalc check: ERROR: {path}: 1 of ")
     assert out  # the report, its error row included
+
+
+def test_a_failed_entry_keeps_the_input_shape_it_was_tried_at(capsys, monkeypatch):
+    """gray() declares no shape and fails to trace at hetcalc's default, 1,3,224,224: the error
+    entry says which shape failed, and its key is the one a baseline would use."""
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    code, out, _ = run(capsys, str(DATA / "uc_budget_default_shape.toml"), "--format", "json")
+    [only] = json.loads(out)["entries"]
+    assert code == 2
+    assert (only["verdict"], only["input_shape"], only["key"]) == (
+        "error", [1, 3, 224, 224], "uc_models.py:gray std 1,3,224,224")

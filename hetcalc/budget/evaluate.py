@@ -215,17 +215,18 @@ def evaluate(budget: BudgetFile, *,
     results = []
     for entry in budget.entries:
         step = ["model"]  # the key a failure is about, as the entry's work goes on
+        shaped = [entry]  # the entry, its input shape filled in once the model tells it
         source = f"timeout = {entry.timeout:g}" if entry.timeout is not None else ""
         try:
             with time_limit(entry.timeout, entry.spec, source):
-                entry, report, latency_ms = _cost(budget, entry, traces, by_key, step)
+                entry, report, latency_ms = _cost(budget, entry, traces, by_key, step, shaped)
         except BudgetError:
             raise  # already names the entry
         except HetcalcError as error:
             if is_interrupt(error):
                 raise
             key = "timeout" if isinstance(error, ModelTimeout) else step[-1]
-            results.append(EntryResult(entry, None, None, [], EntryFailure(key, error)))
+            results.append(EntryResult(shaped[-1], None, None, [], EntryFailure(key, error)))
             continue
         result = EntryResult(entry, report, latency_ms, [])
         checks = [Check(metric, _value(result, metric), limit)
@@ -235,10 +236,11 @@ def evaluate(budget: BudgetFile, *,
 
 
 def _cost(budget: BudgetFile, entry: Entry, traces: dict[tuple[str, tuple[int, ...]], Trace],
-          by_key: dict[str, Entry], step: list[str]
+          by_key: dict[str, Entry], step: list[str], shaped: list[Entry]
           ) -> tuple[Entry, AnalysisReport, float | None]:
     """One entry's model traced (once per model and input shape), costed and, for
-    ``max_latency_ms``, timed; ``step`` gets the key each stage is about."""
+    ``max_latency_ms``, timed; ``step`` gets the key each stage is about, ``shaped`` the entry
+    with its input shape once it is known."""
     from hetcalc import analysis, models
     from hetcalc.errors import TraceError
     from hetcalc.pipeline import subject
@@ -247,6 +249,7 @@ def _cost(budget: BudgetFile, entry: Entry, traces: dict[tuple[str, tuple[int, .
     if entry.input_shape is None:
         shape, default = models.own_input_shape(models.resolve(entry.spec))
         entry = replace(entry, input_shape=shape)
+        shaped.append(entry)
     assert entry.input_shape is not None
     other = by_key.setdefault(entry.key, entry)
     if other is not entry:

@@ -1,5 +1,6 @@
-"""This machine's ceilings, measured: peak MAC/s from a large matmul per dtype, bandwidth from a
-large copy, each timed with ``torch.utils.benchmark`` (median and interquartile range of timed
+"""This machine's ceilings, measured: peak MAC/s from a large matmul per dtype (float32: the
+faster of it and a large 3x3 convolution), bandwidth from a large copy,
+each timed with ``torch.utils.benchmark`` (median and interquartile range of timed
 blocks; it synchronises CUDA), and kept in a cache so that a second call answers at once.
 
 - Peak: ``torch.mm`` of two n x n matrices runs n^3 MACs; MAC/s = n^3 / median seconds. On CUDA,
@@ -7,6 +8,11 @@ blocks; it synchronises CUDA), and kept in a cache so that a second call answers
   datasheets' FP32 figures assume. Where one run would outlast half the timing budget (float16
   on most CPUs), a smaller n is timed (:func:`_fitting_size`), so that several blocks give a
   spread.
+- A roofline's peak is what the fastest kernel attains, or measured layers would beat their
+  own bound: on CPUs oneDNN's convolutions run faster than the BLAS matmul (on the 2-core
+  machine this project is built on, about 109 against 87 GMAC/s). float32's peak is therefore
+  the larger of the matmul's and a 3x3 conv's, 256 -> 256 channels on 56x56 (32 images on a
+  GPU): ``256·256·9·56·56`` MACs an image; ``environment["peak_kernel"]`` says which won.
 - Bandwidth: ``dst.copy_(src)`` of ``copy_bytes`` reads and writes them: 2 x ``copy_bytes`` per
   copy; bytes/s = 2 x copy_bytes / median seconds.
 - Competition: a figure measured while other processes kept the cores busy is low. Where
@@ -50,6 +56,10 @@ CUDA_MATMUL = 8192
 """n on a GPU: 8192^3 = 550G MACs, milliseconds on a datacenter GPU."""
 COPY_BYTES = 256 * 2**20
 """The copied tensor: 256 MiB, far beyond any cache; 512 MiB move per copy."""
+CONV_SHAPE = (256, 56, 56)
+"""Channels, height, width of the 3x3 conv float32's peak is also timed on (ResNet-50's
+layer1 width at 56x56: 1.85G MACs an image)."""
+CUDA_CONV_BATCH = 32
 MIN_RUN_TIME = 1.0
 """Seconds of timed blocks per figure."""
 
@@ -252,6 +262,11 @@ def measure_device(device: str = "auto", threads: int | None = None,
         figure(dtype, environment, f"{dtype} peak: {size}x{size} matmuls on {target.type}",
                "MAC/s", lambda dtype=dtype: _matmul(torch, target, dtype, size, used_threads,
                                                     min_run_time))
+    batch = CUDA_CONV_BATCH if cuda else 1
+    environment = {**base, "measure": "conv", "dtype": "float32", "shape": [batch, *CONV_SHAPE]}
+    figure("float32 conv", environment, f"float32 peak: a 3x3 conv {CONV_SHAPE[0]} -> "
+           f"{CONV_SHAPE[0]} channels at {CONV_SHAPE[1]}x{CONV_SHAPE[2]} on {target.type}",
+           "MAC/s", lambda: _conv(torch, target, batch, used_threads, min_run_time))
     environment = {**base, "measure": "copy", "bytes": copied}
     figure("bandwidth", environment, f"bandwidth: copies of {copied / 2**20:g} MiB on "
            f"{target.type}", "bytes/s",
@@ -262,6 +277,10 @@ def measure_device(device: str = "auto", threads: int | None = None,
         _write_cache(path, kept + fresh)
     days = sorted({r["measured_on"] for r in found.values()})
     when = days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
+    conv = found.pop("float32 conv")
+    winner = "conv" if conv["value"] > found["float32"]["value"] else "matmul"
+    if winner == "conv":
+        found["float32"] = conv
     return DeviceModel(
         name=f"this machine: {base['device_name']}",
         peak_macs={dtype: found[dtype]["value"] for dtype in wanted},
@@ -271,7 +290,8 @@ def measure_device(device: str = "auto", threads: int | None = None,
         spread={key: record["spread"] for key, record in found.items()},
         environment={**base, "matmul_size": size,
                      "matmul_sizes": {dtype: _ran(found[dtype], size) for dtype in wanted},
-                     "copy_bytes": copied, **_busiest(found.values())},
+                     "copy_bytes": copied, "peak_kernel": {"float32": winner},
+                     "conv_shape": [batch, *CONV_SHAPE], **_busiest([*found.values(), conv])},
     )
 
 
@@ -332,6 +352,25 @@ def _matmul(torch, target, dtype: str, size: int, threads: int,
         torch.set_float32_matmul_precision(precision)
         torch.set_num_threads(previous)
     return n, float(n) ** 3, median, iqr
+
+
+def _conv(torch, target, batch: int, threads: int,
+          min_run_time: float) -> tuple[int, float, float, float]:
+    """(images, MACs per run, median seconds, IQR seconds) of a 3x3 conv (float32, no bias,
+    eval, no autograd) of :data:`CONV_SHAPE` on ``batch`` images."""
+    channels, height, width = CONV_SHAPE
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        conv = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False).to(target).eval()
+        x = torch.randn(batch, channels, height, width, device=target)
+        with torch.no_grad():
+            conv(x)  # set-up: the backend picks its algorithm
+        median, iqr = _time("run(x)", {"run": torch.no_grad()(conv), "x": x}, threads,
+                            min_run_time)
+    finally:
+        torch.set_num_threads(previous)
+    return batch, float(batch * channels * channels * 9 * height * width), median, iqr
 
 
 def _copy(torch, target, nbytes: int, threads: int,

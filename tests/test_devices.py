@@ -187,10 +187,11 @@ def test_files_that_cannot_be_read(tmp_path):
 
 @pytest.fixture
 def timed(monkeypatch, tmp_path):
-    """A tiny measurement (64x64 matmul, 1 MiB copy) into a cache under tmp_path; counts the
-    timings actually run."""
+    """A tiny measurement (64x64 matmul, 3x3 conv 8 -> 8 at 8x8, 1 MiB copy) into a cache under
+    tmp_path; counts the timings actually run."""
     monkeypatch.setenv(devices_measure.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(devices_measure, "CPU_MATMUL", 64)
+    monkeypatch.setattr(devices_measure, "CONV_SHAPE", (8, 8, 8))
     monkeypatch.setattr(devices_measure, "COPY_BYTES", 2**20)
     monkeypatch.setattr(devices_measure, "MIN_RUN_TIME", 0.01)
     calls: list[str] = []
@@ -220,13 +221,17 @@ def test_measuring_the_cpu_gives_positive_figures_and_fills_the_cache(timed):
     assert (model.environment["matmul_size"], model.environment["copy_bytes"]) == (64, 2**20)
     assert model.environment["matmul_sizes"] == {"float32": 64}
     assert model.source.startswith("measured here on ") and "threads 1, torch " in model.source
-    assert timed == ["torch.mm(a, b, out=out)", "dst.copy_(src)"]
-    assert said == ["float32 peak: 64x64 matmuls on cpu", "bandwidth: copies of 1 MiB on cpu"]
+    assert timed == ["torch.mm(a, b, out=out)", "run(x)", "dst.copy_(src)"]
+    assert said == ["float32 peak: 64x64 matmuls on cpu",
+                    "float32 peak: a 3x3 conv 8 -> 8 channels at 8x8 on cpu",
+                    "bandwidth: copies of 1 MiB on cpu"]
+    assert model.environment["peak_kernel"]["float32"] in ("matmul", "conv")
+    assert model.environment["conv_shape"] == [1, 8, 8, 8]
 
     data = json.loads(devices_measure.cache_path().read_text(encoding="utf-8"))
     assert data["schema_version"] == 1
     stored = {r["environment"]["measure"]: r for r in data["measurements"]}
-    assert stored["matmul"]["value"] == model.peak("float32")
+    assert max(stored["matmul"]["value"], stored["conv"]["value"]) == model.peak("float32")
     assert stored["matmul"]["environment"]["dtype"] == "float32"
     assert stored["copy"]["value"] == model.bandwidth
     assert stored["copy"]["unit"] == "bytes/s" and stored["matmul"]["unit"] == "MAC/s"
@@ -234,25 +239,39 @@ def test_measuring_the_cpu_gives_positive_figures_and_fills_the_cache(timed):
 
 def test_a_second_call_reads_the_cache_and_refresh_measures_again(timed):
     first = devices_measure.measure_device("cpu", threads=1)
-    assert len(timed) == 2
+    assert len(timed) == 3  # matmul, conv, copy
     said: list[str] = []
     assert devices_measure.measure_device("cpu", threads=1, on_measure=said.append) == first
-    assert len(timed) == 2 and said == []
+    assert len(timed) == 3 and said == []
     devices_measure.measure_device("cpu", threads=1, refresh=True)
-    assert len(timed) == 4
-    assert len(devices_measure.read_cache(devices_measure.cache_path())) == 2  # replaced, not added
-    devices_measure.measure_device("cpu", threads=2)  # another environment: measured, kept beside
     assert len(timed) == 6
-    assert len(devices_measure.read_cache(devices_measure.cache_path())) == 4
+    assert len(devices_measure.read_cache(devices_measure.cache_path())) == 3  # replaced, not added
+    devices_measure.measure_device("cpu", threads=2)  # another environment: measured, kept beside
+    assert len(timed) == 9
+    assert len(devices_measure.read_cache(devices_measure.cache_path())) == 6
 
 
 def test_a_new_dtype_measures_only_that_dtype(timed):
     devices_measure.measure_device("cpu", threads=1)
     model = devices_measure.measure_device("cpu", threads=1, dtypes=("float32", "bfloat16"))
-    assert len(timed) == 3 and list(model.peak_macs) == ["float32", "bfloat16"]
+    assert len(timed) == 4 and list(model.peak_macs) == ["float32", "bfloat16"]
     alone = devices_measure.measure_device("cpu", threads=1, dtypes="bfloat16")  # float32 too:
     assert alone.peak_macs == model.peak_macs  # the balance is defined on it
-    assert len(timed) == 3
+    assert len(timed) == 4
+
+
+@pytest.mark.parametrize(("conv_seconds", "kernel"), [(1e-3, "conv"), (1.0, "matmul")])
+def test_the_float32_peak_is_the_faster_kernels(timed, monkeypatch, conv_seconds, kernel):
+    """A roofline's peak is what the fastest kernel attains: the matmul runs 64^3 = 262,144
+    MACs in 1 ms (262.144M MAC/s); the conv 1,000,000 MACs in 1 ms (1G MAC/s) or in 1 s."""
+    monkeypatch.setattr(devices_measure, "_matmul",
+                        lambda *args: (64, float(64 ** 3), 1e-3, 0.0))
+    monkeypatch.setattr(devices_measure, "_conv",
+                        lambda *args: (1, 1_000_000.0, conv_seconds, 0.0))
+    model = devices_measure.measure_device("cpu", threads=1)
+    expected = {"conv": 1_000_000 / 1e-3, "matmul": 64 ** 3 / 1e-3}[kernel]
+    assert model.peak("float32") == pytest.approx(expected)
+    assert model.environment["peak_kernel"] == {"float32": kernel}
 
 
 def test_a_matmul_too_slow_for_the_budget_is_timed_smaller():
@@ -272,8 +291,8 @@ def test_a_corrupt_cache_is_ignored_and_rewritten(timed, content):
     path.parent.mkdir(parents=True)
     path.write_text(content, encoding="utf-8")
     model = devices_measure.measure_device("cpu", threads=1)
-    assert len(timed) == 2 and _finite_positive(model.bandwidth)
-    assert len(devices_measure.read_cache(path)) == 2
+    assert len(timed) == 3 and _finite_positive(model.bandwidth)
+    assert len(devices_measure.read_cache(path)) == 3  # matmul, conv, copy
 
 
 def test_a_cache_that_cannot_be_written_only_costs_measuring_again(timed, monkeypatch, tmp_path):
@@ -282,7 +301,7 @@ def test_a_cache_that_cannot_be_written_only_costs_measuring_again(timed, monkey
     monkeypatch.setenv(devices_measure.CACHE_ENV, str(blocker))  # its "directory" is a file
     devices_measure.measure_device("cpu", threads=1)
     devices_measure.measure_device("cpu", threads=1)
-    assert len(timed) == 4
+    assert len(timed) == 6
 
 
 def test_where_the_cache_lives(monkeypatch, tmp_path):

@@ -132,14 +132,25 @@ def _matmul_how(size: object, asked: object) -> str:
     return how
 
 
+def _conv_how(shape: object) -> str:
+    """How a conv peak was measured, from ``environment["conv_shape"]`` (N, C, H, W)."""
+    if not (isinstance(shape, list) and len(shape) == 4):
+        return "3x3 conv"
+    n, c, h, w = shape
+    return (f"3x3 conv {c} -> {c} channels at {h}x{w}, {n} image{'s' if n > 1 else ''}: "
+            f"{human(n * c * c * 9 * h * w)} MACs a run (faster here than the matmul)")
+
+
 def render_measured(model: DeviceModel, cache: str) -> Rendered:
     """This machine, measured (or read from the cache): its figures, then how each was
     measured with its spread, then the environment."""
     env = model.environment
     asked, copied = env.get("matmul_size"), env.get("copy_bytes")
     sizes = env.get("matmul_sizes") if isinstance(env.get("matmul_sizes"), dict) else {}
+    kernels = env.get("peak_kernel") if isinstance(env.get("peak_kernel"), dict) else {}
     rows = [{"figure": f"{d} peak", "value": f"{human(v)} MAC/s", "spread": model.spread.get(d),
-             "how": _matmul_how(sizes.get(d, asked), asked)}
+             "how": _conv_how(env.get("conv_shape")) if kernels.get(d) == "conv"
+             else _matmul_how(sizes.get(d, asked), asked)}
             for d, v in model.peak_macs.items()]
     rows.append({"figure": "bandwidth", "value": f"{_gbs(model.bandwidth)} GB/s",
                  "spread": model.spread.get("bandwidth"),

@@ -31,6 +31,7 @@ from hetcalc.latency import (
 )
 from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
+from hetcalc.progress import step
 from hetcalc.realizations import AS_TIMED
 from hetcalc.saving import Saving, saving
 from hetcalc.substitute import DEFAULT_IMPL, Decision, random_state_kept
@@ -207,6 +208,7 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
             baseline_runs.append(measure({BASELINE: baseline_model}, source.input_shape,
                                          latency, on_block)[BASELINE])
         baseline_latency = combine(baseline_runs)
+        step("profiling the baseline's layers (the ceiling's time shares)")
         shares = time_shares(baseline_model, source.input_shape,
                              [call.name for call in trace.convs], latency)
         results = [_with_latency(r, *measured.get(r.label, (baseline_latency, baseline_latency)))
@@ -215,6 +217,7 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
     if device_model is None and latency is not None:  # predict on the device timed here
         from hetcalc.devices_measure import measure_device
 
+        step("this machine's peak MAC/s and bandwidth (measured once, then cached)")
         device_model = measure_device(latency.device, latency.threads, (latency.dtype,))
     name = getattr(device_model, "name", None)
     here = bool(getattr(device_model, "environment", None))  # measured, not from a datasheet

@@ -31,6 +31,7 @@ from torch import nn
 
 from hetcalc.errors import InvalidArgument, TraceError
 from hetcalc.nn import Impl
+from hetcalc.progress import scope, step
 from hetcalc.report import Latency
 from hetcalc.settings import DEVICES, DTYPES, LatencySettings
 from hetcalc.usercode import running_user_code
@@ -163,7 +164,7 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
                 model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
                 model, carried[name] = _carried(model)
                 timed_models[name] = model
-                tuned += _tuned(model, x, threads)
+                tuned += _tuned(model, x, threads, name)
                 if settings.compile:
                     model = _compiled(model, x, threads)
                 timers[name] = benchmark.Timer("model(x)", globals={"model": model, "x": x},
@@ -268,11 +269,13 @@ def _carried(model: nn.Module) -> tuple[nn.Module, tuple[tuple[str, str], ...]]:
     return duplicate, tuple((c.producer, c.consumer) for c in done)
 
 
-def _tuned(model: nn.Module, x: torch.Tensor, threads: int) -> list[nn.Module]:
+def _tuned(model: nn.Module, x: torch.Tensor, threads: int, name: str) -> list[nn.Module]:
     """:func:`hetcalc.nn.tune_realizations` at the timing's thread count, in inference mode
     (what ``auto``'s choices depend on); the HetConv layers it pinned."""
     from hetcalc.nn import tune_realizations
 
+    if any(getattr(m, "impl", None) == "auto" for m in model.modules()):
+        step(f"tuning {name}'s HetConv realizations")
     previous = torch.get_num_threads()
     try:
         torch.set_num_threads(threads)
@@ -293,6 +296,7 @@ def _timed(timers: Mapping[str, object], settings: LatencySettings, device: torc
     numbers: dict[str, int] = {}
     with torch.inference_mode():
         slowest = 0.0
+        step(f"warming up {' and '.join(timers)}")
         for name, timer in timers.items():
             timer.timeit(number=2)  # warm-up: allocator, kernel selection, lazy init
             once = timer.timeit(number=1).median
@@ -301,6 +305,7 @@ def _timed(timers: Mapping[str, object], settings: LatencySettings, device: torc
         rounds = settings.rounds
         if slowest * rounds > settings.min_run_time:  # one iteration per block is too many
             rounds = max(MIN_ROUNDS, min(rounds, int(settings.min_run_time / slowest)))
+        step(f"timing {' and '.join(timers)}, interleaved")
         for _ in range(rounds):
             for name, timer in timers.items():
                 samples[name].append(timer.timeit(number=numbers[name]).median)
@@ -433,8 +438,9 @@ def layer_latencies(layers: Mapping[str, LayerTiming], settings: LatencySettings
     for name, timing in layers.items():
         if timing not in measured:
             standard, variant = timing.modules(impl)
-            timed = measure({"standard": standard, "variant": variant}, timing.input_shape,
-                            settings, on_block)
+            with scope(f"layer {name}: "):
+                timed = measure({"standard": standard, "variant": variant}, timing.input_shape,
+                                settings, on_block)
             measured[timing] = (timed["standard"], timed["variant"])
         results[name] = measured[timing]
     return results

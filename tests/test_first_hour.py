@@ -96,3 +96,34 @@ def test_a_torchvision_that_does_not_load_is_a_broken_install_not_a_bug(tmp_path
     assert done.stderr.count("\n") == 1 and done.stderr.startswith(
         "hetcalc: error: torchvision fails to load (RuntimeError: operator torchvision::nms "
         "does not exist): the installation is broken")
+
+
+def test_timing_says_what_it_is_doing(tmp_path):
+    """compare's bar is told each step (hetcalc.progress), not only the timed blocks: the
+    minutes spent tuning, warming up and profiling are named as they happen."""
+    from torch import nn
+
+    from hetcalc.compare import compare
+    from hetcalc.progress import listening
+    from hetcalc.settings import LatencySettings
+    from hetcalc.variants import parse_variant
+
+    model = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1))
+    said: list[str] = []
+    with listening(said.append):
+        compare(model, [parse_variant("p4")], (1, 8, 8, 8), include_first=True,
+                latency=LatencySettings(device="cpu", min_run_time=0.02, rounds=3))
+    assert said[:3] == ["tuning p4's HetConv realizations", "warming up baseline and p4",
+                        "timing baseline and p4, interleaved"]
+    assert "profiling the baseline's layers (the ceiling's time shares)" in said
+    # nobody listening: nothing is said, nothing fails
+    compare(model, [parse_variant("p4")], (1, 8, 8, 8), include_first=True,
+            latency=LatencySettings(device="cpu", min_run_time=0.02, rounds=3))
+
+
+def test_no_progress_is_accepted_by_the_commands_that_time(cli, tmp_path):
+    (tmp_path / "tiny.py").write_text(TINY, encoding="utf-8")
+    spec = f"{tmp_path / 'tiny.py'}:build"
+    code, out, err = cli("compare", spec, "--variants", "p4", "--time-budget", "0.02",
+                         "--no-progress", "-f", "json")
+    assert (code, err) == (0, "")

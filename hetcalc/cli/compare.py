@@ -22,6 +22,7 @@ from hetcalc.cli.options import (
     MergePairsOption,
     OutputOption,
     PlotOption,
+    ProgressOption,
     ThreadsOption,
     TimeoutOption,
     WideOption,
@@ -84,6 +85,7 @@ def compare_command(
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     wide: WideOption = False,
+    progress_shown: ProgressOption = True,
     timeout: TimeoutOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -125,18 +127,22 @@ def compare_command(
                 TimeElapsedColumn,
             )
 
-            from hetcalc.cli.streams import progress_bar
+            from hetcalc.cli.streams import progress_bar, saying_steps
             from hetcalc.render import markup_safe
 
             # each variant is timed beside the baseline: two models a round per variant
             pairs = sum(not v.is_baseline for v in chosen)
             timed = 2 * pairs if pairs else 1
-            with progress_bar(TextColumn("timing {task.description}"), BarColumn(),
-                              MofNCompleteColumn(), TimeElapsedColumn()) as progress:
-                task = progress.add_task(markup_safe(model), total=timed * settings.rounds)
-                result = compare(model, chosen, shape, include_first, impl and impl.value, settings,
-                                 merge_pairs=merge_dw_pw, fold_bn=fold_bn,
-                                 on_block=lambda name: progress.advance(task), device_model=target)
+            with progress_bar(TextColumn("{task.description}"), BarColumn(),
+                              MofNCompleteColumn(), TimeElapsedColumn(),
+                              shown=progress_shown) as progress:
+                task = progress.add_task(markup_safe(f"{model}: building"),
+                                         total=timed * settings.rounds)
+                with saying_steps(progress, task, model):
+                    result = compare(model, chosen, shape, include_first, impl and impl.value,
+                                     settings, merge_pairs=merge_dw_pw, fold_bn=fold_bn,
+                                     on_block=lambda name: progress.advance(task),
+                                     device_model=target)
     rendered = render_comparison(result)
     if plot is not None and result.baseline_latency is not None:
         from hetcalc.plot import plot_comparison

@@ -175,6 +175,11 @@ FoldBnOption = Annotated[
     typer.Option("--fold-bn", help="Count BatchNorm as folded into the layer before it "
                  "(0 MACs, as deployed) instead of fvcore's 2 per element."),
 ]
+ProgressOption = Annotated[
+    bool,
+    typer.Option("--progress/--no-progress", help="Show on stderr what the timing is doing "
+                 "(tuning, warming up, timing) and how far it is; only ever on a terminal."),
+]
 WideOption = Annotated[
     bool,
     typer.Option("--wide", help="Tables: every column at its full width, even where the "

@@ -18,6 +18,7 @@ from hetcalc.cli.options import (
     ImplOption,
     IncludeFirstOption,
     InputShapeOption,
+    ProgressOption,
     ThreadsOption,
     TimeoutOption,
     WideOption,
@@ -84,6 +85,7 @@ def plan_command(
         "(0.001 to 3600).", metavar="S")] = 0.5,
     fmt: FormatOption = OutputFormat.TABLE,
     wide: WideOption = False,
+    progress_shown: ProgressOption = True,
     timeout: TimeoutOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -91,14 +93,15 @@ def plan_command(
     weights, beside the uniform variants that meet the same budget."""
     _plan(model, max_flops, max_params, max_latency_ms, choices, output, input_shape,
           include_first, timing_impl(impl), device, batch_size, threads, dtype, time_budget, fmt,
-          wide, timeout)
+          wide, timeout, progress_shown)
 
 
 def _plan(model: str, max_flops: str | None, max_params: str | None,
           max_latency_ms: float | None, choices: str | None, output: Path | None,
           input_shape: str | None, include_first: bool, impl: str, device: str,
           batch_size: int, threads: int | None, dtype: str, time_budget: float,
-          fmt: OutputFormat, wide: bool, timeout: float | None = None) -> None:
+          fmt: OutputFormat, wide: bool, timeout: float | None = None,
+          progress_shown: bool = True) -> None:
     # Validate every argument before torch is even imported, let alone a model built.
     from hetcalc.plan.budget import Budget
     from hetcalc.plan.file import PLAN_SUFFIX
@@ -148,14 +151,17 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
         else:
             from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
-            from hetcalc.cli.streams import progress_bar
+            from hetcalc.cli.streams import progress_bar, saying_steps
             from hetcalc.render import markup_safe
 
-            with progress_bar(TextColumn("timing {task.description}: {task.completed} blocks"),
-                              BarColumn(), TimeElapsedColumn()) as progress:
-                task = progress.add_task(markup_safe(model), total=None)
-                result = find_plan(model, budget, offered, shape, include_first, impl, timing,
-                                   where=where, on_block=lambda name: progress.advance(task))
+            with progress_bar(TextColumn("{task.description}: {task.completed} blocks"),
+                              BarColumn(), TimeElapsedColumn(),
+                              shown=progress_shown) as progress:
+                task = progress.add_task(markup_safe(f"{model}: building"), total=None)
+                with saying_steps(progress, task, model):
+                    result = find_plan(model, budget, offered, shape, include_first, impl,
+                                       timing, where=where,
+                                       on_block=lambda name: progress.advance(task))
     if output is not None:
         asked = {"--max-flops": max_flops, "--max-params": max_params,
                  "--max-latency-ms": max_latency_ms, "--choices": choices,

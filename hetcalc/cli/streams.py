@@ -191,13 +191,28 @@ def flush_stdout(code: int) -> int:
     return code
 
 
-def progress_bar(*columns):
+def progress_bar(*columns, shown: bool = True):
     """The timing progress bar on stderr, gone once the work ends, however it ends. Where stderr
     is not an interactive terminal (a CI log, a file, a pipe) there is no bar at all: rich would
-    print a newline when it stops, and an error after it would begin with a blank line."""
+    print a newline when it stops, and an error after it would begin with a blank line. Nor is
+    there one when not ``shown`` (``--no-progress``)."""
     from rich.console import Console
     from rich.progress import Progress
 
     console = Console(stderr=True)
     return Progress(*columns, console=console, transient=True,
-                    disable=not console.is_interactive)
+                    disable=not (shown and console.is_interactive))
+
+
+@contextlib.contextmanager
+def saying_steps(progress, task, model: str):
+    """The bar's text follows what the library says it is doing (:mod:`hetcalc.progress`):
+    ``vgg16_cifar: tuning p4's HetConv realizations``."""
+    from hetcalc.progress import listening
+    from hetcalc.render import markup_safe
+
+    def show(text: str) -> None:
+        progress.update(task, description=markup_safe(f"{model}: {text}"))
+
+    with listening(show):
+        yield

@@ -109,6 +109,11 @@ def where_note(label: str, found: Saving, measured: float | None, baseline_ms: f
     if measured is not None:
         parts.append(f"measured {measured:.2f}x is {100 * measured / found.speedup_ceiling:.0f}% "
                      "of that ceiling")
+        if measured > found.speedup_ceiling:
+            parts.append("above it because the replaced layers gained more than their MAC "
+                         "ratio: the standard convs there run further below their roofline "
+                         "than their replacements do (per layer: analyze --latency "
+                         "--device-spec here)")
     if (baseline_ms is not None and variant_ms is not None and found.measured_here
             and found.replaced_predicted_ms is not None):
         replaced_now = variant_ms - (1 - s) * baseline_ms  # untouched layers assumed unchanged

@@ -154,3 +154,16 @@ def test_activation_memory_sums_every_modules_output_baseline_and_variant():
     one = 2 * 8 * 8 * 8 * 4  # an 8-channel 8x8 float32 output at batch 2: 4,096 bytes
     assert report.activation_bytes == 3 * one  # conv, relu, conv
     assert report.activation_bytes_variant == 4 * one  # conv, relu, depthwise, pointwise
+
+
+def test_where_note_explains_a_speedup_above_the_ceiling():
+    from hetcalc.saving import Saving, where_note
+
+    # s = 0.9 of the time in layers made r = 3 times cheaper: 1 / (0.1 + 0.9 / 3) = 2.5x
+    found = Saving(replaced_mac_ratio=3.0, replaced_time_share=0.9, speedup_ceiling=2.5)
+    below = where_note("p4", found, 2.0, None, None)
+    assert "10.0% of the baseline's time is in layers it leaves alone" in below
+    assert "measured 2.00x is 80% of that ceiling" in below and "above it" not in below
+    above = where_note("p4", found, 2.8, None, None)
+    assert "measured 2.80x is 112% of that ceiling; above it because the replaced layers " \
+           "gained more than their MAC ratio" in above

@@ -210,7 +210,7 @@ def test_compare_marks_a_spread_too_wide_to_trust(monkeypatch, cli):
 
     monkeypatch.setattr(compare_module, "measure", _fixed_measure((), spread=0.25))
     code, out, err = cli("compare", "vgg16_cifar", "--variants", "p4", "--device", "cpu",
-                         "--wide")
+                         "--threads", "2", "--wide")
     assert code == 0, err
     assert "10.000 ± 2.500 !" in out and "2.00x !" in out
     assert "over 10% of its median" in out and "--threads 1" in out

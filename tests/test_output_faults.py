@@ -295,7 +295,7 @@ def test_a_baseline_key_that_is_not_valid_unicode_is_written_and_read_back(tmp_p
     entry = SimpleNamespace(key="net \udc80", model="m\udcff.py:build",
                             variant=SimpleNamespace(spec="std"), input_shape=(1, 3, 8, 8))
     path = tmp_path / "base.json"
-    write_baseline(path, [SimpleNamespace(entry=entry, value=lambda metric: 7)])
+    write_baseline(path, [SimpleNamespace(entry=entry, value=lambda metric: 7, failure=None)])
     assert "\\udc80" in path.read_text(encoding="ascii")  # JSON's escape, valid UTF-8 (ASCII)
     record = read_baseline(path)["net \udc80"]
     assert (record.model, record.input_shape) == ("m\udcff.py:build", (1, 3, 8, 8))

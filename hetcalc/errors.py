@@ -38,6 +38,19 @@ class TraceError(HetcalcError):
     """A model was built but its forward pass could not be traced."""
 
 
+def interrupt_in_chain(error: BaseException) -> bool:
+    """Whether a ``KeyboardInterrupt`` is ``error`` or in its chain of causes and contexts (a
+    library that wrapped a Ctrl-C in its own error)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def require_positive(**values: object) -> None:
     """Raise :class:`InvalidArgument` naming the first value that is not a positive integer
     (``bool`` is not an integer here)."""

@@ -30,7 +30,7 @@ from hetcalc.budget.schema import (
     entry_location,
     is_user_spec,
 )
-from hetcalc.errors import HetcalcError, InvalidArgument
+from hetcalc.errors import HetcalcError, InvalidArgument, interrupt_in_chain
 from hetcalc.plan.file import Plan
 
 if TYPE_CHECKING:
@@ -181,20 +181,8 @@ def measure_latency(entry: Entry) -> float:
                          merge_pairs=entry.merge_dw_pw).median_ms
 
 
-def _wraps_interrupt(error: BaseException) -> bool:
-    """Whether a ``KeyboardInterrupt`` is in ``error``'s chain of causes and contexts."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, KeyboardInterrupt):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
-
-
 def evaluate(budget: BudgetFile, *,
-             is_interrupt: Callable[[BaseException], bool] = _wraps_interrupt
+             is_interrupt: Callable[[BaseException], bool] = interrupt_in_chain
              ) -> list[EntryResult]:
     """Cost every entry, in file order; each distinct (model, input shape) is traced once.
 

@@ -8,6 +8,8 @@ import contextlib
 import signal
 import threading
 
+from hetcalc.errors import interrupt_in_chain
+
 __all__ = ["caused_by_interrupt", "interrupt_pending", "terminated", "watching_ctrl_c"]
 
 _interrupts: list[int] = []
@@ -60,13 +62,4 @@ def caused_by_interrupt(error: BaseException) -> bool:
     causes and contexts (a library that wrapped the interrupt in its own error), or a SIGINT
     noted during this run (one whose wrapper kept only the words). The words alone are not an
     interrupt: a model's exception that says "KeyboardInterrupt" is that model's error."""
-    if _interrupts:
-        return True
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, KeyboardInterrupt):
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
+    return bool(_interrupts) or interrupt_in_chain(error)

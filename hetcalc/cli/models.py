@@ -29,8 +29,8 @@ def models_command(
             for e in entries]
     grid = Grid(f"{len(rows)} models" + (f" matching {pattern!r}" if pattern else ""), [
         Column("name", "name", justify="left"),
-        Column("default input shape", "input_shape"),
-        Column("source", "source", justify="left"),
+        Column("default input shape", "input_shape", short="input"),
+        Column("source", "source", justify="left", prose=True),
     ], rows)
     data = [{"name": e.name, "input_shape": list(e.input_shape), "source": e.source}
             for e in entries]

@@ -249,6 +249,11 @@ class FittedTable:
             worst = max(candidates, key=lambda f: (f.column.priority, f.index))
             fits.remove(worst)
             dropped.append(worst)
+        if total(fits) > width:  # still too wide: prose down to its longest word, not 12
+            for fit in fits:
+                if fit.wrap:
+                    fit.width = max(max((_longest_word(row[fit.index]) for row in cells),
+                                        default=0), _longest_word(fit.header), 1)
         if dropped:
             footnotes = mark([f.index for f in fits])  # only the texts of columns still shown
             names = ", ".join(f.column.header for f in sorted(dropped, key=lambda f: f.index))

@@ -209,13 +209,15 @@ def verdict(run: CheckRun) -> list[str]:
 
 def check_grids(run: CheckRun) -> list[Grid]:
     left = {"justify": "left"}
+    # at 80 columns the names stay whole: words wrap (a metric's, a limit's, an error's), never
+    # a model's name or a number, and the headroom goes first (its sign is in the verdict)
     grids = [Grid(f"budget check: {run.budget.display}", [
         Column("model", "model", **left),
-        Column("variant", "variant", **left),
-        Column("metric", "metric", **left),
-        Column("value", "value"),
-        Column("limit", "limit"),
-        Column("headroom", "headroom"),
+        Column("variant", "variant", **left, short="var."),
+        Column("metric", "metric", **left, prose=True),
+        Column("value", "value", prose=True),
+        Column("limit", "limit", prose=True),
+        Column("headroom", "headroom", priority=1),
         Column("verdict", "verdict", **left),
     ], [row for r in run.results for row in (
         [_check_row(r, c) for c in r.checks] if r.failure is None
@@ -225,10 +227,10 @@ def check_grids(run: CheckRun) -> list[Grid]:
             f"regression against {run.baseline} (tolerance {percent(run.tolerance)})", [
                 Column("model", "model", **left),
                 Column("variant", "variant", **left),
-                Column("metric", "metric", **left),
-                Column("before", "before"),
-                Column("after", "after"),
-                Column("change", "change"),
+                Column("metric", "metric", **left, prose=True),
+                Column("before", "before", prose=True),
+                Column("after", "after", prose=True),
+                Column("change", "change", priority=1),
                 Column("verdict", "verdict", **left),
             ], [row for r in run.results for row in _regression_rows(run, r)]))
     return grids

@@ -51,22 +51,27 @@ def _rule_counts(stage) -> dict[str, int]:
 
 def render_efficiency(report: EfficiencyReport) -> Rendered:
     has_width = any(row.width is not None for row in report.rows)
+    # priority: which columns an 80-column terminal keeps (0 always; larger go first), as in
+    # every other table; --wide and the other formats keep them all
     columns = [
         Column("design", "layers", justify="left"),
-        Column("paper", "section", lambda v: f"Sec. {v}"),
-        Column("bottleneck", "bottleneck", plain),
+        Column("paper", "section", lambda v: f"Sec. {v}", priority=6),
+        Column("bottleneck", "bottleneck", plain, priority=4, short="B"),
         Column("params", "params", human),
-        Column("FLOPs (MACs)", "macs", human),
-        Column("vs standard", "ratio", lambda v: f"{float(v):.4f}"),
-        Column("Theorem 1 (M*N = intermediate)", "theorem1", plain),
+        Column("FLOPs (MACs)", "macs", human, short="MACs"),
+        Column("vs standard", "ratio", lambda v: f"{float(v):.4f}", priority=2, short="vs std"),
+        Column("Theorem 1 (M*N = intermediate)", "theorem1", plain, priority=7, short="Thm 1",
+               hide_if_blank=True),
         Column("closed-form optimum", "optimum",
-               lambda v: "-" if v is None else "(" + ", ".join(f"{x:.2f}" for x in v) + ")"),
-        Column("info field", "field", plain),
+               lambda v: "-" if v is None else "(" + ", ".join(f"{x:.2f}" for x in v) + ")",
+               priority=5, short="optimum", hide_if_blank=True),
+        Column("info field", "field", plain, priority=3, short="field"),
     ]
     if has_width:
         columns.append(Column(f"greatest width for {human(report.budget)} params", "width",
                               lambda w: "-" if w is None else f"{w.width} "
-                              f"(groups {_groups(w.groups)}, {human(w.params)} params)"))
+                              f"(groups {_groups(w.groups)}, {human(w.params)} params)",
+                              justify="left", priority=1, short="width", prose=True))
     rows = [{"layers": r.layers, "section": r.design.section, "bottleneck": r.bottleneck,
              "params": r.params, "macs": r.macs,
              "ratio": r.ratio, "theorem1": r.theorem1, "optimum": r.optimum,

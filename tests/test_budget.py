@@ -211,7 +211,8 @@ threads = 1
 """)
     code, out, _ = run(capsys, str(path))
     assert code == 1
-    assert "│ vgg16_cifar │ p4      │ latency (ms, median) │ 12.50 ms │ max 10.00 ms │" in out
+    assert "│ vgg16_cifar │ p4      │ latency (ms, median) │ 12.50 ± 0.50 ms │ max 10.00 ms │" \
+        in out
     [(spec, variant, shape, settings, include_first)] = calls
     assert (spec, variant, shape, include_first) == ("vgg16_cifar", "p4", (1, 3, 32, 32), False)
     assert (settings.device, settings.batch_size, settings.threads, settings.dtype) == (
@@ -426,3 +427,31 @@ def test_a_batch_of_two_costs_two_images(tmp_path, capsys):
     code, out, err = run(capsys, str(path), "--format", "json")
     assert code == 0, err
     assert json.loads(out)["entries"][0]["checks"]["flops"]["value"] == 2 * 106_399_744
+
+
+@pytest.mark.parametrize(("timings", "code", "calls", "says"), [
+    # 10 ms limit; a timing 12.5 ± 0.5 (12.25 to 12.75) is clearly over it: one timing, exit 1
+    ([(12.5, 0.5)], 1, 1, "12.50 ± 0.50 ms"),
+    # 10.2 ± 1.0 (9.7 to 10.7) straddles 10: timed again, 9.0 ± 0.4 (8.8 to 9.2) is under it
+    ([(10.2, 1.0), (9.0, 0.4)], 0, 2, "9.00 ± 0.40 ms"),
+    # straddling twice: the machine cannot decide; the entry is not evaluated, exit 2
+    ([(10.2, 1.0), (9.9, 0.6)], 2, 2, "the latency's spread straddles the limit each time"),
+])
+def test_a_latency_whose_spread_straddles_the_limit_is_timed_again_then_refused(
+        tmp_path, capsys, monkeypatch, timings, code, calls, says):
+    from hetcalc import latency
+
+    given = iter(timings)
+    made = []
+
+    def fake_model_latency(*args, **kwargs):
+        median, iqr = next(given)
+        made.append(median)
+        return types.SimpleNamespace(median_ms=median, iqr_ms=iqr)
+
+    monkeypatch.setattr(latency, "model_latency", fake_model_latency)
+    path = write(tmp_path, '[[model]]\nmodel = "vgg16_cifar"\nvariant = "p4"\n'
+                           'max_latency_ms = 10\ndevice = "cpu"\n')
+    got, out, err = run(capsys, str(path))
+    assert (got, len(made)) == (code, calls)
+    assert says in out + err

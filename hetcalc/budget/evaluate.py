@@ -83,6 +83,8 @@ class EntryResult:
     latency_ms: float | None
     checks: list[Check]
     failure: EntryFailure | None = None
+    latency_iqr_ms: float | None = None
+    """The timing's interquartile range (with ``max_latency_ms``)."""
 
     @property
     def evaluated(self) -> bool:
@@ -172,13 +174,35 @@ def failure_line(budget: BudgetFile, result: EntryResult) -> str:
             f"{result.failure.message}")
 
 
-def measure_latency(entry: Entry) -> float:
-    """Median milliseconds of the entry's model and variant, built with random weights."""
+LATENCY_ATTEMPTS = 2
+"""How often an entry is timed when its timing's spread straddles its ``max_latency_ms``."""
+
+
+def straddles(median_ms: float, iqr_ms: float, limit_ms: float) -> bool:
+    """Whether ``limit_ms`` lies within the timing's spread (the median ± half its
+    interquartile range): which side of the limit the model is on, this timing cannot tell."""
+    return median_ms - iqr_ms / 2 <= limit_ms <= median_ms + iqr_ms / 2
+
+
+def measure_latency(entry: Entry) -> tuple[float, float]:
+    """(median, interquartile range) in milliseconds of the entry's model and variant, built
+    with random weights. A noisy machine never decides the gate alone: a timing whose spread
+    straddles ``max_latency_ms`` is timed again, and one that straddles it every time is an
+    :class:`InvalidArgument` (the entry cannot be evaluated here), not a pass or a fail."""
     from hetcalc.latency import model_latency
 
-    return model_latency(entry.spec, entry.variant, entry.input_shape, latency_settings(entry),
-                         include_first=entry.include_first,
-                         merge_pairs=entry.merge_dw_pw).median_ms
+    limit = entry.limits[Metric.LATENCY]
+    for _ in range(LATENCY_ATTEMPTS):
+        timed = model_latency(entry.spec, entry.variant, entry.input_shape,
+                              latency_settings(entry), include_first=entry.include_first,
+                              merge_pairs=entry.merge_dw_pw)
+        if not straddles(timed.median_ms, timed.iqr_ms, limit):
+            return timed.median_ms, timed.iqr_ms
+    raise InvalidArgument(
+        f"timed {LATENCY_ATTEMPTS} times, the latency's spread straddles the limit each time "
+        f"(median {timed.median_ms:.3f} ms, interquartile range {timed.iqr_ms:.3f} ms, against "
+        f"max {limit:g} ms): this machine cannot tell which side it is on; time it on a "
+        "quieter machine, or give it more seconds (min_run_time)")
 
 
 def evaluate(budget: BudgetFile, *,
@@ -207,7 +231,7 @@ def evaluate(budget: BudgetFile, *,
         source = f"timeout = {entry.timeout:g}" if entry.timeout is not None else ""
         try:
             with time_limit(entry.timeout, entry.spec, source):
-                entry, report, latency_ms = _cost(budget, entry, traces, by_key, step, shaped)
+                entry, report, latency = _cost(budget, entry, traces, by_key, step, shaped)
         except BudgetError:
             raise  # already names the entry
         except HetcalcError as error:
@@ -216,7 +240,8 @@ def evaluate(budget: BudgetFile, *,
             key = "timeout" if isinstance(error, ModelTimeout) else step[-1]
             results.append(EntryResult(shaped[-1], None, None, [], EntryFailure(key, error)))
             continue
-        result = EntryResult(entry, report, latency_ms, [])
+        median, iqr = latency if latency is not None else (None, None)
+        result = EntryResult(entry, report, median, [], latency_iqr_ms=iqr)
         checks = [Check(metric, _value(result, metric), limit)
                   for metric, limit in entry.limits.items()]
         results.append(replace(result, checks=checks))
@@ -225,7 +250,7 @@ def evaluate(budget: BudgetFile, *,
 
 def _cost(budget: BudgetFile, entry: Entry, traces: dict[tuple[str, tuple[int, ...]], Trace],
           by_key: dict[str, Entry], step: list[str], shaped: list[Entry]
-          ) -> tuple[Entry, AnalysisReport, float | None]:
+          ) -> tuple[Entry, AnalysisReport, tuple[float, float] | None]:
     """One entry's model traced (once per model and input shape), costed and, for
     ``max_latency_ms``, timed; ``step`` gets the key each stage is about, ``shaped`` the entry
     with its input shape once it is known."""
@@ -261,8 +286,8 @@ def _cost(budget: BudgetFile, entry: Entry, traces: dict[tuple[str, tuple[int, .
         raise InvalidArgument(f"{why}; set allow_unchanged = true in this entry if "
                               "that is expected")
     step.append("max_latency_ms")
-    latency_ms = measure_latency(entry) if Metric.LATENCY in entry.limits else None
-    return entry, report, latency_ms
+    latency = measure_latency(entry) if Metric.LATENCY in entry.limits else None
+    return entry, report, latency
 
 
 def _value(result: EntryResult, metric: Metric) -> Any:

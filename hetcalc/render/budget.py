@@ -54,11 +54,14 @@ def _model(entry: Entry) -> str:
 
 
 def _check_row(result: EntryResult, check: Check) -> dict[str, str]:
+    value = metric_value(check.metric, check.value)
+    if check.metric is Metric.LATENCY and result.latency_iqr_ms is not None:
+        value = f"{check.value:.2f} ± {result.latency_iqr_ms:.2f} ms"  # median ± IQR
     return {
         "model": _model(result.entry),
         "variant": result.entry.variant.spec,
         "metric": check.metric.label,
-        "value": metric_value(check.metric, check.value),
+        "value": value,
         "limit": ("min " if check.metric.is_minimum else "max ")
                  + metric_value(check.metric, check.limit),
         "headroom": signed_percent(check.headroom),
@@ -285,6 +288,7 @@ def _entry_json(result: EntryResult, regression: Regression | None,
                 "bound": "min" if check.metric.is_minimum else "max",
                 "headroom": check.headroom,
                 "verdict": "pass" if check.passed else "fail",
+                **({"iqr": result.latency_iqr_ms} if check.metric is Metric.LATENCY else {}),
             } for check in result.checks
         },
         "regression": None,

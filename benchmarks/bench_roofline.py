@@ -21,7 +21,7 @@ from hetcalc.analysis import analyze
 from hetcalc.compare import compare
 from hetcalc.devices_measure import measure_device
 from hetcalc.latency import with_layer_latency
-from hetcalc.render.traffic import where_it_goes
+from hetcalc.report import where_it_goes
 from hetcalc.settings import LatencySettings
 from hetcalc.variants import parse_variant
 

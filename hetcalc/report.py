@@ -16,6 +16,7 @@ from hetcalc.plan.file import Plan
 from hetcalc.realizations import PINNED
 from hetcalc.settings import SPREAD_LIMIT, LatencySettings
 from hetcalc.shapes import ConvShape
+from hetcalc.traffic import ELEMENT_BYTES, roofline, row_traffic
 from hetcalc.variants import STANDARD, Variant
 
 __all__ = ["AnalysisReport", "LayerReport", "Latency"]
@@ -172,6 +173,11 @@ class AnalysisReport:
             return layer.realization
         return self.impl if self.impl in PINNED else "exact"
 
+    def to_dict(self) -> dict:
+        """The report as ``analyze --format json`` writes it (docs/analyze.md): plain dicts,
+        lists, numbers and strings, for ``json.dumps`` or any other use."""
+        return report_json(self)
+
     @property
     def label(self) -> str:
         """How the report names what it costs: the variant's spec, or the plan's file name."""
@@ -203,3 +209,142 @@ class AnalysisReport:
     @property
     def substituted(self) -> list[LayerReport]:
         return [layer for layer in self.layers if layer.substituted]
+
+
+# -- the JSON of analyze (docs/analyze.md): AnalysisReport.to_dict() ------------------------
+
+def where_it_goes(report: AnalysisReport, layer: LayerReport) -> dict:
+    """A row's bytes (standard and as it runs), arithmetic intensity (MACs per byte) and, on
+    the report's device model, roofline times and bounds (:mod:`hetcalc.traffic`)."""
+    standard, variant = row_traffic(layer, report.realization_of(layer), report.dtype)
+    macs = layer.flops_counted if layer.flops_counted is not None else layer.flops_analytic
+    data: dict = {"bytes": variant.as_dict(), "bytes_standard": standard.as_dict(),
+                  "intensity": macs / variant.total if variant.total else None,
+                  "intensity_standard": layer.flops_standard / standard.total}
+    device = report.device_model
+    if device is not None:
+        ms, bound = roofline(macs, variant.total, device, report.dtype)
+        std_ms, std_bound = roofline(layer.flops_standard, standard.total, device, report.dtype)
+        data.update(predicted_ms=ms, bound=bound if variant.total else None,
+                    predicted_standard_ms=std_ms, bound_standard=std_bound)
+        if getattr(device, "environment", None):  # measured here: how close each run came
+            timed = layer.latency_variant_ms, layer.latency_standard_ms
+            data.update(
+                roofline_share=ms / timed[0] if timed[0] and variant.total else None,
+                roofline_share_standard=std_ms / timed[1] if timed[1] else None)
+    return data
+
+
+def totals_where_it_goes(report: AnalysisReport, layers: list[dict]) -> dict:
+    """The conv layers' bytes summed, standard and as they run, in the run's dtype, and on a
+    device model their roofline times summed: a bound the device cannot beat, not a promise."""
+    keys = ("weights", "inputs", "outputs", "intermediates", "total")
+    data: dict = {"dtype": report.dtype,
+                  "bytes": {k: sum(layer["bytes"][k] for layer in layers) for k in keys},
+                  "bytes_standard": {k: sum(layer["bytes_standard"][k] for layer in layers)
+                                     for k in keys}}
+    scale = ELEMENT_BYTES[report.dtype] / ELEMENT_BYTES["float32"]  # traced in float32
+    variant = report.activation_bytes_variant
+    data["activation_bytes"] = {
+        "baseline": int(report.activation_bytes * scale),
+        "variant": None if variant is None else int(variant * scale)}
+    device = report.device_model
+    if device is not None:
+        data["device"] = {"name": device.name, "source": device.source}
+        data["predicted_ms"] = sum(layer["predicted_ms"] for layer in layers)
+        data["predicted_standard_ms"] = sum(layer["predicted_standard_ms"] for layer in layers)
+    return data
+
+
+def layer_json(layer: LayerReport, timed: bool = False, per_layer: bool = False) -> dict:
+    s = layer.shape
+    data = {
+        "name": layer.name,
+        "in_channels": s.in_channels,
+        "out_channels": s.out_channels,
+        "kernel": list(s.kernel),
+        "stride": list(s.stride),
+        "output_size": list(s.output_size),
+        "substituted": layer.substituted,
+        "flops_standard": layer.flops_standard,
+        "flops_analytic": layer.flops_analytic,
+        "flops_counted": layer.flops_counted,
+        "flops_counted_torch": layer.flops_counted_torch,
+        "params_standard": layer.params_standard,
+        "params_variant": layer.params_variant,
+        "params_kxk": layer.params_kxk,
+        "note": layer.note,
+    }
+    if per_layer:  # only for a plan: with one variant, every layer's is the report's
+        data["variant"] = layer.variant.spec
+    if timed:  # only with analyze --latency: the stable keys above stay as they are
+        standard, variant = layer.latency_standard, layer.latency_variant
+        data["latency_standard_ms"] = layer.latency_standard_ms
+        data["latency_variant_ms"] = layer.latency_variant_ms
+        data["latency_standard_iqr_ms"] = None if standard is None else standard.iqr_ms
+        data["latency_variant_iqr_ms"] = None if variant is None else variant.iqr_ms
+        data["latency_reliable"] = layer.latency_reliable
+        data["speedup_measured"] = layer.speedup_measured
+        data["realization"] = layer.realization
+        data["realization_extra_macs"] = _realization_extra(layer)
+    return data
+
+
+def _realization_extra(layer: LayerReport) -> int | None:
+    """MACs the timed realization runs beyond Eq. 4 on this layer, at the report's batch
+    (:func:`hetcalc.realizations.extra_macs`); ``None`` where no HetConv realization ran."""
+    from hetcalc import realizations
+
+    name, variant, s = layer.realization, layer.variant, layer.run_shape
+    if name not in realizations.REALIZATIONS or not variant.is_hetconv:
+        return None
+    return realizations.layer_extra_macs(name, s, variant.part_for(s.in_channels // s.groups))
+
+
+def latency_json(report: AnalysisReport) -> dict | None:
+    """How ``analyze --latency`` timed: the environment, the settings, and how many layers'
+    spreads were too wide to trust their ratio."""
+    settings = report.latency_settings
+    if settings is None:
+        return None
+    timed = [layer for layer in report.layers if layer.latency_reliable is not None]
+    return {**(report.latency_environment or {}),
+            "time_budget_s": settings.min_run_time, "rounds": settings.rounds,
+            "impl": report.timing_impl, "spread_limit": SPREAD_LIMIT,
+            "layers_timed": len(timed),
+            "layers_unreliable": sum(not layer.latency_reliable for layer in timed)}
+
+
+def report_json(report: AnalysisReport) -> dict:
+    """The stable ``analyze --format json`` object (docs/analyze.md)."""
+    data = {
+        "model": report.model,
+        "input_shape": list(report.input_shape),
+        "unit": "MAC",
+        "variant": report.label,
+        "baseline": {"flops": report.baseline_flops, "params": report.baseline_params},
+        "result": {
+            "flops_analytic": report.flops_analytic,
+            "flops_counted": report.flops_counted,
+            "flops_counted_torch": report.flops_counted_torch,
+            "params": report.params,
+            "params_kxk": report.params_kxk,
+            "reduction": report.reduction,
+            "speedup": report.speedup,
+        },
+        "counter": report.counter,
+        "kept_standard": report.kept,
+        "notes": list(report.notes),
+        "layers": [layer_json(layer, report.latency_settings is not None,
+                              report.plan is not None) | where_it_goes(report, layer)
+                   for layer in report.layers],
+    }
+    data["result"].update(totals_where_it_goes(report, data["layers"]))
+    if report.latency_settings is not None:  # only with --latency
+        data["latency"] = latency_json(report)
+    if report.plan is not None:  # only for a plan, so a variant's object stays as it was
+        data["plan"] = {"file": report.plan.where,
+                        "layers": {name: v.spec for name, v in report.plan.items()}}
+    return data
+
+

@@ -15,21 +15,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from hetcalc.formulas import SE_REDUCTION
 from hetcalc.realizations import REALIZATIONS
 from hetcalc.shapes import ConvShape
 from hetcalc.variants import KINDS, STANDARD, Variant
 
-if TYPE_CHECKING:
-    from hetcalc.report import LayerReport
-
 __all__ = ["ELEMENT_BYTES", "Traffic", "layer_traffic", "roofline", "row_traffic",
            "se_intermediates"]
 
 ELEMENT_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 """Bytes per element of each dtype a run may use."""
+
+
+class Row(Protocol):
+    """What :func:`row_traffic` reads of a report row (:class:`hetcalc.report.LayerReport`):
+    declared here, so that the report can use this module without a circle."""
+
+    shape: ConvShape
+    run_shape: ConvShape
+    params_standard: int
+    params_variant: int
+    substituted: bool
+    merged_into: str | None
+    variant: Variant
 
 
 class Device(Protocol):
@@ -107,7 +117,7 @@ def roofline(macs: int, traffic: int, device: Device, dtype: str) -> tuple[float
     return max(compute, memory) * 1e3, "compute" if compute >= memory else "memory"
 
 
-def row_traffic(layer: LayerReport, realization: str | None, dtype: str
+def row_traffic(layer: Row, realization: str | None, dtype: str
                 ) -> tuple[Traffic, Traffic]:
     """(standard, variant) bytes of one report row: the standard conv of its own shape, and
     what runs in its place (:attr:`LayerReport.run_shape`: a merged pair's one HetConv; the

@@ -127,3 +127,31 @@ def test_no_progress_is_accepted_by_the_commands_that_time(cli, tmp_path):
     code, out, err = cli("compare", spec, "--variants", "p4", "--time-budget", "0.02",
                          "--no-progress", "-f", "json")
     assert (code, err) == (0, "")
+
+
+def test_a_report_is_a_dict_and_a_table_without_the_cli(cli, tmp_path):
+    """The library gives what the CLI prints: ``report.to_dict()`` is analyze's JSON, and the
+    rendered report is rich-renderable (``rich.print(render_analysis(report))``)."""
+    import io
+    import json
+
+    from rich.console import Console
+    from torch import nn
+
+    from hetcalc import analyze, parse_variant
+    from hetcalc.render.analysis import render_analysis
+
+    (tmp_path / "tiny.py").write_text(TINY, encoding="utf-8")
+    spec = f"{tmp_path / 'tiny.py'}:build"
+    report = analyze(spec, parse_variant("p4"), include_first=True)
+    code, out, _ = cli("analyze", spec, "--P", "4", "--include-first", "-f", "json")
+    assert code == 0 and report.to_dict() == json.loads(out)
+    # two 3x3 convs 8 -> 8 on 8x8, P = 4: 2 * 8*8 * 8 * (8*9/4 + 8 - 8/4) = 24,576 MACs (Eq. 4)
+    assert report.to_dict()["result"]["flops_analytic"] == 2 * 64 * 8 * (18 + 6) == 24_576
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    console.print(render_analysis(report))
+    shown = console.file.getvalue()
+    assert "24.58K" in shown and max(len(line) for line in shown.splitlines()) <= 80
+    model = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1))
+    assert analyze(model, parse_variant("p4"), input_shape=(1, 8, 8, 8),
+                   include_first=True).to_dict()["result"]["flops_analytic"] == 24_576

@@ -360,6 +360,11 @@ class Rendered:
     def csv_grid(self) -> Grid | None:
         return self.csv if self.csv is not None else (self.grids[0] if self.grids else None)
 
+    def __rich__(self) -> RenderableType:
+        """What the terminal shows (``rich.print(render_analysis(report))``): the tables fitted
+        to the console's width, then the notes."""
+        return render_text(self, OutputFormat.TABLE)  # type: ignore[return-value]
+
 
 def render_text(rendered: Rendered, fmt: OutputFormat) -> str | RenderableType:
     """The output for ``fmt``: a string for machine formats, a rich renderable for tables."""

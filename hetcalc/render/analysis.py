@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from hetcalc.realizations import AS_TIMED
 from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
 from hetcalc.render.ops import uncounted_notes
-from hetcalc.render.traffic import totals_where_it_goes, traffic_notes, where_it_goes
-from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
+from hetcalc.render.traffic import traffic_notes
+from hetcalc.settings import UNRELIABLE_MARK, unreliable_note
 from hetcalc.shapes import POSITIONS
 from hetcalc.variants import costlier_reason
 
@@ -196,102 +196,10 @@ def _signed(value: int | None) -> str:
     return "0" if value == 0 else f"{value:+,}"
 
 
-def layer_json(layer: LayerReport, timed: bool = False, per_layer: bool = False) -> dict:
-    s = layer.shape
-    data = {
-        "name": layer.name,
-        "in_channels": s.in_channels,
-        "out_channels": s.out_channels,
-        "kernel": list(s.kernel),
-        "stride": list(s.stride),
-        "output_size": list(s.output_size),
-        "substituted": layer.substituted,
-        "flops_standard": layer.flops_standard,
-        "flops_analytic": layer.flops_analytic,
-        "flops_counted": layer.flops_counted,
-        "flops_counted_torch": layer.flops_counted_torch,
-        "params_standard": layer.params_standard,
-        "params_variant": layer.params_variant,
-        "params_kxk": layer.params_kxk,
-        "note": layer.note,
-    }
-    if per_layer:  # only for a plan: with one variant, every layer's is the report's
-        data["variant"] = layer.variant.spec
-    if timed:  # only with analyze --latency: the stable keys above stay as they are
-        standard, variant = layer.latency_standard, layer.latency_variant
-        data["latency_standard_ms"] = layer.latency_standard_ms
-        data["latency_variant_ms"] = layer.latency_variant_ms
-        data["latency_standard_iqr_ms"] = None if standard is None else standard.iqr_ms
-        data["latency_variant_iqr_ms"] = None if variant is None else variant.iqr_ms
-        data["latency_reliable"] = layer.latency_reliable
-        data["speedup_measured"] = layer.speedup_measured
-        data["realization"] = layer.realization
-        data["realization_extra_macs"] = _realization_extra(layer)
-    return data
-
-
-def _realization_extra(layer: LayerReport) -> int | None:
-    """MACs the timed realization runs beyond Eq. 4 on this layer, at the report's batch
-    (:func:`hetcalc.realizations.extra_macs`); ``None`` where no HetConv realization ran."""
-    from hetcalc import realizations
-
-    name, variant, s = layer.realization, layer.variant, layer.run_shape
-    if name not in realizations.REALIZATIONS or not variant.is_hetconv:
-        return None
-    return realizations.layer_extra_macs(name, s, variant.part_for(s.in_channels // s.groups))
-
-
-def latency_json(report: AnalysisReport) -> dict | None:
-    """How ``analyze --latency`` timed: the environment, the settings, and how many layers'
-    spreads were too wide to trust their ratio."""
-    settings = report.latency_settings
-    if settings is None:
-        return None
-    timed = [layer for layer in report.layers if layer.latency_reliable is not None]
-    return {**(report.latency_environment or {}),
-            "time_budget_s": settings.min_run_time, "rounds": settings.rounds,
-            "impl": report.timing_impl, "spread_limit": SPREAD_LIMIT,
-            "layers_timed": len(timed),
-            "layers_unreliable": sum(not layer.latency_reliable for layer in timed)}
-
-
-def report_json(report: AnalysisReport) -> dict:
-    """The stable ``analyze --format json`` object (docs/analyze.md)."""
-    data = {
-        "model": report.model,
-        "input_shape": list(report.input_shape),
-        "unit": "MAC",
-        "variant": report.label,
-        "baseline": {"flops": report.baseline_flops, "params": report.baseline_params},
-        "result": {
-            "flops_analytic": report.flops_analytic,
-            "flops_counted": report.flops_counted,
-            "flops_counted_torch": report.flops_counted_torch,
-            "params": report.params,
-            "params_kxk": report.params_kxk,
-            "reduction": report.reduction,
-            "speedup": report.speedup,
-        },
-        "counter": report.counter,
-        "kept_standard": report.kept,
-        "notes": list(report.notes),
-        "layers": [layer_json(layer, report.latency_settings is not None,
-                              report.plan is not None) | where_it_goes(report, layer)
-                   for layer in report.layers],
-    }
-    data["result"].update(totals_where_it_goes(report, data["layers"]))
-    if report.latency_settings is not None:  # only with --latency
-        data["latency"] = latency_json(report)
-    if report.plan is not None:  # only for a plan, so a variant's object stays as it was
-        data["plan"] = {"file": report.plan.where,
-                        "layers": {name: v.spec for name, v in report.plan.items()}}
-    return data
-
-
 def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Rendered:
     """The layer table and the totals (``totals_only``: the totals alone, in every format but
     JSON, which always holds both)."""
-    data = report_json(report)
+    data = report.to_dict()
     counted = report.flops_counted is not None
     spec = report.label
     # priority: which columns a narrow terminal keeps (0 always; larger numbers go first).

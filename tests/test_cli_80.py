@@ -9,17 +9,12 @@ only wrap where the table marks a column as prose, and then whole.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import re
-import struct
-import subprocess
-import sys
-import termios
 
 import pytest
 import typer.main
+from terminal import on_a_terminal
 
 from hetcalc.cli.application import app
 
@@ -46,30 +41,9 @@ def test_every_registered_command_has_an_invocation():
 
 
 def _on_a_terminal(args: list[str], columns: int, cwd) -> str:
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
-    try:
-        done = subprocess.run([sys.executable, "-m", "hetcalc", *args], stdout=follower,
-                              stderr=subprocess.PIPE, env={**env, "TERM": "xterm"}, cwd=cwd,
-                              timeout=300)
-        os.close(follower)
-        follower = -1
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(leader)
-        if follower != -1:
-            os.close(follower)
-    assert done.returncode in (0, 1), done.stderr  # check: 1 is an entry over budget
-    text = b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
+    code, text, err = on_a_terminal(args, {**env, "TERM": "xterm"}, columns, cwd)
+    assert code in (0, 1), err  # check: 1 is an entry over budget
     return re.sub(r"\x1b\[[0-9;]*m", "", text)  # the styles (bold headers), not the text
 
 

@@ -5,11 +5,11 @@ hetcalc in a fresh process, its stdout a pipe or a pseudo-terminal."""
 from __future__ import annotations
 
 import os
-import pty
 import subprocess
 import sys
 
 import pytest
+from terminal import on_a_terminal
 
 ESC = "\x1b"
 COMMAND = [sys.executable, "-m", "hetcalc", "models", "resnet1*"]  # answers without torch
@@ -23,27 +23,9 @@ def _env(**extra: str) -> dict[str, str]:
 
 def _on_a_terminal(**extra: str) -> str:
     """stdout of COMMAND written to a pseudo-terminal."""
-    leader, follower = pty.openpty()
-    try:
-        done = subprocess.run(COMMAND, stdout=follower, stderr=subprocess.PIPE,
-                              env=_env(**extra), timeout=60)
-        os.close(follower)
-        follower = -1
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the terminal's other end closed: all read
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    finally:
-        os.close(leader)
-        if follower != -1:
-            os.close(follower)
-    assert done.returncode == 0, done.stderr
-    return b"".join(chunks).decode("utf-8", "replace")
+    code, text, err = on_a_terminal(COMMAND[3:], _env(**extra))
+    assert code == 0, err
+    return text
 
 
 def _piped(**extra: str) -> str:

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from hetcalc.formulas import GHOST_CHEAP_KERNEL
-from hetcalc.nn.blocks import _CONV_MODULE, _on_device_of
+from hetcalc.nn.blocks import _CONV_MODULE, _like, _on_device_of
+from hetcalc.shapes import resolve_padding
 
 _Size = int | tuple[int, ...]
 
@@ -42,16 +43,6 @@ def _tuple(value: _Size, dims: int, name: str) -> tuple[int, ...]:
     if len(values) != dims or any(not isinstance(v, int) or v < 0 for v in values):
         raise ValueError(f"{name} must be {dims} non-negative integers, got {value!r}")
     return values
-
-
-def _padding(conv: nn.Module) -> tuple[int, ...]:
-    """``conv``'s padding as numbers: ``"same"`` pads ``dilation·(K − 1)/2`` (odd kernels),
-    ``"valid"`` nothing."""
-    if conv.padding == "valid":
-        return (0,) * len(conv.kernel_size)
-    if conv.padding == "same":
-        return tuple(d * (k - 1) // 2 for k, d in zip(conv.kernel_size, conv.dilation, strict=True))
-    return tuple(conv.padding)
 
 
 def _check_positive(**values: int) -> None:
@@ -105,7 +96,7 @@ class GhostModule(nn.Module):
     Sequential depth 1."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: _Size, ratio: int,
-                 stride: _Size = 1, padding: _Size = 0, dilation: _Size = 1,
+                 stride: _Size = 1, padding: _Size | str = 0, dilation: _Size = 1,
                  bias: bool = False, padding_mode: str = "zeros", dims: int = 2,
                  cheap_kernel: int = GHOST_CHEAP_KERNEL) -> None:
         super().__init__()
@@ -126,10 +117,8 @@ class GhostModule(nn.Module):
     @classmethod
     def like(cls, conv: nn.Module, ratio: int) -> GhostModule:
         """Freshly initialised, replacing ``conv`` (its geometry, device and dtype)."""
-        return _on_device_of(conv, lambda: cls(
-            conv.in_channels, conv.out_channels, tuple(conv.kernel_size), ratio,
-            tuple(conv.stride), _padding(conv), tuple(conv.dilation), conv.bias is not None,
-            conv.padding_mode, len(conv.kernel_size)))
+        return _on_device_of(conv, lambda: cls(conv.in_channels, conv.out_channels,
+                                               ratio=ratio, **_like(conv)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         intrinsic = self.primary(x)
@@ -166,10 +155,11 @@ class DualConv(nn.Module):
     @classmethod
     def like(cls, conv: nn.Module, groups: int) -> DualConv:
         """Freshly initialised, replacing ``conv`` (its geometry, device and dtype)."""
-        return _on_device_of(conv, lambda: cls(
-            conv.in_channels, conv.out_channels, tuple(conv.kernel_size), groups,
-            tuple(conv.stride), _padding(conv), tuple(conv.dilation), conv.bias is not None,
-            conv.padding_mode, len(conv.kernel_size)))
+        # the 1x1 conv's shift needs numbers: "same"/"valid" resolved (odd kernels: symmetric)
+        sides = resolve_padding(conv.padding, tuple(conv.kernel_size), tuple(conv.dilation))
+        geometry = {**_like(conv), "padding": tuple(before for before, _ in sides)}
+        return _on_device_of(conv, lambda: cls(conv.in_channels, conv.out_channels,
+                                               groups=groups, **geometry))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         tap = x

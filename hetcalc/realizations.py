@@ -12,8 +12,9 @@ exact      grouped K×K conv (P groups, residue-ordered NCHW input) +    0
            one ``bmm`` over the residues for the 1×1 kernels
 exact-cl   the same in channels-last: grouped K×K conv, then per        0
            residue two ``addmm`` into its output (no zero weight)
-fast       grouped K×K conv + dense 1×1 conv over all M channels,       ``Do²·N·M/P``
-           zero weights at the K×K channels
+fast       grouped K×K conv, then all M centre taps times the dense     ``Do²·N·M/P``
+           1×1 weight (zeros at the K×K channels), one product into
+           its output
 fast-cl    the same in channels-last, the 1×1 part one ``addmm`` that   ``Do²·N·M/P``
            accumulates into the K×K conv's output
 gemm       im2col, then one ``bmm`` over the residues: each residue's   0
@@ -97,6 +98,9 @@ class Realization:
     materialized: Callable[[int, int, int, int, int, int], int]
     weights_formula: str = "0"
     weights: Callable[[int, int, int, int], int] = lambda m, n, p, k2: 0
+    channels_last: bool = False
+    """Its output leaves channels-last (what the layers after it then read): realizations
+    that agree on this can be mixed layer by layer without a layout change between them."""
 
 
 def _zero_weights(m: int, n: int, p: int, k2: int) -> int:
@@ -115,13 +119,14 @@ REALIZATIONS: dict[str, Realization] = {r.name: r for r in (
                 _copies(1, (1, 0), 2)),
     Realization("exact-cl", "grouped KxK conv + two addmm per residue (channels-last)", "0",
                 _none, "input in residue order (channels-last), the output before and after "
-                "filter order", _copies(1, (0, 0), 2)),
-    Realization("fast", "grouped KxK conv + dense 1x1 conv with zero weights (NCHW)",
-                "Do*Do*N*M/P", _fast, "input in residue order, the KxK conv's output",
+                "filter order", _copies(1, (0, 0), 2), channels_last=True),
+    Realization("fast", "grouped KxK conv + one dense 1x1 product into its output (NCHW)",
+                "Do*Do*N*M/P", _fast, "input in residue order, the output before filter order",
                 _copies(1, (0, 0), 1), "N*M/P", _zero_weights),
     Realization("fast-cl", "grouped KxK conv + one dense addmm into its output (channels-last)",
                 "Do*Do*N*M/P", _fast, "input in residue order (channels-last), the output "
-                "before and after filter order", _copies(1, (0, 0), 2), "N*M/P", _zero_weights),
+                "before and after filter order", _copies(1, (0, 0), 2), "N*M/P", _zero_weights,
+                channels_last=True),
     Realization("gemm", "im2col + one bmm of K x K and 1x1 weights side by side", "0", _none,
                 "the im2col matrix (K*K + P - 1)/P*M*Do, the output before filter order",
                 _copies(0, (2, 0), 1)),

@@ -558,6 +558,30 @@ def test_tune_keeps_the_per_layer_choice_when_it_is_fastest(monkeypatch):
         assert tune_realizations(model, torch.randn(1, 8, 5, 5)) == {"a": "exact", "b": "exact"}
 
 
+def test_tune_mixes_realizations_layer_by_layer_as_timed_inside_the_model(monkeypatch):
+    """Each layer's own timing says gemm for both; inside the model ``a`` is fastest on exact
+    and ``b`` on fast (both contiguous, so they mix without a layout change), a model of
+    3 + 1 = 4 clock units a call, which beats every uniform configuration (exact 3 + 4, fast
+    5 + 1, the rest 5 + 5) and the per-layer choices (gemm, 5 + 5)."""
+    clock = [0.0]
+    per_layer = {"a": dict.fromkeys(PINNED, 5.0) | {"exact": 3.0, "fast": 5.0},
+                 "b": dict.fromkeys(PINNED, 5.0) | {"exact": 4.0, "fast": 1.0}}
+    monkeypatch.setattr(hetconv_module, "_time_realizations", lambda run, names, device: "gemm")
+    monkeypatch.setattr(auto_module.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(tune_module, "TUNE_MAX_CALL_SECONDS", 100.0)
+    model = _Clocked(clock, dict.fromkeys(PINNED, 0.0))  # the layers' own hooks tick the clock
+    for name in ("a", "b"):
+        getattr(model, name).register_forward_hook(
+            lambda m, args, out, name=name: clock.__setitem__(
+                0, clock[0] + per_layer[name][m.chosen_impl]))
+    x = torch.randn(1, 8, 5, 5)
+    with torch.no_grad():
+        expected = F.conv2d(F.relu(F.conv2d(x, model.a.to_dense(), padding=1)),
+                            model.b.to_dense(), padding=1)
+        assert tune_realizations(model, x) == {"a": "exact", "b": "fast"}
+        torch.testing.assert_close(model(x), expected)
+
+
 def test_tune_leaves_what_it_cannot_or_need_not_tune(monkeypatch):
     x = torch.randn(1, 8, 5, 5)
     with torch.no_grad():

@@ -17,6 +17,7 @@ from hetcalc.nn._ops import (
     _residue_channels_last,
     _rows,
     _to_residue_order,
+    channel_order,
     residue_order,
 )
 
@@ -99,31 +100,33 @@ class Realizations:
         return _from_rows(y if self.residue_out else _filter_order_rows(y, p), out, n)
 
     def _forward_fast(self, x: torch.Tensor) -> torch.Tensor:
-        """Eq. 2 as a K×K conv with P groups, then a dense 1×1 conv over all M centre taps (zero
-        weights at the K×K channels): ``Do·Do·N·M/P`` MACs more than Eq. 3."""
-        p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
-        _, pixels, pads = self._geometry(x)
+        """Eq. 2 as a K×K conv with P groups on the residue-ordered input, then the 1×1 kernels
+        as one product of all M centre taps with the dense ``N×M`` 1×1 weight (zero at each
+        filter's K×K channels), added into the conv's output: ``Do·Do·N·M/P`` MACs more than
+        Eq. 3. A product, not a 1×1 conv: at batch 1 torch runs a 1×1 conv through im2col on
+        one thread, and the product is the same multiply without the copy. With fewer columns
+        (batch × pixels) than filters per residue, rows of taps times the transposed weight:
+        a weight times a few columns is far below the device's rate (512×512 times 4 columns,
+        2 threads: about 5x slower than 4 rows times 512×512)."""
+        p, n, m = self.part, self.out_channels, self.in_channels
+        out, pixels, pads = self._geometry(x)
         xr = x if self.residue_in else _to_residue_order(x, p)
-        y = self._conv(xr, self.weight_kxk, None, p)
-        ri, ro = self.residue_in, self.residue_out
-        centre = self._kept(f"centre-{ri:d}{ro:d}", self._ordered_centre)
-        bias = self._residue_bias() if ro else self.bias
-        result = _CONV[d](self._centre_tap(x, pads), centre.reshape(n, m, *(1,) * d), bias)
-        if ro:  # both in residue order
-            return result.add_(y)
-        # the grouped conv's filters are in residue order: added through a transposed view
-        result.reshape(-1, n // p, p, pixels).add_(y.reshape(-1, p, n // p, pixels).transpose(1, 2))
-        return result
-
-    def _ordered_centre(self) -> torch.Tensor:
-        """``_dense_centre``'s ``N×M`` weight with its rows (filters) in residue order when the
-        output leaves in it, and its columns (channels) when the input arrives in it."""
-        w = self._dense_centre()
-        if self.residue_out:
-            w = residue_order(w, self.part, 0)
-        if self.residue_in:
-            w = residue_order(w, self.part, 1)
-        return w
+        y = self._conv(xr, self.weight_kxk, self._residue_bias(), p).reshape(-1, n, pixels)
+        taps = self._centre_tap(xr, pads).reshape(-1, m, pixels)
+        weight = self._kept("centre-residue", self._dense_centre_residue)   # M×N, residue order
+        batch, fused = _batch_hint(x), _eager_inference()
+        if batch * pixels < n // p:
+            rows = torch.mm(taps.transpose(1, 2).reshape(-1, m), weight)
+            product = rows.reshape(-1, pixels, n).transpose(1, 2)
+            y = y.add_(product) if fused else y + product
+        elif fused and batch == 1:  # out=: the counters know addmm and baddbmm, not their _
+            torch.addmm(y[0], weight.t(), taps[0], out=y[0])
+        elif fused:
+            torch.baddbmm(y, weight.t().expand(batch, n, m), taps, out=y)
+        else:  # a bmm and an add: what every counter knows (fvcore has no baddbmm)
+            y = y + torch.bmm(weight.t().expand(y.shape[0], n, m), taps)
+        y = y.reshape(-1, n, *out)
+        return y if self.residue_out else channel_order(y, p, 1)
 
     def _forward_fast_cl(self, x: torch.Tensor) -> torch.Tensor:
         """``fast`` in channels-last: the grouped K×K conv on the residue-ordered input, then

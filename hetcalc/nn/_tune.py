@@ -1,21 +1,27 @@
 """Whole-model tuning of ``auto`` HetConv layers: each layer's own choice (:mod:`._auto`) cannot
 see what it does to the layers after it, so the model is timed whole, per-layer choices against
-every layer on one realization, and each layer is pinned to the winner."""
+every layer on one realization and against the best realization per layer as timed inside the
+model, and each layer is pinned to the winner."""
 
 from __future__ import annotations
 
+import time
+
 import torch
 
-from hetcalc.nn._auto import _fastest
+from hetcalc.nn._auto import AUTO_PRUNE, _fastest
 from hetcalc.nn._ops import _tracing
 from hetcalc.nn.hetconv import _HetConvNd
-from hetcalc.realizations import PINNED
+from hetcalc.realizations import PINNED, REALIZATIONS
 
 TUNE_MAX_CALL_SECONDS = 0.25
 """:func:`tune_realizations` leaves a model whose one call takes longer than this as ``auto``
 made it, layer by layer: timing whole-model alternatives would take longer than the timing."""
 TUNE_BLOCK_SECONDS = 0.02
 TUNE_ROUNDS = 3
+TUNE_LAYER_CALLS = 3
+"""Calls of the whole model per realization in which each layer is timed inside it (least
+time per layer counts)."""
 
 
 def tune_realizations(model: torch.nn.Module, x: torch.Tensor) -> dict[str, str] | None:
@@ -24,12 +30,16 @@ def tune_realizations(model: torch.nn.Module, x: torch.Tensor) -> dict[str, str]
     ``auto`` times each layer alone on its input, which cannot see what a choice does to the
     layers after it: a channels-last realization's output makes the pooling and batch norm after
     it, and the next layer's permutation, cheaper. So the model is called once (each ``auto``
-    layer makes its own choice), then timed whole with those choices and with every layer on one
-    pinned realization, interleaved (least block time, as ``auto`` compares); each layer is then
+    layer makes its own choice), then run with every layer on each pinned realization in turn,
+    each layer timed inside the model (:func:`_times_inside`); from those times, per family of
+    realizations that leave the same layout (:attr:`~hetcalc.realizations.Realization.
+    channels_last`), the fastest realization of each layer makes one more configuration. The
+    model is then timed whole with each configuration (the per-layer choices, each uniform one,
+    the per-layer mixes), interleaved (least block time, as ``auto`` compares), and each layer is
     pinned (``layer.impl``) to the fastest configuration. Returns ``{module name: realization}``
     for the layers pinned, or ``None`` where nothing was tuned (fewer than two ``auto`` layers,
-    not eager, or one call slower than :data:`TUNE_MAX_CALL_SECONDS`). Callers restore ``layer.impl`` to
-    ``"auto"`` when they are done, if the model is not theirs to change.
+    not eager, or one call slower than :data:`TUNE_MAX_CALL_SECONDS`). Callers restore
+    ``layer.impl`` to ``"auto"`` when they are done, if the model is not theirs to change.
     """
     layers = {name: m for name, m in model.named_modules()
               if isinstance(m, _HetConvNd) and m.impl == "auto" and m.part > 1}
@@ -41,6 +51,16 @@ def tune_realizations(model: torch.nn.Module, x: torch.Tensor) -> dict[str, str]
         configs = {"per layer": {name: layer.chosen_impl or "exact"
                                  for name, layer in layers.items()}}
         configs.update({impl: dict.fromkeys(layers, impl) for impl in PINNED})
+        inside = _times_inside(model, layers, x)
+        if inside is None:
+            return None
+        for channels_last in (False, True):
+            family = [impl for impl in inside if REALIZATIONS[impl].channels_last == channels_last]
+            if family:
+                mix = {name: min(family, key=lambda impl, name=name: inside[impl][name])
+                       for name in layers}
+                if len(set(mix.values())) > 1:  # one realization throughout is timed already
+                    configs[f"mix {'channels-last' if channels_last else 'contiguous'}"] = mix
 
         def run(label: str) -> None:
             for name, layer in layers.items():
@@ -58,3 +78,54 @@ def tune_realizations(model: torch.nn.Module, x: torch.Tensor) -> dict[str, str]
     if chosen is not None:
         model(x)  # chosen_impl: what each layer now runs
     return chosen
+
+
+def _times_inside(model: torch.nn.Module, layers: dict[str, _HetConvNd],
+                  x: torch.Tensor) -> dict[str, dict[str, float]] | None:
+    """``{realization: {layer: seconds}}``: with every layer on one realization, a warm-up call
+    and one timed call of the model (``None`` if the fastest is over
+    :data:`TUNE_MAX_CALL_SECONDS`); then, for each realization within :data:`AUTO_PRUNE` times
+    the fastest, :data:`TUNE_LAYER_CALLS` calls in which forward hooks read the clock around
+    each layer: each layer's least time inside the model, its input what the layers before it
+    on the same realization made."""
+    cuda = x.device.type == "cuda"
+
+    def now() -> float:
+        if cuda:
+            torch.cuda.synchronize(x.device)
+        return time.perf_counter()
+
+    def uniform(impl: str) -> None:
+        for layer in layers.values():
+            layer.impl = impl
+
+    whole = {}
+    for impl in PINNED:
+        uniform(impl)
+        model(x)  # derived weights, kernel selection
+        start = now()
+        model(x)
+        whole[impl] = now() - start
+    fastest = min(whole.values())
+    if fastest > TUNE_MAX_CALL_SECONDS:
+        return None
+    started: dict[str, float] = {}
+    spent: dict[str, list[float]] = {}
+    handles = []
+    for name, layer in layers.items():
+        handles.append(layer.register_forward_pre_hook(
+            lambda m, args, name=name: started.__setitem__(name, now())))
+        handles.append(layer.register_forward_hook(
+            lambda m, args, out, name=name: spent[name].append(now() - started[name])))
+    inside: dict[str, dict[str, float]] = {}
+    try:
+        for impl in (impl for impl in PINNED if whole[impl] <= AUTO_PRUNE * fastest):
+            uniform(impl)
+            spent.update({name: [] for name in layers})
+            for _ in range(TUNE_LAYER_CALLS):
+                model(x)
+            inside[impl] = {name: min(times) for name, times in spent.items()}
+    finally:
+        for handle in handles:
+            handle.remove()
+    return inside

@@ -6,7 +6,7 @@ that could not be evaluated. Each output is also checked against a strict copy o
 schemas themselves allow added keys.
 
 The runs use a three-layer model (3 -> 8 -> 16 -> 16 channels at 8x8) written to a temporary
-directory, and timings of 0.01 s: the whole module takes seconds.
+directory, the Conv1d model of ``tests/data/audio_net.py``, and timings of 0.01 s.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from hetcalc.cli.application import COMMANDS
 from hetcalc.schemas import SCHEMA_COMMANDS, SCHEMA_VERSION, schema
 
 SCHEMAS = Path(__file__).parent.parent / "hetcalc" / "schemas"
+DATA = Path(__file__).parent / "data"
 
 MODEL = """\
 from torch import nn
@@ -74,6 +75,7 @@ CASES = {
                                 "--device-spec", "h100"], 0),
     "analyze-no-count": (["analyze", "{model}", "--variant", "gwc2", "--no-count"], 0),
     "analyze-plan": (["analyze", "{model}", "--plan", "{folder}/mild.toml"], 0),
+    "analyze-conv1d": (["analyze", f"{DATA}/audio_net.py:build", "--P", "4"], 0),
     "compare": (["compare", "{model}", "--variants", "p2,p4,dwc,gwc2-se", "--no-latency"], 0),
     "compare-timed-plan-device": (["compare", "{model}", "--variants",
                                    "p4,{folder}/mild.toml", *FAST, "--device-spec", "t4"], 0),
@@ -195,6 +197,7 @@ def test_the_variants_of_output_the_cases_mean_to_cover(folder, cli):
     assert "latency_variant_ms" in timed["layers"][1] and "predicted_ms" in timed["layers"][1]
     assert _run(cli, folder, "analyze-no-count")["result"]["flops_counted"] is None
     assert "plan" in _run(cli, folder, "analyze-plan")
+    assert _run(cli, folder, "analyze-conv1d")["layers"][0]["kernel"] == [9]
     compared = _run(cli, folder, "compare-timed-plan-device")
     assert compared["environment"]["rounds"] >= 1 and compared["device_model"]
     assert compared["variants"][-1]["variant"] == "mild.toml"

@@ -34,6 +34,8 @@ from hetcalc.plan.file import Plan
 from hetcalc.progress import step
 from hetcalc.realizations import AS_TIMED
 from hetcalc.saving import Saving, saving
+from hetcalc.schemas import SCHEMA_VERSION
+from hetcalc.settings import SPREAD_LIMIT
 from hetcalc.substitute import DEFAULT_IMPL, Decision, random_state_kept
 from hetcalc.trace import Trace
 from hetcalc.traffic import Device
@@ -97,6 +99,14 @@ class VariantResult:
         gain = self.speedup_theoretical - 1
         return (self.speedup_measured - 1) / gain if gain > 0 else None
 
+    @property
+    def speedup_reliable(self) -> bool | None:
+        """Whether both timings behind the measured speedup are tight enough to trust it
+        (``None`` untimed)."""
+        if self.latency is None or self.baseline_latency is None:
+            return None
+        return self.latency.reliable and self.baseline_latency.reliable
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -115,6 +125,11 @@ class Comparison:
     """What the latencies depend on (device, threads, dtype, ...): :func:`latency.environment`."""
     timing_impl: str | None = None
     """The realization the variants were timed with (``auto`` unless one was pinned)."""
+
+    def to_dict(self) -> dict:
+        """The comparison as ``compare --format json`` writes it (docs/compare.md): plain dicts,
+        lists, numbers and strings, for ``json.dumps`` or any other use."""
+        return comparison_json(self)
 
 
 def compare(model: str | nn.Module, variants: list[Variant | Plan],
@@ -310,3 +325,75 @@ def _with_latency(result: VariantResult, measured: Latency, baseline: Latency) -
     return replace(result, latency=measured, baseline_latency=baseline,
                    speedup_measured=baseline.median_ms / measured.median_ms)
 
+
+
+# -- the JSON of compare (docs/compare.md): Comparison.to_dict() -----------------------------
+
+def _spread(latency: Latency | None) -> dict:
+    """A latency's interquartile range and whether it is tight enough to trust its ratio."""
+    if latency is None:
+        return {"latency_iqr_ms": None, "latency_reliable": None}
+    return {"latency_iqr_ms": latency.iqr_ms, "latency_reliable": latency.reliable}
+
+
+def _saving_json(r: VariantResult) -> dict:
+    """Where the saving goes (:mod:`hetcalc.saving`): the ceiling, the prediction, the share."""
+    found = r.saving
+    if found is None:
+        return {}
+    return {"speedup_ceiling": found.speedup_ceiling,
+            "replaced_time_share": found.replaced_time_share,
+            "replaced_mac_ratio": found.replaced_mac_ratio,
+            "speedup_predicted": found.speedup_predicted,
+            "predicted_ms": found.predicted_ms,
+            "predicted_standard_ms": found.predicted_standard_ms,
+            "realized_of_ceiling": r.realized_of_ceiling,
+            "realization_extra_bytes": found.extra_bytes}
+
+
+def _variant_json(r: VariantResult) -> dict:
+    return {
+        "variant": r.label,
+        "flops_analytic": r.flops_analytic,
+        "flops_counted": r.flops_counted,
+        "flops_counted_torch": r.flops_counted_torch,
+        "params": r.params,
+        "reduction": r.reduction,
+        "speedup_theoretical": r.speedup_theoretical,
+        "sequential_depth": r.sequential_depth,
+        "info_field": r.info_field,
+        "latency_ms": r.latency.median_ms if r.latency else None,
+        "speedup_measured": r.speedup_measured,
+        "baseline_latency_ms": r.baseline_latency.median_ms if r.baseline_latency else None,
+        **_spread(r.latency),
+        "baseline_latency_iqr_ms": r.baseline_latency.iqr_ms if r.baseline_latency else None,
+        "speedup_reliable": r.speedup_reliable,
+        "realizations": r.realizations,
+        "counted_note": r.counted_note,
+        "residue_carried": None if r.latency is None else [list(p) for p in r.latency.carried],
+        **_saving_json(r),
+    }
+
+
+def comparison_json(c: Comparison) -> dict:
+    """The stable ``compare --format json`` object (docs/compare.md, its schema
+    ``hetcalc/schemas/compare.json``); ``device_model`` only with ``--device-spec``."""
+    device = next((r.saving.device for r in c.variants
+                   if r.saving is not None and r.saving.device), None)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": c.model,
+        "input_shape": list(c.input_shape),
+        "unit": "MAC",
+        "counter": c.counter,
+        "baseline": {"flops": c.baseline_flops, "params": c.baseline_params,
+                     "latency_ms": c.baseline_latency.median_ms if c.baseline_latency else None,
+                     **_spread(c.baseline_latency)},
+        "variants": [_variant_json(r) for r in c.variants],
+        "counted_impl": c.impl,
+        "environment": None if c.environment is None else {
+            **c.environment, "impl": c.timing_impl, "spread_limit": SPREAD_LIMIT,
+            **({} if c.latency_settings is None else {
+                "time_budget_s": c.latency_settings.min_run_time,
+                "rounds": c.latency_settings.rounds})},
+    } | ({} if device is None else {"device_model": device})

@@ -14,6 +14,7 @@ from typing import Any
 
 from hetcalc.plan.file import Plan
 from hetcalc.realizations import PINNED
+from hetcalc.schemas import SCHEMA_VERSION
 from hetcalc.settings import SPREAD_LIMIT, LatencySettings
 from hetcalc.shapes import ConvShape
 from hetcalc.traffic import ELEMENT_BYTES, roofline, row_traffic
@@ -316,8 +317,10 @@ def latency_json(report: AnalysisReport) -> dict | None:
 
 
 def report_json(report: AnalysisReport) -> dict:
-    """The stable ``analyze --format json`` object (docs/analyze.md)."""
+    """The stable ``analyze --format json`` object (docs/analyze.md, its schema
+    ``hetcalc/schemas/analyze.json``)."""
     data = {
+        "schema_version": SCHEMA_VERSION,
         "model": report.model,
         "input_shape": list(report.input_shape),
         "unit": "MAC",

@@ -13,14 +13,16 @@ import termios
 
 
 def on_a_terminal(args: list[str], env: dict[str, str], columns: int = 80,
-                  cwd=None) -> tuple[int, str, str]:
+                  cwd=None, stderr_too: bool = False) -> tuple[int, str, str]:
     """``python -m hetcalc ARGS`` with stdout on a pty ``columns`` wide: (exit code, what the
-    terminal received, stderr)."""
+    terminal received, stderr). ``stderr_too``: stderr on the same terminal (what it received
+    includes stderr's, and the stderr returned is empty)."""
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     try:
         done = subprocess.run([sys.executable, "-m", "hetcalc", *args], stdout=follower,
-                              stderr=subprocess.PIPE, env=env, cwd=cwd, timeout=300)
+                              stderr=follower if stderr_too else subprocess.PIPE, env=env,
+                              cwd=cwd, timeout=300)
         os.close(follower)
         follower = -1
         chunks = []
@@ -37,4 +39,4 @@ def on_a_terminal(args: list[str], env: dict[str, str], columns: int = 80,
         if follower != -1:
             os.close(follower)
     text = b"".join(chunks).decode("utf-8", "replace").replace("\r\n", "\n")
-    return done.returncode, text, done.stderr.decode("utf-8", "replace")
+    return done.returncode, text, (done.stderr or b"").decode("utf-8", "replace")

@@ -23,8 +23,8 @@ def test_analyze_json_follows_design(cli):
     code, out, _ = cli("analyze", "vgg16_cifar", "--P", "4", "--format", "json")
     assert code == 0
     data = json.loads(out)
-    assert set(data) == {"model", "input_shape", "unit", "variant", "baseline", "result", "layers",
-                         "counter", "kept_standard", "notes"}
+    assert set(data) == {"schema_version", "model", "input_shape", "unit", "variant", "baseline",
+                         "result", "layers", "counter", "kept_standard", "notes"}
     assert data["unit"] == "MAC" and data["variant"] == "p4" and data["input_shape"] == [1, 3, 32, 32]
     assert data["counter"] == "fvcore" and data["kept_standard"] == {"first": 1}
     assert set(data["result"]) == {"flops_analytic", "flops_counted", "flops_counted_torch",

@@ -32,6 +32,7 @@ INVOCATIONS = {
     "designs": ["designs", "--channels", "64", "--out", "128", "--bottleneck-channels", "32",
                 "--budget-params", "100000"],
     "device": ["device", "--list"],
+    "schema": ["schema", "analyze"],
 }
 BOX = re.compile(r"[│┃┏┓┗┛┡┩└┘┌┐├┤┬┴┼━─╇╈╋┳┻]")
 

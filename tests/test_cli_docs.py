@@ -23,6 +23,7 @@ PAGES = {
     "device": "devices.md",
     "models": "models.md",
     "plan": "plan.md",
+    "schema": "json.md",
 }
 # Pages this change did not touch, where an option is still to be described; strict, so that
 # documenting it shows up as an unexpected pass.

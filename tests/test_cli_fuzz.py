@@ -356,6 +356,17 @@ device --device ''
 device --list --format yaml
 device --list -o {tmp}/missing/devices.txt
 device --list extra
+# schema: a command without JSON output, or none
+schema
+schema nosuch
+schema ''
+schema ' '
+schema '[/]'
+schema 'anal‮yze'
+schema analyze compare
+schema analyze --format json
+schema analyze -o {tmp}
+schema analyze -o {tmp}/missing/analyze.json
 # the program itself
 --bogus
 -x

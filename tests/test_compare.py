@@ -16,8 +16,8 @@ def test_compare_json_follows_design(cli):
     code, out, err = cli("compare", "--variants", "gwc4,dwc,p64", "--no-latency", "-f", "json")
     assert code == 0, err
     data = json.loads(out)
-    assert set(data) == {"model", "input_shape", "unit", "baseline", "variants", "counter",
-                         "environment", "counted_impl"}
+    assert set(data) == {"schema_version", "model", "input_shape", "unit", "baseline", "variants",
+                         "counter", "environment", "counted_impl"}
     assert data["model"] == "vgg16_cifar" and data["unit"] == "MAC"
     assert data["counted_impl"] == "exact"  # nothing timed: counted with Eq. 4's realization
     assert data["counter"] == "fvcore" and data["environment"] is None  # nothing timed

@@ -345,7 +345,11 @@ def _hetcalc_without_torch(*args: str) -> tuple[int, str, list[str]]:
 
 
 def _check_schema(data: dict) -> None:
-    """What DEVICE_SCHEMA requires, checked by hand (no jsonschema dependency)."""
+    """The JSON validates against DEVICE_SCHEMA (the package's ``schemas/device.json``), and
+    has exactly the keys it names."""
+    import jsonschema
+
+    jsonschema.Draft202012Validator(DEVICE_SCHEMA).validate(data)
     assert set(data) == set(DEVICE_SCHEMA["required"])
     assert data["schema_version"] == DEVICE_SCHEMA["properties"]["schema_version"]["const"]
     item = DEVICE_SCHEMA["properties"]["devices"]["items"]

@@ -15,6 +15,7 @@ layer's count must equal the formulas (exact realization).
 import copy
 import json
 
+import jsonschema
 import pytest
 import torch
 import torchvision
@@ -22,6 +23,7 @@ from torchvision.transforms._presets import ImageClassification
 
 from hetcalc import models
 from hetcalc.analysis import report_from_decisions
+from hetcalc.schemas import schema
 from hetcalc.substitute import apply, decide, substitute
 from hetcalc.trace import trace_model
 from hetcalc.variants import parse_variant
@@ -152,6 +154,7 @@ def test_analyze_each_family_end_to_end(cli, name, options):
     code, out, err = cli("analyze", name, *options, "--format", "json")
     assert code == 0, err
     data = json.loads(out)
+    jsonschema.validate(data, schema("analyze"))  # every family's JSON is what docs/json.md says
     replaced = [layer for layer in data["layers"] if layer["substituted"]]
     assert replaced
     assert all(layer["flops_counted"] == layer["flops_analytic"] for layer in replaced)

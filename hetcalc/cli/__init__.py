@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 import traceback
+import warnings
 from typing import Any
 
 from hetcalc.cli import streams
@@ -89,7 +90,8 @@ def _run_command(args: list[str]) -> int:
         command._main_shell_completion({}, "hetcalc")  # exits when the shell asks to complete
         with command.make_context("hetcalc", args) as ctx:
             try:
-                result = command.invoke(ctx)
+                with warnings.catch_warnings():  # what --quiet sets is undone after the run
+                    result = command.invoke(ctx)
             except (Exception, KeyboardInterrupt):
                 raise
             except BaseException as stray:  # noqa: BLE001 - see _stray

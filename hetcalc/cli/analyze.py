@@ -21,6 +21,7 @@ from hetcalc.cli.options import (
     InputShapeOption,
     MergePairsOption,
     OutputOption,
+    QuietOption,
     ThreadsOption,
     TimeoutOption,
     WideOption,
@@ -78,6 +79,7 @@ def analyze_command(
     output: OutputOption = None,
     wide: WideOption = False,
     timeout: TimeoutOption = None,
+    quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Per-layer cost of a variant: the paper's formulas beside fvcore's count of the model."""

@@ -21,6 +21,7 @@ from hetcalc.cli.device import device_command
 from hetcalc.cli.models import models_command
 from hetcalc.cli.options import DebugOption, invocation
 from hetcalc.cli.plan import plan_command
+from hetcalc.cli.schema import schema_command
 
 HELP = ("What a convolution costs, and what HetConv, GWC+PWC or DWC+PWC would save: analytic "
         "(the paper's Eqs. 1-12), counted (fvcore) and measured. FLOPs are MACs.")
@@ -34,6 +35,7 @@ COMMANDS = {
     "curve": curve_command,
     "designs": designs_command,
     "device": device_command,
+    "schema": schema_command,
 }
 
 app = typer.Typer(

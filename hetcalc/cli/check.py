@@ -29,7 +29,14 @@ from hetcalc import budget
 from hetcalc.budget.baseline import not_evaluated
 from hetcalc.cli.errors import EXIT_ERROR
 from hetcalc.cli.interrupts import caused_by_interrupt
-from hetcalc.cli.options import DebugOption, OutputOption, check_writable, emit, invocation
+from hetcalc.cli.options import (
+    DebugOption,
+    OutputOption,
+    QuietOption,
+    check_writable,
+    emit,
+    invocation,
+)
 from hetcalc.cli.streams import writing_stdout
 from hetcalc.errors import InvalidArgument
 from hetcalc.fileio import atomic_write_text, unwritable_reason
@@ -197,6 +204,7 @@ def check_command(
     write_baseline: Annotated[Path | None, typer.Option(
         "--write-baseline", help="Record every entry's current FLOPs and params in this file.",
         callback=_check_baseline_output, metavar="FILE")] = None,
+    quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Check models against the budgets in a file: exit 0 all pass, 1 any over, 2 invalid."""
@@ -209,7 +217,7 @@ def check_command(
     budget_file, found = _load(file)
     with _every_problem():
         records = budget.read_baseline(baseline) if baseline is not None else None
-    if found is not None:  # found by searching: say which file's model code is about to run
+    if found is not None and not quiet:  # found by searching: say whose model code will run
         print(f"hetcalc check: using {user_text(found)}", file=sys.stderr)
 
     # Every entry is evaluated: one that cannot be is an error row, and its line goes to stderr
@@ -242,7 +250,7 @@ def check_command(
     _write(rendered, run, fmt, output)
     _append_step_summary(rendered)
     # Last, once every write has succeeded: a write error is the one line of exit 2 instead.
-    for line in verdict(run):
+    for line in [] if quiet else verdict(run):  # --quiet: the exit code says it
         print(line, file=sys.stderr)
     if refused is not None:
         print(f"hetcalc: error: {one_line(refused)}", file=sys.stderr)

@@ -23,6 +23,7 @@ from hetcalc.cli.options import (
     OutputOption,
     PlotOption,
     ProgressOption,
+    QuietOption,
     ThreadsOption,
     TimeoutOption,
     WideOption,
@@ -87,6 +88,7 @@ def compare_command(
     wide: WideOption = False,
     progress_shown: ProgressOption = True,
     timeout: TimeoutOption = None,
+    quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Variants side by side: FLOPs analytic and counted, params, theoretical and measured speedup.
@@ -135,7 +137,7 @@ def compare_command(
             timed = 2 * pairs if pairs else 1
             with progress_bar(TextColumn("{task.description}"), BarColumn(),
                               MofNCompleteColumn(), TimeElapsedColumn(),
-                              shown=progress_shown) as progress:
+                              shown=progress_shown and not quiet) as progress:
                 task = progress.add_task(markup_safe(f"{model}: building"),
                                          total=timed * settings.rounds)
                 with saying_steps(progress, task, model):

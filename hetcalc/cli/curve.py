@@ -18,6 +18,7 @@ from hetcalc.cli.options import (
 from hetcalc.curve import curve_series, default_parts, depth_note, speedup_curve
 from hetcalc.errors import InvalidArgument
 from hetcalc.render import Column, Grid, OutputFormat, Rendered, times
+from hetcalc.schemas import SCHEMA_VERSION
 
 MAX_PART = 2**20
 """The largest --max-part, --channels and kernel size: beyond any layer (P divides channels)."""
@@ -69,5 +70,5 @@ def curve_command(
 
         plot_curve(points, size, plot, channels)
         notes.append(f"plot written to {plot}")
-    data = {"kernel": list(size), "channels": channels, "points": rows}
+    data = {"schema_version": SCHEMA_VERSION, "kernel": list(size), "channels": channels, "points": rows}
     emit(Rendered([grid], data, notes), fmt, output, wide=wide)

@@ -15,10 +15,12 @@ from hetcalc.cli.options import (
     DeviceOption,
     FormatOption,
     OutputOption,
+    QuietOption,
     ThreadsOption,
     WideOption,
     emit,
 )
+from hetcalc.cli.streams import stderr_is_terminal
 from hetcalc.devices import DEVICES, device_key, device_spec
 from hetcalc.errors import InvalidArgument
 from hetcalc.render import OutputFormat
@@ -30,13 +32,16 @@ class _MeasuringNote:
     """What stderr says while figures are measured: a spinner on a terminal, a line per figure
     otherwise. Nothing when every figure comes from the cache."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.console = Console(stderr=True, highlight=False)
         self.status = None
+        self.quiet = quiet
 
     def __call__(self, what: str) -> None:
         text = Text(f"measuring {what}")  # shown as it is, never parsed as markup
-        if not self.console.is_terminal:
+        if self.quiet:
+            return
+        if not stderr_is_terminal():
             self.console.print(Text("hetcalc: ") + text, soft_wrap=True)
         elif self.status is None:
             self.status = self.console.status(text)
@@ -75,6 +80,7 @@ def device_command(
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     wide: WideOption = False,
+    quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Peak MAC/s per dtype, memory bandwidth and balance: this machine's, measured (and
@@ -98,7 +104,7 @@ def device_command(
         LatencySettings(threads=threads).check()  # that many (below 1: measure_device's line)
     from hetcalc.devices_measure import cache_path, measure_device
 
-    note = _MeasuringNote()
+    note = _MeasuringNote(quiet)
     try:
         model = measure_device(device, threads, _dtypes(dtype), refresh, on_measure=note)
     finally:

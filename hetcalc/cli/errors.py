@@ -67,6 +67,7 @@ COMMAND_FLAGS: dict[str, dict[str, str]] = {
     "models": {},
     "device": {"device": "--device", "threads": "--threads", "dtype": "--dtype",
                "device_spec": "--spec"},
+    "schema": {},
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import importlib.util
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -65,6 +66,14 @@ invocation = Invocation()
 def _set_debug(value: bool) -> bool:
     if value:
         invocation.debug = True
+    return value
+
+
+def _set_quiet(value: bool) -> bool:
+    """``--quiet``: the warnings of libraries and model code are not errors, and go unsaid
+    (for this run only: :func:`hetcalc.cli.main` restores the filters)."""
+    if value:
+        warnings.simplefilter("ignore")
     return value
 
 
@@ -179,6 +188,11 @@ ProgressOption = Annotated[
     bool,
     typer.Option("--progress/--no-progress", help="Show on stderr what the timing is doing "
                  "(tuning, warming up, timing) and how far it is; only ever on a terminal."),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option("--quiet", "-q", help="Nothing on stderr but errors: no progress, no notes "
+                 "(the exit code is the same).", callback=_set_quiet),
 ]
 WideOption = Annotated[
     bool,

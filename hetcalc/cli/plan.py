@@ -19,6 +19,7 @@ from hetcalc.cli.options import (
     IncludeFirstOption,
     InputShapeOption,
     ProgressOption,
+    QuietOption,
     ThreadsOption,
     TimeoutOption,
     WideOption,
@@ -87,13 +88,14 @@ def plan_command(
     wide: WideOption = False,
     progress_shown: ProgressOption = True,
     timeout: TimeoutOption = None,
+    quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """The mildest per-layer substitution that meets a budget: the plan that keeps the most K x K
     weights, beside the uniform variants that meet the same budget."""
     _plan(model, max_flops, max_params, max_latency_ms, choices, output, input_shape,
           include_first, timing_impl(impl), device, batch_size, threads, dtype, time_budget, fmt,
-          wide, timeout, progress_shown)
+          wide, timeout, progress_shown and not quiet)
 
 
 def _plan(model: str, max_flops: str | None, max_params: str | None,

@@ -31,7 +31,7 @@ from hetcalc.cli.errors import EXIT_BROKEN_PIPE, EXIT_ERROR
 from hetcalc.errors import InvalidArgument
 
 __all__ = ["OutputError", "discard", "flush_stdout", "guard_streams", "progress_bar", "say",
-           "writing_stdout"]
+           "stderr_is_terminal", "writing_stdout"]
 
 STDOUT = "standard output"
 CLOSED = "it was closed when hetcalc started"
@@ -191,17 +191,30 @@ def flush_stdout(code: int) -> int:
     return code
 
 
+def stderr_is_terminal() -> bool:
+    """Whether stderr is an interactive terminal: a tty, and ``TERM`` not ``dumb``. Asked of the
+    stream itself, not of rich, which takes ``FORCE_COLOR`` or ``TTY_COMPATIBLE`` (a request
+    for colour, as CI logs make) for a terminal and would draw a bar into the log."""
+    stream = sys.stderr
+    try:
+        tty = stream is not None and stream.isatty()
+    except (OSError, ValueError):  # closed, or a stream without a descriptor
+        return False
+    return tty and os.environ.get("TERM", "").lower() not in ("dumb", "unknown")
+
+
 def progress_bar(*columns, shown: bool = True):
     """The timing progress bar on stderr, gone once the work ends, however it ends. Where stderr
-    is not an interactive terminal (a CI log, a file, a pipe) there is no bar at all: rich would
-    print a newline when it stops, and an error after it would begin with a blank line. Nor is
-    there one when not ``shown`` (``--no-progress``)."""
+    is not an interactive terminal (a CI log, a file, a pipe; whatever ``FORCE_COLOR`` says)
+    there is no bar at all: rich would print a newline when it stops, and an error after it
+    would begin with a blank line. Nor is there one when not ``shown`` (``--no-progress``,
+    ``--quiet``)."""
     from rich.console import Console
     from rich.progress import Progress
 
     console = Console(stderr=True)
     return Progress(*columns, console=console, transient=True,
-                    disable=not (shown and console.is_interactive))
+                    disable=not (shown and stderr_is_terminal()))
 
 
 @contextlib.contextmanager

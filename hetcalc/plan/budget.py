@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from hetcalc.budget.schema import Metric
 from hetcalc.errors import InvalidArgument
 
-__all__ = ["Budget", "show"]
+__all__ = ["OBJECTIVE", "Budget", "show"]
+
+OBJECTIVE = ("keep the most K x K kernel weights (sum of params_kxk); ties: fewer layers "
+             "changed, then lower costs")
+"""What the planner maximizes within a :class:`Budget`, in words (the plan's table and JSON)."""
 
 
 @dataclass(frozen=True)

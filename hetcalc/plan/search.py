@@ -35,10 +35,11 @@ from hetcalc.latency import (
     measure,
 )
 from hetcalc.pipeline import subject
-from hetcalc.plan.budget import Budget, show
+from hetcalc.plan.budget import OBJECTIVE, Budget, show
 from hetcalc.plan.file import Plan
 from hetcalc.plan.solve import Option, lowest, solve
 from hetcalc.plan.timing import candidate_latencies
+from hetcalc.schemas import SCHEMA_VERSION
 from hetcalc.substitute import eligibility, random_state_kept
 from hetcalc.variants import STANDARD, ConvShape, Kind, Variant, layer_cost
 
@@ -121,6 +122,11 @@ class PlanResult:
     """How many plans there are to choose from (the product of the candidates per layer)."""
     latency_settings: LatencySettings | None = None
     environment: dict | None = None
+
+    def to_dict(self) -> dict:
+        """The result as ``plan --format json`` writes it (docs/plan.md): plain dicts, lists,
+        numbers and strings, for ``json.dumps`` or any other use."""
+        return plan_json(self)
 
 
 def default_choices(shape: ConvShape) -> list[Variant]:
@@ -321,3 +327,56 @@ def _uniform(layers: list[LayerPlan], choices: Sequence[Variant] | None) -> list
     parts = sorted({c.variant.part for layer in layers for c in layer.candidates
                     if c.variant.part is not None})
     return [Variant(Kind.HETCONV, part=p) for p in parts]
+
+
+# -- the JSON of plan (docs/plan.md): PlanResult.to_dict() -----------------------------------
+
+def layer_json(layer: LayerPlan) -> dict:
+    s, std, chosen = layer.shape, layer.standard, layer.choice
+    return {
+        "name": layer.name, "in_channels": s.in_channels, "out_channels": s.out_channels,
+        "kernel": list(s.kernel), "output_size": list(s.output_size),
+        "choices": [c.variant.spec for c in layer.candidates],
+        "variant": chosen.variant.spec,
+        "flops_standard": std.flops, "flops": chosen.flops,
+        "params_standard": std.params, "params": chosen.params,
+        "params_kxk_standard": std.params_kxk, "params_kxk": chosen.params_kxk,
+        "latency_standard_ms": std.latency_ms, "latency_ms": chosen.latency_ms,
+        "saving_ms": chosen.saving_ms if chosen.latency_ms is not None else None,
+    }
+
+
+def _latency(latency: Latency | None) -> dict:
+    if latency is None:
+        return {"latency_ms": None, "latency_iqr_ms": None, "latency_reliable": None}
+    return {"latency_ms": latency.median_ms, "latency_iqr_ms": latency.iqr_ms,
+            "latency_reliable": latency.reliable}
+
+
+def row_json(row: Row) -> dict:
+    return {"variant": row.label, "flops": row.flops, "params": row.params,
+            "params_kxk": row.params_kxk, "layers_changed": row.layers_changed,
+            "latency_predicted_ms": row.predicted_ms, **_latency(row.latency),
+            "meets_budget": row.meets}
+
+
+def plan_json(result: PlanResult) -> dict:
+    """The stable ``plan --format json`` object (docs/plan.md, its schema
+    ``hetcalc/schemas/plan.json``)."""
+    b = result.budget
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": result.model, "input_shape": list(result.input_shape), "unit": "MAC",
+        "objective": OBJECTIVE,
+        "budget": {"max_flops": b.max_flops, "max_params": b.max_params,
+                   "max_latency_ms": b.max_latency_ms},
+        "choices": result.choices,
+        "plan": {"file": result.plan.where,
+                 "layers": {name: v.spec for name, v in result.plan.items()}},
+        "baseline": row_json(result.baseline),
+        "result": row_json(result.planned),
+        "uniform": [row_json(row) for row in result.uniform],
+        "layers": [layer_json(layer) for layer in result.layers],
+        "search": {"combinations": result.combinations, "frontier": result.frontier},
+        "environment": result.environment,
+    }

@@ -25,6 +25,7 @@ from hetcalc.budget import (
 from hetcalc.budget.evaluate import failure_line
 from hetcalc.render import Column, Grid, Rendered, human, percent
 from hetcalc.render.text import one_line, user_text
+from hetcalc.schemas import SCHEMA_VERSION
 
 PASS, FAIL, ERROR = "pass", "FAIL", "ERROR"
 NEW = "new (not in baseline)"
@@ -312,9 +313,10 @@ def _entry_json(result: EntryResult, regression: Regression | None,
 
 def check_json(run: CheckRun) -> dict[str, Any]:
     """``check --format json``: the file, the verdict (``error`` when an entry could not be
-    evaluated), and one object per entry."""
+    evaluated), and one object per entry (its schema: ``hetcalc/schemas/check.json``)."""
     compared = run.regressions is not None
     return {
+        "schema_version": SCHEMA_VERSION,
         "file": run.budget.display,
         "unit": "MAC",
         "verdict": status(run).lower(),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from hetcalc.realizations import AS_TIMED
 from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
 from hetcalc.saving import where_note
-from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
+from hetcalc.settings import UNRELIABLE_MARK, unreliable_note
 
 if TYPE_CHECKING:  # the report classes live beside torch code; rendering needs no torch
     from hetcalc.compare import Comparison, VariantResult
@@ -21,13 +21,6 @@ def _latency(value: Latency | None) -> str:
     return f"{value.median_ms:.3f} ± {value.iqr_ms:.3f}{mark}"
 
 
-def _reliable(*latencies: Latency | None) -> bool | None:
-    """Whether every timing behind a ratio is tight enough to trust it."""
-    if any(latency is None for latency in latencies):
-        return None
-    return all(latency.reliable for latency in latencies if latency is not None)
-
-
 def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
     if r is None:  # the baseline
         return {"variant": label, "flops_analytic": comparison.baseline_flops,
@@ -38,7 +31,7 @@ def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
                 "speedup_measured": (1.0, True) if comparison.baseline_latency else None,
                 "realized": None, "speedup_ceiling": None, "speedup_predicted": None,
                 "realized_of_ceiling": None}
-    reliable = _reliable(r.latency, r.baseline_latency)
+    reliable = r.speedup_reliable
     found = r.saving
     return {"variant": label, "flops_analytic": r.flops_analytic,
             "flops_counted": r.flops_counted, "params": r.params, "reduction": r.reduction,
@@ -59,78 +52,12 @@ def marked_percent(value: tuple[float | None, bool | None] | None) -> str:
     return percent(value[0]) + ("" if value[1] is not False else f" {UNRELIABLE_MARK}")
 
 
-def _saving_json(r: VariantResult) -> dict:
-    """Where the saving goes (:mod:`hetcalc.saving`): the ceiling, the prediction, the share."""
-    found = r.saving
-    if found is None:
-        return {}
-    return {"speedup_ceiling": found.speedup_ceiling,
-            "replaced_time_share": found.replaced_time_share,
-            "replaced_mac_ratio": found.replaced_mac_ratio,
-            "speedup_predicted": found.speedup_predicted,
-            "predicted_ms": found.predicted_ms,
-            "predicted_standard_ms": found.predicted_standard_ms,
-            "realized_of_ceiling": r.realized_of_ceiling,
-            "realization_extra_bytes": found.extra_bytes}
-
-
-def comparison_json(c: Comparison) -> dict:
-    """The stable ``compare --format json`` object (docs/compare.md); ``device_model`` only
-    with ``--device-spec``."""
-    device = next((r.saving.device for r in c.variants
-                   if r.saving is not None and r.saving.device), None)
-    return {
-        "model": c.model,
-        "input_shape": list(c.input_shape),
-        "unit": "MAC",
-        "counter": c.counter,
-        "baseline": {"flops": c.baseline_flops, "params": c.baseline_params,
-                     "latency_ms": c.baseline_latency.median_ms if c.baseline_latency else None,
-                     **_spread(c.baseline_latency)},
-        "variants": [{
-            "variant": r.label,
-            "flops_analytic": r.flops_analytic,
-            "flops_counted": r.flops_counted,
-            "flops_counted_torch": r.flops_counted_torch,
-            "params": r.params,
-            "reduction": r.reduction,
-            "speedup_theoretical": r.speedup_theoretical,
-            "sequential_depth": r.sequential_depth,
-            "info_field": r.info_field,
-            "latency_ms": r.latency.median_ms if r.latency else None,
-            "speedup_measured": r.speedup_measured,
-            "baseline_latency_ms": r.baseline_latency.median_ms if r.baseline_latency else None,
-            **_spread(r.latency),
-            "baseline_latency_iqr_ms": r.baseline_latency.iqr_ms if r.baseline_latency else None,
-            "speedup_reliable": _reliable(r.latency, r.baseline_latency),
-            "realizations": r.realizations,
-            "counted_note": r.counted_note,
-            "residue_carried": None if r.latency is None else [list(p) for p in r.latency.carried],
-            **_saving_json(r),
-        } for r in c.variants],
-
-        "counted_impl": c.impl,
-        "environment": None if c.environment is None else {
-            **c.environment, "impl": c.timing_impl, "spread_limit": SPREAD_LIMIT,
-            **({} if c.latency_settings is None else {
-                "time_budget_s": c.latency_settings.min_run_time,
-                "rounds": c.latency_settings.rounds})},
-    } | ({} if device is None else {"device_model": device})
-
-
 def carried_note(label: str, carried: tuple[tuple[str, str], ...]) -> str:
     """How many tensors the timed model kept in residue order, and where, briefly."""
     first = ", ".join(f"{a} -> {b}" for a, b in carried[:2])
     more = f", ... ({len(carried) - 2} more)" if len(carried) > 2 else ""
     return (f"{label}: timed with residue order carried across {len(carried)} layer "
             f"boundaries ({first}{more}): no permutation copy there, same function, same MACs.")
-
-
-def _spread(latency: Latency | None) -> dict:
-    """A latency's interquartile range and whether it is tight enough to trust its ratio."""
-    if latency is None:
-        return {"latency_iqr_ms": None, "latency_reliable": None}
-    return {"latency_iqr_ms": latency.iqr_ms, "latency_reliable": latency.reliable}
 
 
 def render_comparison(c: Comparison) -> Rendered:
@@ -204,7 +131,7 @@ def render_comparison(c: Comparison) -> Rendered:
                          f"{sum(t is not None for t in timings)} timings: "
                          + unreliable_note(threads=(c.environment or {}).get("threads")))
     grid = Grid(title, columns, rows)
-    return Rendered([grid], comparison_json(c), notes, csv=comparison_csv(c, rows))
+    return Rendered([grid], c.to_dict(), notes, csv=comparison_csv(c, rows))
 
 
 CSV_KEYS = ("variant", "flops_analytic", "flops_counted", "params", "reduction",

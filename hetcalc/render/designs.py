@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hetcalc.infofield import DesignSpaceReport, EfficiencyReport
 from hetcalc.render import Column, Grid, Rendered, human, plain
+from hetcalc.schemas import SCHEMA_VERSION
 
 
 def _groups(value) -> str:
@@ -31,6 +32,7 @@ def render_reduction(report: DesignSpaceReport) -> Rendered:
          "steps": " -> ".join(f"({h}, {w}, {c})" for h, w, c in s.steps)}
         for s in report.survivors])
     data = {
+        "schema_version": SCHEMA_VERSION,
         "max_length": report.max_length, "kernels": list(report.kernels),
         "bottleneck": report.bottleneck, "total": report.total,
         "stages": [{"name": s.name, "before": s.before, "removed": s.removed_count,
@@ -82,6 +84,7 @@ def render_efficiency(report: EfficiencyReport) -> Rendered:
                 f"{human(report.standard_params)} params, {human(report.standard_macs)} MACs, "
                 f"field {report.standard_field}", columns, rows)
     data = {
+        "schema_version": SCHEMA_VERSION,
         "in_channels": report.in_channels, "out_channels": report.out_channels,
         "bottleneck": report.bottleneck, "kernel": report.kernel, "output_size": [h, w],
         "unit": "MAC", "standard": {"params": report.standard_params,

@@ -12,51 +12,14 @@ from typing import Any
 
 from hetcalc.devices import DeviceModel
 from hetcalc.render import Column, Grid, Rendered, human, percent
+from hetcalc.schemas import SCHEMA_VERSION, schema
 from hetcalc.settings import BUSY_LIMIT, DTYPES, SPREAD_LIMIT, UNRELIABLE_MARK
 
-SCHEMA_VERSION = 1
 SHORT = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16"}
 
-_FIGURES = {"type": "object", "propertyNames": {"enum": list(DTYPES)},
-            "additionalProperties": {"type": "number", "exclusiveMinimum": 0}}
-DEVICE_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "urn:hetcalc:schema:device:1",
-    "title": "hetcalc device --format json",
-    "type": "object",
-    "required": ["schema_version", "devices"],
-    "additionalProperties": False,
-    "properties": {
-        "schema_version": {"const": SCHEMA_VERSION},
-        "devices": {"type": "array", "items": {
-            "type": "object",
-            "required": ["name", "spec", "kind", "peak_macs_per_s", "bandwidth_bytes_per_s",
-                         "balance_macs_per_byte", "source", "spread", "environment"],
-            "additionalProperties": False,
-            "properties": {
-                "name": {"type": "string"},
-                "spec": {"type": ["string", "null"],
-                         "description": "the name --spec takes; null for a file or a measurement"},
-                "kind": {"enum": ["gpu", "cpu"]},
-                "peak_macs_per_s": {**_FIGURES, "required": ["float32"],
-                                    "description": "dense multiply-accumulates per second"},
-                "bandwidth_bytes_per_s": {"type": "number", "exclusiveMinimum": 0},
-                "balance_macs_per_byte": {"type": "number", "exclusiveMinimum": 0,
-                                          "description": "float32 peak / bandwidth"},
-                "source": {"type": "string"},
-                "spread": {"type": "object", "additionalProperties": {"type": "number",
-                                                                      "minimum": 0},
-                           "description": "measured only: interquartile range / median, per "
-                                          "dtype's peak and 'bandwidth'"},
-                "environment": {"type": "object",
-                                "description": "measured only: device, device_name, threads, "
-                                               "torch, matmul_size (asked), matmul_sizes (run, "
-                                               "per dtype), copy_bytes"},
-            },
-        }},
-    },
-}
-"""The JSON Schema of ``hetcalc device --format json`` (draft 2020-12)."""
+DEVICE_SCHEMA: dict[str, Any] = schema("device")
+"""The JSON Schema of ``hetcalc device --format json`` (draft 2020-12): the package's
+``hetcalc/schemas/device.json``."""
 
 
 def device_data(model: DeviceModel, spec: str | None = None) -> dict[str, Any]:

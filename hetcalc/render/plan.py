@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hetcalc.plan.budget import OBJECTIVE
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain
 from hetcalc.render.text import user_text
 
 if TYPE_CHECKING:  # the result classes live beside torch code; rendering needs no torch
     from hetcalc.plan.search import LayerPlan, PlanResult, Row
-    from hetcalc.report import Latency
-
-OBJECTIVE = ("keep the most K x K kernel weights (sum of params_kxk); ties: fewer layers "
-             "changed, then lower costs")
-
 
 def _size(values: tuple[int, ...]) -> str:
     return "x".join(map(str, values))
@@ -36,55 +32,6 @@ def _choices(layer: LayerPlan) -> str:
             b == 2 * a for a, b in zip(parts, parts[1:], strict=False)):  # type: ignore[operator]
         return f"std, p{parts[0]}..p{parts[-1]}"
     return ", ".join(specs)
-
-
-def layer_json(layer: LayerPlan) -> dict:
-    s, std, chosen = layer.shape, layer.standard, layer.choice
-    return {
-        "name": layer.name, "in_channels": s.in_channels, "out_channels": s.out_channels,
-        "kernel": list(s.kernel), "output_size": list(s.output_size),
-        "choices": [c.variant.spec for c in layer.candidates],
-        "variant": chosen.variant.spec,
-        "flops_standard": std.flops, "flops": chosen.flops,
-        "params_standard": std.params, "params": chosen.params,
-        "params_kxk_standard": std.params_kxk, "params_kxk": chosen.params_kxk,
-        "latency_standard_ms": std.latency_ms, "latency_ms": chosen.latency_ms,
-        "saving_ms": chosen.saving_ms if chosen.latency_ms is not None else None,
-    }
-
-
-def _latency(latency: Latency | None) -> dict:
-    if latency is None:
-        return {"latency_ms": None, "latency_iqr_ms": None, "latency_reliable": None}
-    return {"latency_ms": latency.median_ms, "latency_iqr_ms": latency.iqr_ms,
-            "latency_reliable": latency.reliable}
-
-
-def row_json(row: Row) -> dict:
-    return {"variant": row.label, "flops": row.flops, "params": row.params,
-            "params_kxk": row.params_kxk, "layers_changed": row.layers_changed,
-            "latency_predicted_ms": row.predicted_ms, **_latency(row.latency),
-            "meets_budget": row.meets}
-
-
-def plan_json(result: PlanResult) -> dict:
-    """The stable ``plan --format json`` object (docs/plan.md)."""
-    b = result.budget
-    return {
-        "model": result.model, "input_shape": list(result.input_shape), "unit": "MAC",
-        "objective": OBJECTIVE,
-        "budget": {"max_flops": b.max_flops, "max_params": b.max_params,
-                   "max_latency_ms": b.max_latency_ms},
-        "choices": result.choices,
-        "plan": {"file": result.plan.where,
-                 "layers": {name: v.spec for name, v in result.plan.items()}},
-        "baseline": row_json(result.baseline),
-        "result": row_json(result.planned),
-        "uniform": [row_json(row) for row in result.uniform],
-        "layers": [layer_json(layer) for layer in result.layers],
-        "search": {"combinations": result.combinations, "frontier": result.frontier},
-        "environment": result.environment,
-    }
 
 
 def _summary_row(row: Row, baseline: Row, kind: str) -> dict:
@@ -115,10 +62,11 @@ def render_plan(result: PlanResult) -> Rendered:
         layer_columns += [Column("std ms", "latency_standard_ms", _ms, priority=3),
                           Column("ms", "latency_ms", _ms, priority=3),
                           Column("saved ms", "saving_ms", _ms, priority=2)]
-    layer_rows = [{**layer_json(layer), "channels": f"{layer.shape.in_channels}->"
+    data = result.to_dict()
+    layer_rows = [{**row, "channels": f"{layer.shape.in_channels}->"
                    f"{layer.shape.out_channels}", "kernel": _size(layer.shape.kernel),
                    "output_size": _size(layer.shape.output_size), "choices": _choices(layer)}
-                  for layer in result.layers]
+                  for layer, row in zip(result.layers, data["layers"], strict=True)]
     layers = Grid(f"{result.model} {','.join(map(str, result.input_shape))}: {label}, the "
                   "variant of each eligible conv layer", layer_columns, layer_rows)
 
@@ -139,7 +87,7 @@ def render_plan(result: PlanResult) -> Rendered:
                     + [_summary_row(row, result.baseline, "uniform") for row in result.uniform])
     summary = Grid(f"{label} beside the baseline and uniform variants", summary_columns,
                    summary_rows)
-    return Rendered([layers, summary], plan_json(result), notes(result),
+    return Rendered([layers, summary], data, notes(result),
                     csv=Grid("models", [Column(key, key) for key in CSV_KEYS], summary_rows))
 
 

@@ -35,15 +35,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from hetcalc.errors import InvalidArgument
+from hetcalc.layers import build_variant_layer
 from hetcalc.pipeline import Subject
 from hetcalc.report import AnalysisReport, ModelFidelity
 from hetcalc.shapes import ConvShape
 from hetcalc.substitute import DEFAULT_IMPL, Decision, apply, random_state_kept
+from hetcalc.variants import KINDS, Variant
 from hetcalc.weights import Weights, read_tensor, trained
 
 __all__ = ["CALIBRATION_BATCH", "CALIBRATION_SEED", "Fidelity", "LayerFidelity",
            "calibration_input", "dense_weight", "energy_kept", "kept_energy", "measure",
-           "with_fidelity"]
+           "layer_energy", "with_fidelity"]
 
 CALIBRATION_BATCH = 8
 """Random inputs in the calibration batch when no ``--calibration`` file is given."""
@@ -167,6 +169,19 @@ def energy_kept(weight: torch.Tensor, dense: torch.Tensor, groups: int = 1) -> f
     """``1 − ‖W − Ŵ‖² / ‖W‖²`` (``None`` for a zero weight)."""
     total = float(weight.detach().double().square().sum())
     return kept_energy(weight, dense, groups) / total if total else None
+
+
+def layer_energy(conv: nn.Module, variant: Variant, shape: ConvShape) -> float:
+    """The weight energy ``conv``'s replacement under ``variant`` keeps, ``‖W‖² − ‖W − Ŵ‖²``
+    (all of it for ``std``), with the weights its kind carries; the planner's ``--keep
+    energy`` adds these up. Torch's random state is left as it was."""
+    if variant.is_baseline:
+        return float(conv.weight.detach().double().square().sum())
+    with random_state_kept(), torch.no_grad():
+        layer = build_variant_layer(conv, variant, DEFAULT_IMPL)
+        core = layer[0] if variant.se else layer
+        KINDS[variant.kind].carry(conv, core)
+        return kept_energy(conv.weight, dense_weight(core, shape), shape.groups)
 
 
 def _tensor_of(output: object) -> torch.Tensor | None:

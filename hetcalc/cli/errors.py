@@ -59,7 +59,7 @@ COMMAND_FLAGS: dict[str, dict[str, str]] = {
     "analyze": ARGUMENT_FLAGS,
     "compare": ARGUMENT_FLAGS,
     "plan": {**ARGUMENT_FLAGS, "max_flops": "--max-flops", "max_params": "--max-params",
-             "max_latency_ms": "--max-latency-ms", "choices": "--choices"},
+             "max_latency_ms": "--max-latency-ms", "choices": "--choices", "keep": "--keep"},
     "curve": {"kernel": "--kernel", "channels": "--channels", "max_part": "--max-part",
               "parts": "--max-part", "plot": "--plot"},
     "designs": {"max_length": "--max-length", "kernels": "--kernels", "channels": "--channels",

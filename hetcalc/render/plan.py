@@ -14,6 +14,14 @@ if TYPE_CHECKING:  # the result classes live beside torch code; rendering needs 
 
 OBJECTIVE = ("keep the most K x K kernel weights (sum of params_kxk); ties: fewer layers "
              "changed, then lower costs")
+ENERGY_OBJECTIVE = ("keep the most weight energy of the trained weights (sum over the layers "
+                    "of what each keeps of its squared weight norm); ties: fewer layers "
+                    "changed, then lower costs")
+
+
+def objective(result: PlanResult) -> str:
+    """The objective the plan was solved for, in words (``--keep``)."""
+    return ENERGY_OBJECTIVE if result.keep == "energy" else OBJECTIVE
 
 
 def _size(values: tuple[int, ...]) -> str:
@@ -50,7 +58,8 @@ def layer_json(layer: LayerPlan) -> dict:
         "params_kxk_standard": std.params_kxk, "params_kxk": chosen.params_kxk,
         "latency_standard_ms": std.latency_ms, "latency_ms": chosen.latency_ms,
         "saving_ms": chosen.saving_ms if chosen.latency_ms is not None else None,
-    }
+    } | ({} if std.energy is None else {
+        "energy_kept": chosen.energy / std.energy if std.energy else None})
 
 
 def _latency(latency: Latency | None) -> dict:
@@ -64,7 +73,8 @@ def row_json(row: Row) -> dict:
     return {"variant": row.label, "flops": row.flops, "params": row.params,
             "params_kxk": row.params_kxk, "layers_changed": row.layers_changed,
             "latency_predicted_ms": row.predicted_ms, **_latency(row.latency),
-            "meets_budget": row.meets}
+            "meets_budget": row.meets} | (
+                {} if row.energy_kept is None else {"energy_kept": row.energy_kept})
 
 
 def plan_json(result: PlanResult) -> dict:
@@ -72,7 +82,8 @@ def plan_json(result: PlanResult) -> dict:
     b = result.budget
     return {
         "model": result.model, "input_shape": list(result.input_shape), "unit": "MAC",
-        "objective": OBJECTIVE,
+        "objective": objective(result),
+        "keep": result.keep,
         "budget": {"max_flops": b.max_flops, "max_params": b.max_params,
                    "max_latency_ms": b.max_latency_ms},
         "choices": result.choices,
@@ -84,7 +95,7 @@ def plan_json(result: PlanResult) -> dict:
         "layers": [layer_json(layer) for layer in result.layers],
         "search": {"combinations": result.combinations, "frontier": result.frontier},
         "environment": result.environment,
-    }
+    } | ({} if result.weights is None else {"weights": result.weights})
 
 
 def _summary_row(row: Row, baseline: Row, kind: str) -> dict:
@@ -93,7 +104,8 @@ def _summary_row(row: Row, baseline: Row, kind: str) -> dict:
             "kept": row.params_kxk / baseline.params_kxk if baseline.params_kxk else None,
             "layers_changed": row.layers_changed, "predicted_ms": row.predicted_ms,
             "latency_ms": row.latency.median_ms if row.latency else None,
-            "meets": None if kind == "baseline" else row.meets}
+            "meets": None if kind == "baseline" else row.meets,
+            "energy_kept": row.energy_kept}
 
 
 def render_plan(result: PlanResult) -> Rendered:
@@ -111,6 +123,8 @@ def render_plan(result: PlanResult) -> Rendered:
         Column("K x K std", "params_kxk_standard", human, priority=5),
         Column("K x K kept", "params_kxk", human),
     ]
+    if result.weights is not None:
+        layer_columns.append(Column("energy kept", "energy_kept", percent, short="energy"))
     if timed:
         layer_columns += [Column("std ms", "latency_standard_ms", _ms, priority=3),
                           Column("ms", "latency_ms", _ms, priority=3),
@@ -130,6 +144,8 @@ def render_plan(result: PlanResult) -> Rendered:
         Column("kept", "kept", percent, priority=3),
         Column("layers changed", "layers_changed", plain, priority=5, short="changed"),
     ]
+    if result.weights is not None:
+        summary_columns.append(Column("energy kept", "energy_kept", percent, short="energy"))
     if timed:
         summary_columns += [Column("predicted ms", "predicted_ms", _ms, priority=2),
                             Column("measured ms", "latency_ms", _ms)]
@@ -139,8 +155,9 @@ def render_plan(result: PlanResult) -> Rendered:
                     + [_summary_row(row, result.baseline, "uniform") for row in result.uniform])
     summary = Grid(f"{label} beside the baseline and uniform variants", summary_columns,
                    summary_rows)
+    keys = CSV_KEYS + (("energy_kept",) if result.weights is not None else ())
     return Rendered([layers, summary], plan_json(result), notes(result),
-                    csv=Grid("models", [Column(key, key) for key in CSV_KEYS], summary_rows))
+                    csv=Grid("models", [Column(key, key) for key in keys], summary_rows))
 
 
 CSV_KEYS = ("model", "kind", "flops", "params", "params_kxk", "kept", "layers_changed",
@@ -161,7 +178,7 @@ def _budget_text(result: PlanResult) -> str:
 
 def notes(result: PlanResult) -> list[str]:
     planned, baseline = result.planned, result.baseline
-    lines = [f"Budget: {_budget_text(result)}. Objective: {OBJECTIVE}. Solved exactly over "
+    lines = [f"Budget: {_budget_text(result)}. Objective: {objective(result)}. Solved exactly over "
              f"{result.combinations:,} possible plans (at most {result.frontier:,} partial "
              "plans kept). FLOPs are multiply-accumulates (MACs), analytic; layers not "
              "listed stay standard."]
@@ -175,6 +192,10 @@ def notes(result: PlanResult) -> list[str]:
                      f"{best.params_kxk:,} ({planned.params_kxk - best.params_kxk:+,}).")
     elif result.uniform:
         lines.append("No uniform variant meets the budget.")
+    if result.weights is not None:
+        lines.append(f"Energy kept: the share of the conv layers' squared weight norm (weights "
+                     f"of {result.weights}) that the carried-over weights keep "
+                     "(docs/fidelity.md); a starting point for a fine-tune, not an accuracy.")
     s = result.latency_settings
     if s is not None and result.environment is not None:
         env = result.environment
@@ -203,7 +224,7 @@ def plan_file_header(result: PlanResult, command: str) -> list[str]:
     planned, baseline = result.planned, result.baseline
     lines = [command,
              f"Budget: {_budget_text(result)}.",
-             f"Objective: {OBJECTIVE}.",
+             f"Objective: {objective(result)}.",
              f"Planned: {planned.flops:,} MACs (analytic), {planned.params:,} params, "
              f"{planned.params_kxk:,} of {baseline.params_kxk:,} K x K weights kept, "
              f"{planned.layers_changed} layers changed."]

@@ -275,13 +275,18 @@ def analyze(model: str | nn.Module, variant: Assignment,
             variant.check_model(model)
         input_shape = input_shape if input_shape is not None else variant.input_shape
     source = subject(model, input_shape)
+    loaded = None
+    if weights is not None and weights.given:  # a bad file fails before the model is traced
+        from hetcalc.fidelity import load_trained
+
+        loaded = load_trained(source, weights, calibration)
     trace = source.trace(fold_bn)
     found = costed(source, trace, variant, include_first, merge_pairs, impl, timed)
-    if weights is None or not weights.given:
+    if loaded is None:
         return found.report
     from hetcalc.fidelity import with_fidelity
 
-    return with_fidelity(found.report, found.decisions, source, weights, calibration)
+    return with_fidelity(found.report, found.decisions, loaded)
 
 
 @dataclass(frozen=True)

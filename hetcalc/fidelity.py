@@ -45,7 +45,7 @@ from hetcalc.weights import Weights, read_tensor, trained
 
 __all__ = ["CALIBRATION_BATCH", "CALIBRATION_SEED", "Fidelity", "LayerFidelity",
            "calibration_input", "dense_weight", "energy_kept", "kept_energy", "measure",
-           "layer_energy", "with_fidelity"]
+           "layer_energy", "Trained", "load_trained", "with_fidelity"]
 
 CALIBRATION_BATCH = 8
 """Random inputs in the calibration batch when no ``--calibration`` file is given."""
@@ -256,16 +256,31 @@ def measure(original: nn.Module, decisions: Sequence[Decision], inputs: torch.Te
                                           weights, calibration))
 
 
-def with_fidelity(report: AnalysisReport, decisions: Sequence[Decision], source: Subject,
-                  weights: Weights, calibration: Path | str | None = None,
-                  model: nn.Module | None = None) -> AnalysisReport:
-    """``report`` with the fidelity figures of its decisions on the trained model (``model``,
-    or the one ``weights`` names, loaded here): each replaced layer's in its row, the whole
-    model's in :attr:`AnalysisReport.fidelity`."""
-    original = model if model is not None else trained(source, weights)
+@dataclass(frozen=True)
+class Trained:
+    """A trained model and its calibration batch, loaded before any counting starts (a bad
+    file fails in seconds, not after the model is traced)."""
+
+    model: nn.Module
+    inputs: torch.Tensor
+    calibration: str
+    weights: str
+
+
+def load_trained(source: Subject, weights: Weights,
+                 calibration: Path | str | None = None) -> Trained:
+    """``source``'s model with the weights ``weights`` names, and the calibration batch."""
     inputs, described = calibration_input(source.input_shape, calibration)
+    model = trained(source, weights)
     where = str(weights.file) if weights.file is not None else "pretrained (torch hub cache)"
-    found = measure(original, decisions, inputs, where, described)
+    return Trained(model, inputs, described, where)
+
+
+def with_fidelity(report: AnalysisReport, decisions: Sequence[Decision],
+                  loaded: Trained) -> AnalysisReport:
+    """``report`` with the fidelity figures of its decisions on the trained model: each
+    replaced layer's in its row, the whole model's in :attr:`AnalysisReport.fidelity`."""
+    found = measure(loaded.model, decisions, loaded.inputs, loaded.weights, loaded.calibration)
     layers = [replace(layer, energy_kept=found.layers[layer.name].energy_kept,
                       output_error=found.layers[layer.name].output_error)
               if layer.name in found.layers else layer for layer in report.layers]

@@ -193,13 +193,10 @@ class _Energy:
     fixed: float
 
 
-def _energies(source, trace, layers: list[LayerPlan],
-              weights) -> tuple[list[LayerPlan], _Energy]:
-    """Each candidate's kept weight energy, from the trained model ``weights`` names."""
+def _energies(model: nn.Module, trace, layers: list[LayerPlan]) -> tuple[list[LayerPlan], _Energy]:
+    """Each candidate's kept weight energy, from the trained ``model``."""
     from hetcalc.fidelity import layer_energy
-    from hetcalc.weights import trained
 
-    model = trained(source, weights)
     eligible = {layer.name for layer in layers}
     total = fixed = 0.0
     for call in trace.convs:
@@ -293,6 +290,11 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
     if budget.max_latency_ms is not None:
         timing = (latency or LatencySettings()).validate()
     source = subject(model, input_shape)
+    original = None
+    if weights is not None and weights.given:  # a bad file fails before the model is traced
+        from hetcalc.weights import trained
+
+        original = trained(source, weights)
     trace = source.trace()
 
     layers: list[LayerPlan] = []
@@ -303,8 +305,8 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
                                     tuple(_candidate(v, call.shape) for v in offered)))
 
     energy = None
-    if weights is not None and weights.given:
-        layers, energy = _energies(source, trace, layers, weights)
+    if original is not None:
+        layers, energy = _energies(original, trace, layers)
 
     baseline_ms = None
     baseline_model = None

@@ -27,6 +27,7 @@ import io
 import json
 import os
 import pickle
+import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,9 +98,14 @@ def _load(path: Path | str, argument: str, what: str) -> object:
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        first = next((line.strip() for line in str(error).splitlines()
-                      if "Unsupported global" in line or "Unsupported operand" in line), None)
-        why = f" ({first.rstrip('.')})" if first else ""
+        if "Unsupported global" not in str(error):  # not a pickle of tensors at all
+            text = next((line.strip().rstrip(".") for line in str(error).splitlines()
+                         if "Unsupported operand" in line), None) or " ".join(
+                str(error).split())[:200]
+            raise InvalidArgument(f"{argument} {path}: not a safetensors file or a state dict "
+                                  f"saved with torch.save ({text})", argument=argument) from None
+        named = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        why = f" (it names {named.group(1)})" if named else ""
         raise InvalidArgument(f"{argument} {path}: refused: it holds more than tensors{why}; "
                               "hetcalc loads only tensors (safetensors, or a state dict saved "
                               "with torch.save), never code", argument=argument) from None

@@ -181,3 +181,17 @@ def test_plan_keep_energy_needs_weights_and_beats_keep_kxk(cli, weights_file):
         assert data["keep"] == keep and data["result"]["flops"] <= 60_000_000
         rows[keep] = data["result"]["energy_kept"]
     assert rows["energy"] >= rows["kxk"]
+
+
+def test_compare_puts_each_variants_fidelity_beside_its_costs(cli, weights_file):
+    code, out, err = cli("compare", MODEL, "--variants", "p2,p8", "--no-latency", "--weights",
+                         str(weights_file), "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    p2, p8 = data["variants"]
+    assert p2["energy_kept"] > p8["energy_kept"]  # random weights: about 1/P + (1 - 1/P)/9
+    assert p2["energy_kept"] == pytest.approx(1 / 2 + 1 / 2 / 9, abs=0.02)
+    assert p8["energy_kept"] == pytest.approx(1 / 8 + 7 / 8 / 9, abs=0.02)
+    assert all(-1 <= v["output_cosine"] <= 1 and v["top1_agreement"] is not None
+               for v in (p2, p8))
+    assert data["weights"]["file"] == str(weights_file)

@@ -37,7 +37,11 @@ def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
                 "latency": comparison.baseline_latency,
                 "speedup_measured": (1.0, True) if comparison.baseline_latency else None,
                 "realized": None, "speedup_ceiling": None, "speedup_predicted": None,
-                "realized_of_ceiling": None}
+                "realized_of_ceiling": None, "energy_kept": 1.0 if comparison.weights else None,
+                "output_cosine": 1.0 if comparison.weights else None,
+                "top1_agreement": 1.0 if any(r.fidelity is not None and r.fidelity.top1_agreement
+                                             is not None for r in comparison.variants)
+                else None}
     reliable = _reliable(r.latency, r.baseline_latency)
     found = r.saving
     return {"variant": label, "flops_analytic": r.flops_analytic,
@@ -49,7 +53,18 @@ def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
             "realized": (r.realized, reliable),
             "speedup_ceiling": None if found is None else found.speedup_ceiling,
             "speedup_predicted": None if found is None else found.speedup_predicted,
-            "realized_of_ceiling": (r.realized_of_ceiling, reliable)}
+            "realized_of_ceiling": (r.realized_of_ceiling, reliable),
+            "energy_kept": None if r.fidelity is None else r.fidelity.energy_kept,
+            "output_cosine": None if r.fidelity is None else r.fidelity.output_cosine,
+            "top1_agreement": None if r.fidelity is None else r.fidelity.top1_agreement}
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _cosine(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def marked_percent(value: tuple[float | None, bool | None] | None) -> str:
@@ -107,6 +122,7 @@ def comparison_json(c: Comparison) -> dict:
             "counted_note": r.counted_note,
             "residue_carried": None if r.latency is None else [list(p) for p in r.latency.carried],
             **_saving_json(r),
+            **({} if r.fidelity is None else r.fidelity.as_dict()),
         } for r in c.variants],
 
         "counted_impl": c.impl,
@@ -115,7 +131,9 @@ def comparison_json(c: Comparison) -> dict:
             **({} if c.latency_settings is None else {
                 "time_budget_s": c.latency_settings.min_run_time,
                 "rounds": c.latency_settings.rounds})},
-    } | ({} if device is None else {"device_model": device})
+    } | ({} if device is None else {"device_model": device}) | (
+        {} if c.weights is None else {"weights": {"file": c.weights,
+                                                  "calibration": c.calibration}})
 
 
 def carried_note(label: str, carried: tuple[tuple[str, str], ...]) -> str:
@@ -170,6 +188,13 @@ def render_comparison(c: Comparison) -> Rendered:
            for r in c.variants):
         columns.append(Column("predicted (roofline)", "speedup_predicted", times, priority=4,
                               short="roofline"))
+    if c.weights is not None:
+        columns += [
+            Column("energy kept", "energy_kept", _share, priority=2, short="energy"),
+            Column("output cosine", "output_cosine", _cosine, priority=3, short="cosine"),
+            Column("top-1 agreement", "top1_agreement", _share, priority=3, short="top-1",
+                   hide_if_blank=True),
+        ]
     rows = [_row("baseline", None, c)] + [_row(r.label, r, c) for r in c.variants]
     title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
     if apart:
@@ -203,6 +228,12 @@ def render_comparison(c: Comparison) -> Rendered:
             notes.append(f"{UNRELIABLE_MARK} {len(unreliable)} of "
                          f"{sum(t is not None for t in timings)} timings: "
                          + unreliable_note(threads=(c.environment or {}).get("threads")))
+    if c.weights is not None:
+        notes.append(f"Fidelity with the weights of {c.weights}, on {c.calibration}: energy "
+                     "kept = the share of the conv layers' squared weight norm the carried-over "
+                     "weights keep; output cosine and top-1 agreement = the substituted model's "
+                     "output against the original's. A starting point for a fine-tune, not an "
+                     "accuracy (docs/fidelity.md).")
     grid = Grid(title, columns, rows)
     return Rendered([grid], comparison_json(c), notes, csv=comparison_csv(c, rows))
 
@@ -217,6 +248,8 @@ def comparison_csv(c: Comparison, rows: list[dict]) -> Grid:
     """``compare --format csv``: the baseline and one row per variant, raw values (fractions,
     ratios, milliseconds), the JSON's keys plus the IQR and the realized share."""
     keys = CSV_KEYS + (LATENCY_CSV_KEYS if c.latency_settings is not None else ())
+    if c.weights is not None:
+        keys += ("energy_kept", "output_cosine", "top1_agreement")
     timed = [{**row, "latency_ms": row["latency"].median_ms if row["latency"] else None,
               "latency_iqr_ms": row["latency"].iqr_ms if row["latency"] else None,
               "speedup_measured": (row["speedup_measured"] or (None,))[0],

@@ -195,3 +195,18 @@ def test_compare_puts_each_variants_fidelity_beside_its_costs(cli, weights_file)
     assert all(-1 <= v["output_cosine"] <= 1 and v["top1_agreement"] is not None
                for v in (p2, p8))
     assert data["weights"]["file"] == str(weights_file)
+
+
+def test_a_budget_entry_takes_weights(cli, tmp_path, weights_file):
+    (tmp_path / "w.safetensors").write_bytes(weights_file.read_bytes())
+    budget = tmp_path / "budgets.toml"
+    budget.write_text(f'[[model]]\nmodel = "{MODEL}"\nvariant = "p4"\nmax_flops = "60M"\n'
+                      'weights = "w.safetensors"\n')
+    code, out, err = cli("check", str(budget), "--format", "json")
+    assert code == 0, err
+    (entry,) = json.loads(out)["entries"]
+    assert entry["fidelity"]["weights"] == str(tmp_path / "w.safetensors")
+    assert entry["fidelity"]["energy_kept"] == pytest.approx(1 / 4 + 3 / 4 / 9, abs=0.02)
+    budget.write_text(budget.read_text().replace("w.safetensors", "gone.safetensors"))
+    err = _one_line(*cli("check", str(budget)))
+    assert 'weights: "gone.safetensors": no such file (read relative to the budget file)' in err

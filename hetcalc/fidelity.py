@@ -205,7 +205,17 @@ def measure(original: nn.Module, decisions: Sequence[Decision], inputs: torch.Te
     """The fidelity figures of ``decisions`` applied to the trained ``original`` (left as it
     is), on the calibration batch ``inputs``. ``weights`` and ``calibration`` say, in words,
     where the weights and the batch came from."""
-    original = original.eval()
+    modes = [(module, module.training) for module in original.modules()]
+    original.eval()
+    try:
+        return _measure(original, decisions, inputs, weights, calibration, impl)
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def _measure(original: nn.Module, decisions: Sequence[Decision], inputs: torch.Tensor,
+             weights: str, calibration: str, impl: str) -> Fidelity:
     with random_state_kept():  # an SE block's initialisation leaves no trace
         substituted = apply(copy.deepcopy(original), list(decisions), impl).eval()
     replaced = [d for d in decisions if d.replace and d.merged_into is None and d.pair is None]

@@ -176,3 +176,14 @@ def test_layer_energy_is_what_measure_reports(trained_cifar):
     decisions = decide(conv_calls(trained_cifar, (1, 3, 32, 32)), parse_variant("p4"))
     share = measure(trained_cifar, decisions, inputs).layers["features.3"].energy_kept
     assert layer_energy(conv, parse_variant("p4"), shape) / total == pytest.approx(share)
+
+
+def test_measure_leaves_the_model_as_it_was(trained_cifar):
+    model, inputs = trained_cifar
+    model.train()
+    model.features[1].eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    measure(model, decide(conv_calls(model, (1, 3, 32, 32)), parse_variant("p4")), inputs[:4])
+    assert model.training and not model.features[1].training and model.features[4].training
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    model.eval()

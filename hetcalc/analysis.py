@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import nn
 
@@ -29,6 +31,9 @@ from hetcalc.substitute import (
 )
 from hetcalc.trace import Trace
 from hetcalc.variants import STANDARD, ConvShape, Variant, layer_cost
+
+if TYPE_CHECKING:
+    from hetcalc.weights import Weights
 
 __all__ = ["AnalysisReport", "LayerReport", "Costed", "analyze", "costed", "cross_check",
            "explain_difference", "report_from_decisions", "report_from_trace", "trace_spec",
@@ -242,7 +247,9 @@ def analyze(model: str | nn.Module, variant: Assignment,
             input_shape: tuple[int, ...] | None = None, include_first: bool = False,
             impl: str | Mapping[str, str] | None = DEFAULT_IMPL, merge_pairs: bool = False,
             fold_bn: bool = False,
-            timed: Callable[[AnalysisReport], AnalysisReport] | None = None) -> AnalysisReport:
+            timed: Callable[[AnalysisReport], AnalysisReport] | None = None,
+            weights: Weights | None = None,
+            calibration: str | Path | None = None) -> AnalysisReport:
     """Analyse ``model`` (a spec such as ``"resnet50"``, or an ``nn.Module`` with its
     ``input_shape``) under ``variant``: one count and the paper's formulas, then, unless
     ``impl`` is ``None``, fvcore's and torch's counts of the model substituted with that
@@ -258,14 +265,28 @@ def analyze(model: str | nn.Module, variant: Assignment,
     ``timed`` (``analyze --latency``: :func:`hetcalc.latency.with_layer_latency`) adds measured
     latencies to the report before anything is counted; the count is then of what ran where
     ``auto`` ran a realization other than ``impl`` (see :func:`cross_check`), from the same trace.
+
+    ``weights`` (a file, or torchvision's cached weights: :class:`hetcalc.weights.Weights`)
+    adds the fidelity figures (:mod:`hetcalc.fidelity`) on a calibration batch: seeded random
+    inputs, or the tensor in the file ``calibration``. Only then are weights loaded.
     """
     if isinstance(variant, Plan):
         if isinstance(model, str):
             variant.check_model(model)
         input_shape = input_shape if input_shape is not None else variant.input_shape
     source = subject(model, input_shape)
+    loaded = None
+    if weights is not None and weights.given:  # a bad file fails before the model is traced
+        from hetcalc.fidelity import load_trained
+
+        loaded = load_trained(source, weights, calibration)
     trace = source.trace(fold_bn)
-    return costed(source, trace, variant, include_first, merge_pairs, impl, timed).report
+    found = costed(source, trace, variant, include_first, merge_pairs, impl, timed)
+    if loaded is None:
+        return found.report
+    from hetcalc.fidelity import with_fidelity
+
+    return with_fidelity(found.report, found.decisions, loaded)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torch import nn
 
@@ -33,6 +35,7 @@ from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
 from hetcalc.progress import step
 from hetcalc.realizations import AS_TIMED
+from hetcalc.report import ModelFidelity
 from hetcalc.saving import Saving, saving
 from hetcalc.schemas import SCHEMA_VERSION
 from hetcalc.settings import SPREAD_LIMIT
@@ -40,6 +43,9 @@ from hetcalc.substitute import DEFAULT_IMPL, Decision, random_state_kept
 from hetcalc.trace import Trace
 from hetcalc.traffic import Device
 from hetcalc.variants import STANDARD, Variant, info_field
+
+if TYPE_CHECKING:
+    from hetcalc.weights import Weights
 
 BASELINE = "baseline"
 
@@ -82,6 +88,8 @@ class VariantResult:
     that it does with no known cause."""
     saving: Saving | None = None
     """Where the saving goes: the ceiling, the roofline prediction (:mod:`hetcalc.saving`)."""
+    fidelity: ModelFidelity | None = None
+    """With trained weights: what the variant keeps of them (:mod:`hetcalc.fidelity`)."""
 
     @property
     def realized_of_ceiling(self) -> float | None:
@@ -125,6 +133,10 @@ class Comparison:
     """What the latencies depend on (device, threads, dtype, ...): :func:`latency.environment`."""
     timing_impl: str | None = None
     """The realization the variants were timed with (``auto`` unless one was pinned)."""
+    weights: str | None = None
+    """Where the trained weights came from, when given."""
+    calibration: str | None = None
+    """The calibration batch the fidelity figures are of, in words."""
 
     def to_dict(self) -> dict:
         """The comparison as ``compare --format json`` writes it (docs/compare.md): plain dicts,
@@ -137,7 +149,8 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
             impl: str | None = None, latency: LatencySettings | None = None,
             merge_pairs: bool = False, fold_bn: bool = False,
             on_block: Callable[[str], None] | None = None,
-            device_model: Device | None = None) -> Comparison:
+            device_model: Device | None = None, weights: Weights | None = None,
+            calibration: str | Path | None = None) -> Comparison:
     """Compare ``variants`` on ``model`` (a spec, or an ``nn.Module`` with its input shape);
     ``latency=None`` skips timing.
 
@@ -160,16 +173,21 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
     Torch's random state (CPU, and CUDA's where timing uses it) is as it was afterwards,
     although timing draws random weights and inputs (:func:`hetcalc.substitute.random_state_kept`);
     ``model`` is never changed, and its hooks do not fire while it is counted.
+
+    ``weights`` (and ``calibration``) add each variant's fidelity figures, as
+    :func:`hetcalc.analysis.analyze` does (:mod:`hetcalc.fidelity`).
     """
     with random_state_kept(cuda=latency is not None and latency.device != "cpu"):
         return _compare(model, variants, input_shape, include_first, impl, latency, merge_pairs,
-                        fold_bn, on_block, device_model)
+                        fold_bn, on_block, device_model, weights, calibration)
 
 
 def _compare(model: str | nn.Module, variants: list[Variant | Plan],
              input_shape: tuple[int, ...] | None, include_first: bool, impl: str | None,
              latency: LatencySettings | None, merge_pairs: bool, fold_bn: bool,
-             on_block: Callable[[str], None] | None, device_model: Device | None) -> Comparison:
+             on_block: Callable[[str], None] | None, device_model: Device | None,
+             weights: Weights | None = None,
+             calibration: str | Path | None = None) -> Comparison:
     count_impl = DEFAULT_IMPL.value if impl is None else impl
     time_impl = TIMING_IMPL.value if impl is None else impl
     if latency is not None:
@@ -184,6 +202,11 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
         if isinstance(variant, Plan) and isinstance(model, str):
             variant.check_model(model)
     source = subject(model, input_shape)
+    loaded = None
+    if weights is not None and weights.given:  # a bad file fails before the model is traced
+        from hetcalc.fidelity import load_trained
+
+        loaded = load_trained(source, weights, calibration)
     trace = source.trace(fold_bn)
     if latency is not None:
         check_fits(trace.largest_output, source.input_shape[0], latency)
@@ -202,6 +225,7 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
             speedup_theoretical=report.speedup, sequential_depth=variant.sequential_depth,
             info_field=info_field_summary(decisions),
             flops_counted_torch=report.flops_counted_torch,
+            fidelity=None if loaded is None else _fidelity(loaded, decisions),
         ))
 
     baseline_latency = None
@@ -245,7 +269,16 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
                       baseline_latency, results, str(counted_with), latency,
                       counter=trace.counter,
                       environment=None if latency is None else environment(latency),
-                      timing_impl=None if latency is None else str(time_impl))
+                      timing_impl=None if latency is None else str(time_impl),
+                      weights=None if loaded is None else loaded.weights,
+                      calibration=None if loaded is None else loaded.calibration)
+
+
+def _fidelity(loaded, decisions: list[Decision]) -> ModelFidelity:
+    from hetcalc.fidelity import measure
+
+    return measure(loaded.model, decisions, loaded.inputs, loaded.weights,
+                   loaded.calibration).model
 
 
 def _as_timed(result: VariantResult, planned: Planned, source: Subject, trace: Trace,
@@ -372,6 +405,7 @@ def _variant_json(r: VariantResult) -> dict:
         "counted_note": r.counted_note,
         "residue_carried": None if r.latency is None else [list(p) for p in r.latency.carried],
         **_saving_json(r),
+        **({} if r.fidelity is None else r.fidelity.as_dict()),
     }
 
 
@@ -396,4 +430,6 @@ def comparison_json(c: Comparison) -> dict:
             **({} if c.latency_settings is None else {
                 "time_budget_s": c.latency_settings.min_run_time,
                 "rounds": c.latency_settings.rounds})},
-    } | ({} if device is None else {"device_model": device})
+    } | ({} if device is None else {"device_model": device}) | (
+        {} if c.weights is None else {"weights": {"file": c.weights,
+                                                  "calibration": c.calibration}})

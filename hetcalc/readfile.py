@@ -1,5 +1,6 @@
-"""Reading the files hetcalc is given (budget files, baselines, plans, device files): every
-reader goes through :func:`read_text`, and through :func:`parse_toml` or :func:`parse_json`.
+"""Reading the files hetcalc is given (budget files, baselines, plans, device files, weights):
+every reader goes through :func:`read_text` (weights and tensor files: :func:`read_bytes`), and
+through :func:`parse_toml` or :func:`parse_json`.
 
 What a file must be, and what is refused in one line (:class:`FileProblem`) instead:
 
@@ -30,7 +31,7 @@ from typing import Any
 
 from hetcalc.errors import InvalidArgument
 
-__all__ = ["MAX_BYTES", "FileProblem", "MissingFile", "read_text", "parse_toml", "parse_json",
+__all__ = ["MAX_BYTES", "FileProblem", "MissingFile", "read_text", "read_bytes", "parse_toml", "parse_json",
            "size_text"]
 
 MAX_BYTES = 1 << 20
@@ -95,6 +96,17 @@ def read_text(path: Path | str, kind: str = "file", limit: int = MAX_BYTES) -> s
     """The UTF-8 text of the regular file ``path``, at most ``limit`` bytes; anything else is
     :class:`FileProblem` (:class:`MissingFile` where nothing is there). ``kind`` names what the
     file should be in the messages (``"budget file"``)."""
+    data = read_bytes(path, kind, limit)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise FileProblem(path, f"not UTF-8 text ({error.reason} at byte {error.start})") \
+            from None
+
+
+def read_bytes(path: Path | str, kind: str = "file", limit: int = MAX_BYTES) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit``; refused as :func:`read_text`
+    refuses (a weights file is read this way, then parsed from memory)."""
     try:
         info = os.stat(path)
     except OSError as error:
@@ -125,11 +137,7 @@ def read_text(path: Path | str, kind: str = "file", limit: int = MAX_BYTES) -> s
     if total > limit:  # it grew while read, or reports no size (a /proc file)
         raise FileProblem(path, f"is over {size_text(limit)}; a {kind} is at most "
                                 f"{size_text(limit)}")
-    try:
-        return b"".join(chunks).decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise FileProblem(path, f"not UTF-8 text ({error.reason} at byte {error.start})") \
-            from None
+    return b"".join(chunks)
 
 
 _LONG_INTEGER = re.compile(r"[0-9][0-9_]*")

@@ -20,7 +20,7 @@ from hetcalc.shapes import ConvShape
 from hetcalc.traffic import ELEMENT_BYTES, roofline, row_traffic
 from hetcalc.variants import STANDARD, Variant
 
-__all__ = ["AnalysisReport", "LayerReport", "Latency"]
+__all__ = ["AnalysisReport", "LayerReport", "Latency", "ModelFidelity"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,29 @@ class Latency:
 
 
 @dataclass(frozen=True)
+class ModelFidelity:
+    """What a substitution keeps of a trained model, whole (:mod:`hetcalc.fidelity`)."""
+
+    output_cosine: float | None
+    """Cosine similarity of the substituted model's output with the original's, per sample,
+    averaged over the calibration batch."""
+    top1_agreement: float | None
+    """For a classifier (output ``[batch, classes]``): the share of samples whose top-1 class
+    is the same; else ``None``."""
+    energy_kept: float | None
+    """Share of the weight energy of all conv layers kept (kept layers keep all of theirs)."""
+    weights: str
+    """Where the weights came from (a file's path)."""
+    calibration: str
+    """The calibration batch, in words."""
+
+    def as_dict(self) -> dict:
+        """The keys ``analyze --format json`` adds to ``result``."""
+        return {"output_cosine": self.output_cosine, "top1_agreement": self.top1_agreement,
+                "energy_kept": self.energy_kept}
+
+
+@dataclass(frozen=True)
 class LayerReport:
     name: str
     shape: ConvShape
@@ -75,6 +98,11 @@ class LayerReport:
     merged DW+PW pair's one HetConv layer M -> N (:attr:`shape` is the depthwise conv's)."""
     merged_into: str | None = None
     """For the pointwise half of a merged DW+PW pair: the depthwise layer whose row runs both."""
+    energy_kept: float | None = None
+    """With trained weights: the share of the conv's weight energy the replacement keeps
+    (:mod:`hetcalc.fidelity`)."""
+    output_error: float | None = None
+    """With trained weights: the replacement's relative output error on calibration input."""
 
     @property
     def run_shape(self) -> ConvShape:
@@ -159,6 +187,9 @@ class AnalysisReport:
     device_model: Any = None
     """The device the roofline times are predicted for (:class:`hetcalc.devices.DeviceModel`,
     ``--device-spec``), or ``None``."""
+    fidelity: Any = None
+    """With trained weights (``--weights``, ``--pretrained``): the whole model's figures,
+    :class:`ModelFidelity` (each layer's are in its row), else ``None``."""
 
     @property
     def dtype(self) -> str:
@@ -257,7 +288,8 @@ def totals_where_it_goes(report: AnalysisReport, layers: list[dict]) -> dict:
     return data
 
 
-def layer_json(layer: LayerReport, timed: bool = False, per_layer: bool = False) -> dict:
+def layer_json(layer: LayerReport, timed: bool = False, per_layer: bool = False,
+               fidelity: bool = False) -> dict:
     s = layer.shape
     data = {
         "name": layer.name,
@@ -278,6 +310,9 @@ def layer_json(layer: LayerReport, timed: bool = False, per_layer: bool = False)
     }
     if per_layer:  # only for a plan: with one variant, every layer's is the report's
         data["variant"] = layer.variant.spec
+    if fidelity:  # only with trained weights
+        data["energy_kept"] = layer.energy_kept
+        data["output_error"] = layer.output_error
     if timed:  # only with analyze --latency: the stable keys above stay as they are
         standard, variant = layer.latency_standard, layer.latency_variant
         data["latency_standard_ms"] = layer.latency_standard_ms
@@ -339,9 +374,13 @@ def report_json(report: AnalysisReport) -> dict:
         "kept_standard": report.kept,
         "notes": list(report.notes),
         "layers": [layer_json(layer, report.latency_settings is not None,
-                              report.plan is not None) | where_it_goes(report, layer)
-                   for layer in report.layers],
+                              report.plan is not None, report.fidelity is not None)
+                   | where_it_goes(report, layer) for layer in report.layers],
     }
+    if report.fidelity is not None:  # only with trained weights
+        data["result"].update(report.fidelity.as_dict())
+        data["weights"] = {"file": report.fidelity.weights,
+                           "calibration": report.fidelity.calibration}
     data["result"].update(totals_where_it_goes(report, data["layers"]))
     if report.latency_settings is not None:  # only with --latency
         data["latency"] = latency_json(report)

@@ -383,3 +383,64 @@ def test_a_plan_mixing_hetconv_and_its_successors_is_the_best_of_all(every_mixed
         row = found.planned
         assert (row.params_kxk, row.layers_changed) == (best[2], best[3]), max_flops
         assert row.flops <= max_flops and row.meets
+
+
+# -- --keep energy: the most weight energy of trained weights, checked against every plan ------
+
+@pytest.fixture(scope="module")
+def trained_small(tmp_path_factory):
+    """The small model with seeded weights, saved as safetensors, and every plan's kept weight
+    energy computed from HetConv's mask alone (the K x K kernels where c = n mod P, the centre
+    taps elsewhere), not by the planner."""
+    from safetensors.torch import save_file
+
+    from hetcalc.nn import hetconv_mask
+
+    torch.manual_seed(5)
+    model = Small()
+    path = tmp_path_factory.mktemp("weights") / "small.safetensors"
+    save_file(model.state_dict(), str(path))
+    trace = trace_model(Small(), SHAPE, "Small")
+    offered = {call.name: candidates_for(call.shape, None) for call in trace.convs
+               if call.name in CHOSEN}
+    fixed = sum(float(getattr(model, name).weight.detach().double().square().sum())
+                for name in ("stem", "e"))
+    total = fixed + sum(float(getattr(model, name).weight.detach().double().square().sum())
+                        for name in CHOSEN)
+
+    def kept(name, variant):
+        w = getattr(model, name).weight.detach().double()
+        if variant.is_baseline:
+            return float(w.square().sum())
+        mask = hetconv_mask(w.shape[0], w.shape[1], tuple(w.shape[2:]), variant.part)
+        return float((w.square() * mask).sum())
+
+    plans = []
+    for combo in itertools.product(*(offered[name] for name in CHOSEN)):
+        layers = dict(zip(CHOSEN, combo, strict=True))
+        report = analysis.report_from_decisions("Small", trace, layers,
+                                                decide(trace.convs, layers))
+        energy = (fixed + sum(kept(n, v) for n, v in layers.items())) / total
+        plans.append((report.flops_analytic, report.params, energy))
+    return model, path, plans
+
+
+def test_keep_energy_is_the_best_of_all_plans_and_never_below_keep_kxk(trained_small):
+    from hetcalc.weights import Weights
+
+    model, path, plans = trained_small
+    flops = sorted({p[0] for p in plans})
+    weights = Weights(path)
+    for max_flops in flops[:: max(1, len(flops) // 8)] + [flops[-1]]:
+        best = max(p[2] for p in plans if p[0] <= max_flops)
+        found = find_plan(Small(), Budget(max_flops), input_shape=SHAPE, keep="energy",
+                          weights=weights)
+        assert found.planned.flops <= max_flops
+        assert found.planned.energy_kept == pytest.approx(best, rel=1e-9), max_flops
+        kxk = find_plan(Small(), Budget(max_flops), input_shape=SHAPE, weights=weights)
+        assert found.planned.energy_kept >= kxk.planned.energy_kept - 1e-12
+
+
+def test_keep_energy_needs_weights():
+    with pytest.raises(InvalidArgument, match="keep: energy needs trained weights"):
+        find_plan(Small(), Budget(10 ** 6), input_shape=SHAPE, keep="energy")

@@ -279,8 +279,19 @@ def _cost(budget: BudgetFile, entry: Entry, traces: dict[tuple[str, tuple[int, .
                              "entry") from error
     step.append("plan" if isinstance(entry.variant, Plan) else "variant")
     source = subject(entry.spec, entry.input_shape, name=entry.model)
-    report = analysis.costed(source, traces[trace_key], entry.variant,
-                             entry.include_first, entry.merge_dw_pw).report
+    done = analysis.costed(source, traces[trace_key], entry.variant, entry.include_first,
+                           entry.merge_dw_pw)
+    report = done.report
+    if entry.weights is not None:  # what the variant keeps of trained weights
+        from hetcalc.fidelity import load_trained, with_fidelity
+        from hetcalc.weights import Weights
+
+        step.append("weights")
+        try:
+            loaded = load_trained(source, Weights(entry.weights))
+        except InvalidArgument as error:  # named by its key already: "weights: FILE: ..."
+            raise InvalidArgument(str(error).removeprefix("weights ")) from None
+        report = with_fidelity(report, done.decisions, loaded)
     if not (entry.variant.is_baseline or report.substituted or entry.allow_unchanged):
         why = next((n for n in report.notes if n.startswith("nothing replaced")), "")
         raise InvalidArgument(f"{why}; set allow_unchanged = true in this entry if "

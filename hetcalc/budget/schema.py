@@ -17,6 +17,8 @@ A budget file is TOML (``budgets.toml``, or the same tables under ``[tool.hetcal
     max_latency_ms = 50             # measured median (with device, batch_size, dtype, threads)
     # plan = "plans/r50.toml"       # instead of a variant: a per-layer plan (hetcalc plan),
                                     # read relative to this file
+    # weights = "r50.safetensors"   # trained weights: the entry also reports what the
+                                    # variant keeps of them (docs/fidelity.md)
 
 The whole file is validated before any model is built; every problem names the file, the entry
 (its index and model or name), the key and the bad value, on one line, and all of them are
@@ -93,8 +95,8 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "timeout": lambda v: values.parse_positive_number(v, TIMEOUT_MIN, TIMEOUT_MAX, "s"),
 }
 DEFAULT_KEYS = tuple(_PARSERS)
-ENTRY_KEYS = ("model", "name", *DEFAULT_KEYS, "plan")
-"""``plan`` is an entry's own (a plan is made for one model), never in [defaults]."""
+ENTRY_KEYS = ("model", "name", *DEFAULT_KEYS, "plan", "weights")
+"""``plan`` and ``weights`` are an entry's own (made for one model), never in [defaults]."""
 TOP_KEYS = ("defaults", "model")
 
 
@@ -158,6 +160,9 @@ class Entry:
     """A variant that replaces no layer fails the entry unless this says it is expected."""
     timeout: float | None = None
     """Seconds the entry's model work (import, build, trace, count, timing) may take."""
+    weights: Path | None = None
+    """Trained weights (``weights = "FILE"``, relative to the budget file): the entry's report
+    then has the fidelity figures too."""
 
     @property
     def label(self) -> str:
@@ -415,6 +420,8 @@ def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any],
     if Metric.REDUCTION in limits and variant_known and variant.is_baseline:
         problems.append(f"{where}: min_reduction: needs a variant (e.g. variant = \"p4\"); "
                         f"variant {variant.spec} reduces nothing")
+    weights = _entry_weights(raw["weights"], base_dir, f"{where}: weights", problems) \
+        if "weights" in raw else None
     if not usable:
         return None
     return Entry(
@@ -424,8 +431,23 @@ def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any],
         latency={key: settings[key] for key in LATENCY_KEYS if key in settings},
         merge_dw_pw=settings.get("merge_dw_pw", False),
         allow_unchanged=settings.get("allow_unchanged", False),
-        timeout=settings.get("timeout"),
+        timeout=settings.get("timeout"), weights=weights,
     )
+
+
+def _entry_weights(value: Any, base_dir: Path, where: str, problems: list[str]) -> Path | None:
+    """The regular file an entry's ``weights`` names (relative to the budget file); read only
+    when the entry is evaluated, as ``--weights`` reads it (tensors only)."""
+    if not isinstance(value, str) or not value.strip():
+        problems.append(f"{where}: expected the path of a weights file such as "
+                        f"\"r50.safetensors\", got {describe(value)}")
+        return None
+    path = Path(value.strip()) if Path(value.strip()).is_absolute() else base_dir / value.strip()
+    if not path.is_file():
+        problems.append(f"{where}: {json.dumps(value)}: no such file (read relative to the "
+                        "budget file)")
+        return None
+    return path
 
 
 def _entry_plan(raw: dict[str, Any], own: dict[str, Any], settings: dict[str, Any], model: str,

@@ -9,6 +9,7 @@ import typer
 
 from hetcalc.catalog import check_spec
 from hetcalc.cli.options import (
+    CalibrationOption,
     ChannelsLastOption,
     DebugOption,
     DeviceOption,
@@ -21,10 +22,13 @@ from hetcalc.cli.options import (
     InputShapeOption,
     MergePairsOption,
     OutputOption,
+    PretrainedOption,
     QuietOption,
     ThreadsOption,
     TimeoutOption,
+    WeightsOption,
     WideOption,
+    check_fidelity,
     counting_impl,
     device_model,
     emit,
@@ -55,6 +59,9 @@ def analyze_command(
     merge_dw_pw: MergePairsOption = False,
     fold_bn: FoldBnOption = False,
     impl: ImplOption = None,
+    weights: WeightsOption = None,
+    pretrained: PretrainedOption = False,
+    calibration: CalibrationOption = None,
     count: Annotated[bool, typer.Option("--count/--no-count",
                                         help="Build the substituted model and count it with "
                                              "fvcore beside the formulas.")] = True,
@@ -111,6 +118,7 @@ def analyze_command(
     else:  # every timing option is checked either way; CUDA's presence only when timed
         settings.check()
 
+    check_fidelity(weights, pretrained, calibration)
     check_spec(model)  # a misspelt name or a missing file: refused before torch is imported
     target = device_model(device_spec, settings)
 
@@ -119,6 +127,7 @@ def analyze_command(
     from hetcalc import analysis, models
     from hetcalc.latency import with_layer_latency
     from hetcalc.render.analysis import render_analysis
+    from hetcalc.weights import Weights
 
     settings = settings if latency else None
     timed = None
@@ -129,7 +138,8 @@ def analyze_command(
         models.resolve(model)  # unknown names fail here, before the model is built
         report = analysis.analyze(model, chosen, shape, include_first,
                                   impl=counting_impl(impl) if count else None,
-                                  merge_pairs=merge_dw_pw, fold_bn=fold_bn, timed=timed)
+                                  merge_pairs=merge_dw_pw, fold_bn=fold_bn, timed=timed,
+                                  weights=Weights(weights, pretrained), calibration=calibration)
     if target is not None:
         report = replace(report, device_model=target)
     emit(render_analysis(report, totals_only=totals), fmt, output, wide=wide)

@@ -9,6 +9,7 @@ import typer
 from hetcalc.catalog import check_spec
 from hetcalc.cli.options import (
     BatchSizeOption,
+    CalibrationOption,
     ChannelsLastOption,
     DebugOption,
     DeviceOption,
@@ -22,11 +23,14 @@ from hetcalc.cli.options import (
     MergePairsOption,
     OutputOption,
     PlotOption,
+    PretrainedOption,
     ProgressOption,
     QuietOption,
     ThreadsOption,
     TimeoutOption,
+    WeightsOption,
     WideOption,
+    check_fidelity,
     device_model,
     emit,
 )
@@ -68,6 +72,9 @@ def compare_command(
     merge_dw_pw: MergePairsOption = False,
     fold_bn: FoldBnOption = False,
     impl: ImplOption = None,
+    weights: WeightsOption = None,
+    pretrained: PretrainedOption = False,
+    calibration: CalibrationOption = None,
     latency: Annotated[bool, typer.Option("--latency/--no-latency",
                                           help="Measure wall-clock latency.")] = True,
     device: DeviceOption = "auto",
@@ -108,19 +115,24 @@ def compare_command(
     if not latency and plot is not None:
         raise InvalidArgument("--plot draws measured latency; drop --no-latency")
 
+    check_fidelity(weights, pretrained, calibration)
     check_spec(model)  # a misspelt name or a missing file: refused before torch is imported
     target = device_model(device_spec, timing)
 
     from hetcalc import models
     from hetcalc.compare import compare
     from hetcalc.render.compare import render_comparison
+    from hetcalc.weights import Weights
+
+    trained = {"weights": Weights(weights, pretrained), "calibration": calibration}
 
     with time_limit(timeout, model):  # the model's work: import, build, trace, count, time
         models.resolve(model)
         settings = timing if latency else None
         if settings is None:
             result = compare(model, chosen, shape, include_first, impl and impl.value,
-                             merge_pairs=merge_dw_pw, fold_bn=fold_bn, device_model=target)
+                             merge_pairs=merge_dw_pw, fold_bn=fold_bn, device_model=target,
+                             **trained)
         else:
             from rich.progress import (
                 BarColumn,
@@ -144,7 +156,7 @@ def compare_command(
                     result = compare(model, chosen, shape, include_first, impl and impl.value,
                                      settings, merge_pairs=merge_dw_pw, fold_bn=fold_bn,
                                      on_block=lambda name: progress.advance(task),
-                                     device_model=target)
+                                     device_model=target, **trained)
     rendered = render_comparison(result)
     if plot is not None and result.baseline_latency is not None:
         from hetcalc.plot import plot_comparison

@@ -184,6 +184,47 @@ FoldBnOption = Annotated[
     typer.Option("--fold-bn", help="Count BatchNorm as folded into the layer before it "
                  "(0 MACs, as deployed) instead of fvcore's 2 per element."),
 ]
+WeightsOption = Annotated[
+    Path | None,
+    typer.Option("--weights", help="Trained weights (a safetensors file, or a state dict saved "
+                 "with torch.save; tensors only, never code): adds what the substitution keeps "
+                 "of them (docs/fidelity.md).", dir_okay=False, metavar="FILE"),
+]
+PretrainedOption = Annotated[
+    bool,
+    typer.Option("--pretrained", help="Like --weights, with torchvision's default weights for "
+                 "the model, from the local torch hub cache only (never downloaded)."),
+]
+CalibrationOption = Annotated[
+    Path | None,
+    typer.Option("--calibration", help="The input batch the fidelity figures are measured on: "
+                 "one tensor (safetensors or torch.save). Default: 8 seeded random inputs.",
+                 dir_okay=False, metavar="FILE"),
+]
+
+
+def check_fidelity(weights: Path | None, pretrained: bool, calibration: Path | None) -> None:
+    """``--weights``, ``--pretrained`` and ``--calibration`` before any model is built:
+    not both weights, calibration only with weights, each file a regular file."""
+    import os
+    import stat
+
+    if weights is not None and pretrained:
+        raise InvalidArgument("give either --weights or --pretrained, not both")
+    if calibration is not None and weights is None and not pretrained:
+        raise InvalidArgument("--calibration needs --weights or --pretrained (it is the input "
+                              "the trained model's fidelity is measured on)")
+    for flag, path in (("--weights", weights), ("--calibration", calibration)):
+        if path is None:
+            continue
+        try:
+            mode = os.stat(path).st_mode
+        except (OSError, ValueError):
+            raise InvalidArgument(f"{flag} {path}: no such file") from None
+        if not stat.S_ISREG(mode):
+            raise InvalidArgument(f"{flag} {path}: not a regular file")
+
+
 ProgressOption = Annotated[
     bool,
     typer.Option("--progress/--no-progress", help="Show on stderr what the timing is doing "

@@ -3,6 +3,7 @@ a budget."""
 
 from __future__ import annotations
 
+import enum
 import shlex
 from pathlib import Path
 from typing import Annotated
@@ -18,11 +19,14 @@ from hetcalc.cli.options import (
     ImplOption,
     IncludeFirstOption,
     InputShapeOption,
+    PretrainedOption,
     ProgressOption,
     QuietOption,
     ThreadsOption,
     TimeoutOption,
+    WeightsOption,
     WideOption,
+    check_fidelity,
     check_writable,
     emit,
     timing_impl,
@@ -52,6 +56,13 @@ def _count(text: str | None, flag: str) -> int | None:
         raise InvalidArgument(f"{flag}: {bad}") from None
 
 
+class Keep(enum.StrEnum):
+    """``--keep``: what the plan keeps the most of (hetcalc.plan.search.KEEPS)."""
+
+    KXK = "kxk"
+    ENERGY = "energy"
+
+
 def plan_command(
     model: Annotated[str, typer.Argument(help="Model: a registered name (see 'hetcalc models'), "
                                               "timm:NAME, path/to/file.py:fn or package.module:fn.")],
@@ -69,6 +80,12 @@ def plan_command(
         "--choices", help=f"Comma-separated variants a layer may take ({VALID_FORMS}); std is "
         "always one. Default: HetConv P = 2, 4, 8, ... where P divides the layer's M and N.",
         metavar="LIST")] = None,
+    keep: Annotated[Keep, typer.Option(
+        "--keep", help="What the plan keeps the most of: kxk, the K x K kernel weights; energy, "
+        "the weight energy of trained weights (needs --weights or --pretrained).",
+        case_sensitive=False)] = Keep.KXK,
+    weights: WeightsOption = None,
+    pretrained: PretrainedOption = False,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Write the plan to this TOML file (replaced atomically), for "
         "analyze --plan, compare --variants and budget files.", dir_okay=False,
@@ -92,10 +109,15 @@ def plan_command(
     debug: DebugOption = False,
 ) -> None:
     """The mildest per-layer substitution that meets a budget: the plan that keeps the most K x K
-    weights, beside the uniform variants that meet the same budget."""
+    weights (or, --keep energy, weight energy), beside the uniform variants that meet the same
+    budget."""
+    if keep is Keep.ENERGY and weights is None and not pretrained:
+        raise InvalidArgument("--keep energy needs trained weights: --weights FILE or "
+                              "--pretrained")
+    check_fidelity(weights, pretrained, None)
     _plan(model, max_flops, max_params, max_latency_ms, choices, output, input_shape,
           include_first, timing_impl(impl), device, batch_size, threads, dtype, time_budget, fmt,
-          wide, timeout, progress_shown and not quiet)
+          wide, timeout, progress_shown and not quiet, (keep.value, weights, pretrained))
 
 
 def _plan(model: str, max_flops: str | None, max_params: str | None,
@@ -103,7 +125,8 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
           input_shape: str | None, include_first: bool, impl: str, device: str,
           batch_size: int, threads: int | None, dtype: str, time_budget: float,
           fmt: OutputFormat, wide: bool, timeout: float | None = None,
-          progress_shown: bool = True) -> None:
+          progress_shown: bool = True,
+          kept: tuple[str, Path | None, bool] = ("kxk", None, False)) -> None:
     # Validate every argument before torch is even imported, let alone a model built.
     from hetcalc.plan.budget import Budget
     from hetcalc.plan.file import PLAN_SUFFIX
@@ -144,12 +167,16 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
     from hetcalc.plan.file import plan_toml
     from hetcalc.plan.search import find_plan
     from hetcalc.render.plan import plan_file_comments, plan_file_header, render_plan
+    from hetcalc.weights import Weights
+
+    keep, weights = kept[0], Weights(kept[1], kept[2])
 
     with time_limit(timeout, model):  # the model's work: import, build, trace, count, time
         models.resolve(model)  # unknown names fail here, before the model is built
         where = str(output) if output is not None else None
         if max_latency_ms is None:
-            result = find_plan(model, budget, offered, shape, include_first, impl, where=where)
+            result = find_plan(model, budget, offered, shape, include_first, impl, where=where,
+                               keep=keep, weights=weights)
         else:
             from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
 
@@ -163,16 +190,19 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
                 with saying_steps(progress, task, model):
                     result = find_plan(model, budget, offered, shape, include_first, impl,
                                        timing, where=where,
-                                       on_block=lambda name: progress.advance(task))
+                                       on_block=lambda name: progress.advance(task),
+                                       keep=keep, weights=weights)
     if output is not None:
         asked = {"--max-flops": max_flops, "--max-params": max_params,
                  "--max-latency-ms": max_latency_ms, "--choices": choices,
-                 "--input-shape": input_shape}
+                 "--input-shape": input_shape, "--weights": kept[1],
+                 "--keep": keep if keep != "kxk" else None}
         if max_latency_ms is not None:
             asked.update({"--device": device, "--threads": threads})
         words = ["hetcalc", "plan", model, *(w for flag, value in asked.items()
                                              if value is not None for w in (flag, str(value)))]
-        command = shlex.join(words + (["--include-first"] if include_first else []))
+        command = shlex.join(words + (["--include-first"] if include_first else [])
+                             + (["--pretrained"] if kept[2] else []))
         text = plan_toml(result.plan, plan_file_header(result, command),
                          plan_file_comments(result))
         atomic_write_text(output, text, what="--output")

@@ -11,11 +11,20 @@ from dataclasses import dataclass
 from hetcalc.budget.schema import Metric
 from hetcalc.errors import InvalidArgument
 
-__all__ = ["OBJECTIVE", "Budget", "show"]
+__all__ = ["ENERGY_OBJECTIVE", "OBJECTIVE", "Budget", "objective", "show"]
 
 OBJECTIVE = ("keep the most K x K kernel weights (sum of params_kxk); ties: fewer layers "
              "changed, then lower costs")
 """What the planner maximizes within a :class:`Budget`, in words (the plan's table and JSON)."""
+ENERGY_OBJECTIVE = ("keep the most weight energy of the trained weights (sum over the layers "
+                    "of what each keeps of its squared weight norm); ties: fewer layers "
+                    "changed, then lower costs")
+"""What ``plan --keep energy`` maximizes instead."""
+
+
+def objective(keep: str) -> str:
+    """The objective a plan was solved for, in words (``--keep kxk|energy``)."""
+    return ENERGY_OBJECTIVE if keep == "energy" else OBJECTIVE
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from hetcalc.latency import (
     measure,
 )
 from hetcalc.pipeline import subject
-from hetcalc.plan.budget import OBJECTIVE, Budget, show
+from hetcalc.plan.budget import Budget, objective, show
 from hetcalc.plan.file import Plan
 from hetcalc.plan.solve import Option, lowest, solve
 from hetcalc.plan.timing import candidate_latencies
@@ -61,6 +61,9 @@ class Candidate:
     """The layer alone under this variant (``std``: the standard conv's median over its runs)."""
     standard_ms: float | None = None
     """The standard conv, timed interleaved with this variant's layer."""
+    energy: float | None = None
+    """With trained weights: the weight energy the layer keeps under this variant,
+    ``‖W‖² − ‖W − Ŵ‖²`` (:func:`hetcalc.fidelity.layer_energy`; all of it for ``std``)."""
 
     @property
     def saving_ms(self) -> float | None:
@@ -102,6 +105,8 @@ class Row:
     predicted_ms: float | None = None
     latency: Latency | None = None
     meets: bool = True
+    energy_kept: float | None = None
+    """With trained weights: the share of all conv layers' weight energy kept."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,10 @@ class PlanResult:
     """How many plans there are to choose from (the product of the candidates per layer)."""
     latency_settings: LatencySettings | None = None
     environment: dict | None = None
+    keep: str = "kxk"
+    """What the plan keeps the most of: ``kxk`` (K×K weights) or ``energy`` (weight energy)."""
+    weights: str | None = None
+    """Where the trained weights came from, when given."""
 
     def to_dict(self) -> dict:
         """The result as ``plan --format json`` writes it (docs/plan.md): plain dicts, lists,
@@ -175,10 +184,58 @@ def _infeasible(budget: Budget, reachable: dict[Metric, int | float]) -> Invalid
                            f"alone: {alone}", argument=first)
 
 
+KEEPS = ("kxk", "energy")
+"""What a plan keeps the most of: K×K kernel weights (``params_kxk``), or weight energy."""
+
+ENERGY_SCALE = 10 ** 12
+"""Weight energy enters the exact solver as whole millionths of millionths of the model's."""
+
+
+@dataclass(frozen=True)
+class _Energy:
+    """The conv layers' weight energy: the total, and what the layers no plan changes keep."""
+
+    total: float
+    fixed: float
+
+
+def _energies(model: nn.Module, trace, layers: list[LayerPlan]) -> tuple[list[LayerPlan], _Energy]:
+    """Each candidate's kept weight energy, from the trained ``model``."""
+    from hetcalc.fidelity import layer_energy
+
+    eligible = {layer.name for layer in layers}
+    total = fixed = 0.0
+    for call in trace.convs:
+        energy = float(model.get_submodule(call.name).weight.detach().double().square().sum())
+        total += energy
+        fixed += 0.0 if call.name in eligible else energy
+    done = [replace(layer, candidates=tuple(
+        replace(c, energy=layer_energy(model.get_submodule(layer.name), c.variant, layer.shape))
+        for c in layer.candidates)) for layer in layers]
+    return done, _Energy(total, fixed)
+
+
+def _value(candidate: Candidate, keep: str, energy: _Energy | None) -> tuple[int, int]:
+    """What choosing ``candidate`` adds to the solver's value: the K×K weights or the energy
+    kept (whole units of 1/:data:`ENERGY_SCALE` of the model's), then one less layer changed."""
+    changed = -int(not candidate.variant.is_baseline)
+    if keep == "energy" and energy is not None and candidate.energy is not None:
+        return round(candidate.energy / energy.total * ENERGY_SCALE) if energy.total else 0, \
+            changed
+    return candidate.params_kxk, changed
+
+
 def _row(label: str, report: analysis.AnalysisReport, layers: dict[str, LayerPlan],
-         budget: Budget, baseline_ms: float | None) -> Row:
-    """A whole model's figures from its report; the predicted latency from the layers'."""
+         budget: Budget, baseline_ms: float | None, energy: _Energy | None = None) -> Row:
+    """A whole model's figures from its report; the predicted latency and the energy kept from
+    the layers'."""
     changed = [layer for layer in report.substituted if layer.flops_analytic > 0]
+    kept = None
+    if energy is not None and energy.total:
+        spec = {layer.name: layer.variant.spec for layer in report.layers}
+        kept = (energy.fixed + sum(next(c.energy for c in plan.candidates  # type: ignore[misc]
+                                        if c.variant.spec == spec.get(name, "std"))
+                                   for name, plan in layers.items())) / energy.total
     predicted = None
     if baseline_ms is not None:
         savings = [next(c.saving_ms for c in layers[layer.name].candidates
@@ -189,14 +246,15 @@ def _row(label: str, report: analysis.AnalysisReport, layers: dict[str, LayerPla
     values = {Metric.FLOPS: row.flops, Metric.PARAMS: row.params, Metric.LATENCY: predicted}
     meets = all(values[metric] is not None and values[metric] <= limit  # type: ignore[operator]
                 for metric, limit in budget.limits.items())
-    return replace(row, meets=meets)
+    return replace(row, meets=meets, energy_kept=kept)
 
 
 def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant] | None = None,
               input_shape: tuple[int, ...] | None = None, include_first: bool = False,
               impl: str = TIMING_IMPL, latency: LatencySettings | None = None,
               where: str | None = None,
-              on_block: Callable[[str], None] | None = None) -> PlanResult:
+              on_block: Callable[[str], None] | None = None, keep: str = "kxk",
+              weights=None) -> PlanResult:
     """The plan that meets every limit of ``budget`` and keeps the most K×K weights, beside the
     uniform variants (each of ``choices``, or each HetConv P offered) and the baseline.
 
@@ -208,23 +266,41 @@ def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant]
 
     Torch's random state (CPU, and CUDA's where timing uses it) is as it was afterwards,
     although timing draws random weights and inputs (:func:`hetcalc.substitute.random_state_kept`).
+
+    ``weights`` (:class:`hetcalc.weights.Weights`: a file, or torchvision's cached weights)
+    gives every candidate and every row the weight energy it keeps; ``keep="energy"`` (which
+    needs them) makes that the objective instead of the K×K weights: of all plans within the
+    budget, the one keeping the most weight energy, still a sum over layers, still exact.
     """
+    if keep not in KEEPS:
+        raise InvalidArgument(f"keep must be one of {', '.join(KEEPS)}, got {keep!r}",
+                              argument="keep")
+    if keep == "energy" and (weights is None or not weights.given):
+        raise InvalidArgument("keep: energy needs trained weights (--weights FILE or "
+                              "--pretrained): the energy kept is of their weights",
+                              argument="keep")
     budget.validate()
     timed = budget.max_latency_ms is not None
     device = (latency or LatencySettings()).device if timed else "cpu"
     with random_state_kept(cuda=device != "cpu"):
         return _find_plan(model, budget, choices, input_shape, include_first, impl, latency,
-                          where, on_block)
+                          where, on_block, keep, weights)
 
 
 def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant] | None,
                input_shape: tuple[int, ...] | None, include_first: bool, impl: str,
                latency: LatencySettings | None, where: str | None,
-               on_block: Callable[[str], None] | None) -> PlanResult:
+               on_block: Callable[[str], None] | None, keep: str = "kxk",
+               weights=None) -> PlanResult:
     timing = None
     if budget.max_latency_ms is not None:
         timing = (latency or LatencySettings()).validate()
     source = subject(model, input_shape)
+    original = None
+    if weights is not None and weights.given:  # a bad file fails before the model is traced
+        from hetcalc.weights import trained
+
+        original = trained(source, weights)
     trace = source.trace()
 
     layers: list[LayerPlan] = []
@@ -233,6 +309,10 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
             offered = candidates_for(call.shape, choices)
             layers.append(LayerPlan(call.name, call.shape,
                                     tuple(_candidate(v, call.shape) for v in offered)))
+
+    energy = None
+    if original is not None:
+        layers, energy = _energies(original, trace, layers)
 
     baseline_ms = None
     baseline_model = None
@@ -248,7 +328,7 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
 
     metrics = list(budget.limits)
     groups = [[Option(tuple(_delta(c, layer.standard, metric) for metric in metrics),
-                      (c.params_kxk, -int(not c.variant.is_baseline)))
+                      _value(c, keep, energy))
                for c in layer.candidates] for layer in layers]
     constant = {Metric.FLOPS: trace.flops_total, Metric.PARAMS: trace.params,
                 Metric.LATENCY: baseline_ms}
@@ -270,12 +350,13 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
     plan_decisions, plan_report = planned.decisions, planned.report
     assert plan_report.flops_analytic == trace.flops_total + sum(
         layer.choice.flops - layer.standard.flops for layer in layers), "plan MACs differ"
-    rows = {BASELINE: _row(BASELINE, baseline_report, by_name, budget, baseline_ms),
-            chosen.spec: _row(chosen.spec, plan_report, by_name, budget, baseline_ms)}
+    rows = {BASELINE: _row(BASELINE, baseline_report, by_name, budget, baseline_ms, energy),
+            chosen.spec: _row(chosen.spec, plan_report, by_name, budget, baseline_ms, energy)}
     uniform_decisions = {}
     for variant in _uniform(layers, choices):
         uniform = analysis.costed(source, trace, variant, include_first)
-        rows[variant.spec] = _row(variant.spec, uniform.report, by_name, budget, baseline_ms)
+        rows[variant.spec] = _row(variant.spec, uniform.report, by_name, budget, baseline_ms,
+                                  energy)
         uniform_decisions[variant.spec] = uniform.decisions
 
     settings_used = None
@@ -296,6 +377,8 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
         combinations=math.prod(len(layer.candidates) for layer in layers),
         latency_settings=settings_used,
         environment=None if settings_used is None else environment(settings_used),
+        keep=keep, weights=None if energy is None else (
+            str(weights.file) if weights.file is not None else "pretrained (torch hub cache)"),
     )
 
 
@@ -343,7 +426,8 @@ def layer_json(layer: LayerPlan) -> dict:
         "params_kxk_standard": std.params_kxk, "params_kxk": chosen.params_kxk,
         "latency_standard_ms": std.latency_ms, "latency_ms": chosen.latency_ms,
         "saving_ms": chosen.saving_ms if chosen.latency_ms is not None else None,
-    }
+    } | ({} if std.energy is None else {
+        "energy_kept": chosen.energy / std.energy if std.energy else None})
 
 
 def _latency(latency: Latency | None) -> dict:
@@ -357,7 +441,8 @@ def row_json(row: Row) -> dict:
     return {"variant": row.label, "flops": row.flops, "params": row.params,
             "params_kxk": row.params_kxk, "layers_changed": row.layers_changed,
             "latency_predicted_ms": row.predicted_ms, **_latency(row.latency),
-            "meets_budget": row.meets}
+            "meets_budget": row.meets} | (
+                {} if row.energy_kept is None else {"energy_kept": row.energy_kept})
 
 
 def plan_json(result: PlanResult) -> dict:
@@ -367,7 +452,8 @@ def plan_json(result: PlanResult) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "model": result.model, "input_shape": list(result.input_shape), "unit": "MAC",
-        "objective": OBJECTIVE,
+        "objective": objective(result.keep),
+        "keep": result.keep,
         "budget": {"max_flops": b.max_flops, "max_params": b.max_params,
                    "max_latency_ms": b.max_latency_ms},
         "choices": result.choices,
@@ -379,4 +465,4 @@ def plan_json(result: PlanResult) -> dict:
         "layers": [layer_json(layer) for layer in result.layers],
         "search": {"combinations": result.combinations, "frontier": result.frontier},
         "environment": result.environment,
-    }
+    } | ({} if result.weights is None else {"weights": result.weights})

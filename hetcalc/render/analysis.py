@@ -77,6 +77,8 @@ def _layer_row(layer: LayerReport, pair_standard: int | None = None,
         "speedup_measured": layer.speedup_measured,
         "speedup_shown": (layer.speedup_measured, layer.latency_reliable),
         "realization": layer.realization,
+        "energy_kept": layer.energy_kept,
+        "output_error": layer.output_error,
     }
 
 
@@ -186,6 +188,32 @@ def _threads(count: object) -> str:
     return "1 thread" if count == 1 else f"{count} threads"
 
 
+def _share_or_dash(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _fraction(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _exact(value: object) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,}" if isinstance(value, int) else f"{value:.6f}"
+
+
+def fidelity_notes(report: AnalysisReport) -> list[str]:
+    """What the fidelity figures are of, and what they are not."""
+    fidelity = report.fidelity
+    if fidelity is None:
+        return []
+    return [f"Fidelity of {report.label} with the weights of {fidelity.weights}, on "
+            f"{fidelity.calibration}: energy kept = the share of a layer's squared weight norm "
+            "its replacement keeps; output error = its output's relative error on the model's "
+            "own activations there. A starting point for a fine-tune, not an accuracy "
+            "(docs/fidelity.md)."]
+
+
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
@@ -228,6 +256,12 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
                            short="speedup", raw=lambda v: v[0]),
                     Column("ran", "realization", plain, justify="left", priority=10,
                            hide_if_blank=True)]
+    fidelity = report.fidelity
+    if fidelity is not None:
+        columns += [Column("energy kept", "energy_kept", _share_or_dash, priority=1,
+                           short="kept"),
+                    Column("output error", "output_error", _share_or_dash, priority=2,
+                           short="err")]
     columns += [
         Column("reduction", "reduction", percent, priority=2, short="saved"),
         Column("params std", "params_standard", human, priority=11),
@@ -267,10 +301,20 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
         {"quantity": "speedup (Eq. 9, baseline / variant MACs)", "value": times(report.speedup),
          "exact": report.speedup},
     ]
+    if fidelity is not None:
+        total_rows += [
+            {"quantity": "conv weight energy kept (all conv layers)",
+             "value": _share_or_dash(fidelity.energy_kept), "exact": fidelity.energy_kept},
+            {"quantity": "output cosine similarity with the original",
+             "value": _fraction(fidelity.output_cosine), "exact": fidelity.output_cosine},
+            {"quantity": "top-1 agreement with the original",
+             "value": _share_or_dash(fidelity.top1_agreement),
+             "exact": fidelity.top1_agreement},
+        ]
     totals = Grid("model totals", [
         Column("quantity", "quantity", justify="left", prose=True),
         Column("value", "value", lambda v: v if isinstance(v, str) else human(v)),
-        Column("exact", "exact", lambda v: f"{v:,}" if isinstance(v, int) else f"{v:.6f}"),
+        Column("exact", "exact", _exact),
     ], total_rows)
     notes = []
     replaced = len(report.substituted)
@@ -280,6 +324,7 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
     notes += costlier_notes(report)
     notes += uncounted_notes(report.uncounted_ops, report.uncounted_ops_variant, report.label)
     notes += latency_notes(report)
+    notes += fidelity_notes(report)
     notes += traffic_notes(report, data["result"])
     if totals_only:
         return Rendered([totals], data, notes, csv=totals_csv(report))
@@ -297,6 +342,8 @@ def layers_csv(report: AnalysisReport, rows: list[dict]) -> Grid:
     and output size written ``3x3``) plus ``flops_difference`` and the layer's ``reduction``
     (a fraction; for a merged pair, against the pair; empty for its pointwise half)."""
     keys = LAYER_CSV_KEYS + (LATENCY_CSV_KEYS if report.latency_settings is not None else ())
+    if report.fidelity is not None:
+        keys += ("energy_kept", "output_error")
     if report.plan is not None:  # each layer's own variant
         keys = (keys[0], "variant", *keys[1:])
     return Grid("layers", [Column(key, key) for key in keys], rows)

@@ -294,6 +294,9 @@ def _entry_json(result: EntryResult, regression: Regression | None,
         },
         "regression": None,
     }
+    fidelity = None if result.report is None else result.report.fidelity
+    if fidelity is not None:  # only for an entry with weights
+        document["fidelity"] = {**fidelity.as_dict(), "weights": fidelity.weights}
     if compared:
         assert regression is not None
         document["regression"] = {

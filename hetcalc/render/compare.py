@@ -30,7 +30,11 @@ def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
                 "latency": comparison.baseline_latency,
                 "speedup_measured": (1.0, True) if comparison.baseline_latency else None,
                 "realized": None, "speedup_ceiling": None, "speedup_predicted": None,
-                "realized_of_ceiling": None}
+                "realized_of_ceiling": None, "energy_kept": 1.0 if comparison.weights else None,
+                "output_cosine": 1.0 if comparison.weights else None,
+                "top1_agreement": 1.0 if any(r.fidelity is not None and r.fidelity.top1_agreement
+                                             is not None for r in comparison.variants)
+                else None}
     reliable = r.speedup_reliable
     found = r.saving
     return {"variant": label, "flops_analytic": r.flops_analytic,
@@ -42,7 +46,18 @@ def _row(label: str, r: VariantResult | None, comparison: Comparison) -> dict:
             "realized": (r.realized, reliable),
             "speedup_ceiling": None if found is None else found.speedup_ceiling,
             "speedup_predicted": None if found is None else found.speedup_predicted,
-            "realized_of_ceiling": (r.realized_of_ceiling, reliable)}
+            "realized_of_ceiling": (r.realized_of_ceiling, reliable),
+            "energy_kept": None if r.fidelity is None else r.fidelity.energy_kept,
+            "output_cosine": None if r.fidelity is None else r.fidelity.output_cosine,
+            "top1_agreement": None if r.fidelity is None else r.fidelity.top1_agreement}
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _cosine(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def marked_percent(value: tuple[float | None, bool | None] | None) -> str:
@@ -97,6 +112,13 @@ def render_comparison(c: Comparison) -> Rendered:
            for r in c.variants):
         columns.append(Column("predicted (roofline)", "speedup_predicted", times, priority=4,
                               short="roofline"))
+    if c.weights is not None:
+        columns += [
+            Column("energy kept", "energy_kept", _share, priority=2, short="energy"),
+            Column("output cosine", "output_cosine", _cosine, priority=3, short="cosine"),
+            Column("top-1 agreement", "top1_agreement", _share, priority=3, short="top-1",
+                   hide_if_blank=True),
+        ]
     rows = [_row("baseline", None, c)] + [_row(r.label, r, c) for r in c.variants]
     title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
     if apart:
@@ -130,6 +152,12 @@ def render_comparison(c: Comparison) -> Rendered:
             notes.append(f"{UNRELIABLE_MARK} {len(unreliable)} of "
                          f"{sum(t is not None for t in timings)} timings: "
                          + unreliable_note(threads=(c.environment or {}).get("threads")))
+    if c.weights is not None:
+        notes.append(f"Fidelity with the weights of {c.weights}, on {c.calibration}: energy "
+                     "kept = the share of the conv layers' squared weight norm the carried-over "
+                     "weights keep; output cosine and top-1 agreement = the substituted model's "
+                     "output against the original's. A starting point for a fine-tune, not an "
+                     "accuracy (docs/fidelity.md).")
     grid = Grid(title, columns, rows)
     return Rendered([grid], c.to_dict(), notes, csv=comparison_csv(c, rows))
 
@@ -144,6 +172,8 @@ def comparison_csv(c: Comparison, rows: list[dict]) -> Grid:
     """``compare --format csv``: the baseline and one row per variant, raw values (fractions,
     ratios, milliseconds), the JSON's keys plus the IQR and the realized share."""
     keys = CSV_KEYS + (LATENCY_CSV_KEYS if c.latency_settings is not None else ())
+    if c.weights is not None:
+        keys += ("energy_kept", "output_cosine", "top1_agreement")
     timed = [{**row, "latency_ms": row["latency"].median_ms if row["latency"] else None,
               "latency_iqr_ms": row["latency"].iqr_ms if row["latency"] else None,
               "speedup_measured": (row["speedup_measured"] or (None,))[0],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hetcalc.plan.budget import OBJECTIVE
+from hetcalc.plan.budget import objective
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain
 from hetcalc.render.text import user_text
 
@@ -40,7 +40,8 @@ def _summary_row(row: Row, baseline: Row, kind: str) -> dict:
             "kept": row.params_kxk / baseline.params_kxk if baseline.params_kxk else None,
             "layers_changed": row.layers_changed, "predicted_ms": row.predicted_ms,
             "latency_ms": row.latency.median_ms if row.latency else None,
-            "meets": None if kind == "baseline" else row.meets}
+            "meets": None if kind == "baseline" else row.meets,
+            "energy_kept": row.energy_kept}
 
 
 def render_plan(result: PlanResult) -> Rendered:
@@ -58,6 +59,8 @@ def render_plan(result: PlanResult) -> Rendered:
         Column("K x K std", "params_kxk_standard", human, priority=5),
         Column("K x K kept", "params_kxk", human),
     ]
+    if result.weights is not None:
+        layer_columns.append(Column("energy kept", "energy_kept", percent, short="energy"))
     if timed:
         layer_columns += [Column("std ms", "latency_standard_ms", _ms, priority=3),
                           Column("ms", "latency_ms", _ms, priority=3),
@@ -78,6 +81,8 @@ def render_plan(result: PlanResult) -> Rendered:
         Column("kept", "kept", percent, priority=3),
         Column("layers changed", "layers_changed", plain, priority=5, short="changed"),
     ]
+    if result.weights is not None:
+        summary_columns.append(Column("energy kept", "energy_kept", percent, short="energy"))
     if timed:
         summary_columns += [Column("predicted ms", "predicted_ms", _ms, priority=2),
                             Column("measured ms", "latency_ms", _ms)]
@@ -87,8 +92,9 @@ def render_plan(result: PlanResult) -> Rendered:
                     + [_summary_row(row, result.baseline, "uniform") for row in result.uniform])
     summary = Grid(f"{label} beside the baseline and uniform variants", summary_columns,
                    summary_rows)
+    keys = CSV_KEYS + (("energy_kept",) if result.weights is not None else ())
     return Rendered([layers, summary], data, notes(result),
-                    csv=Grid("models", [Column(key, key) for key in CSV_KEYS], summary_rows))
+                    csv=Grid("models", [Column(key, key) for key in keys], summary_rows))
 
 
 CSV_KEYS = ("model", "kind", "flops", "params", "params_kxk", "kept", "layers_changed",
@@ -109,7 +115,7 @@ def _budget_text(result: PlanResult) -> str:
 
 def notes(result: PlanResult) -> list[str]:
     planned, baseline = result.planned, result.baseline
-    lines = [f"Budget: {_budget_text(result)}. Objective: {OBJECTIVE}. Solved exactly over "
+    lines = [f"Budget: {_budget_text(result)}. Objective: {objective(result.keep)}. Solved exactly over "
              f"{result.combinations:,} possible plans (at most {result.frontier:,} partial "
              "plans kept). FLOPs are multiply-accumulates (MACs), analytic; layers not "
              "listed stay standard."]
@@ -123,6 +129,10 @@ def notes(result: PlanResult) -> list[str]:
                      f"{best.params_kxk:,} ({planned.params_kxk - best.params_kxk:+,}).")
     elif result.uniform:
         lines.append("No uniform variant meets the budget.")
+    if result.weights is not None:
+        lines.append(f"Energy kept: the share of the conv layers' squared weight norm (weights "
+                     f"of {result.weights}) that the carried-over weights keep "
+                     "(docs/fidelity.md); a starting point for a fine-tune, not an accuracy.")
     s = result.latency_settings
     if s is not None and result.environment is not None:
         env = result.environment
@@ -151,7 +161,7 @@ def plan_file_header(result: PlanResult, command: str) -> list[str]:
     planned, baseline = result.planned, result.baseline
     lines = [command,
              f"Budget: {_budget_text(result)}.",
-             f"Objective: {OBJECTIVE}.",
+             f"Objective: {objective(result.keep)}.",
              f"Planned: {planned.flops:,} MACs (analytic), {planned.params:,} params, "
              f"{planned.params_kxk:,} of {baseline.params_kxk:,} K x K weights kept, "
              f"{planned.layers_changed} layers changed."]

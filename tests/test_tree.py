@@ -8,13 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import re
 import textwrap
 
 import pytest
 import torch
-from terminal import on_a_terminal
+from test_cli_80 import _body_words, _on_a_terminal
 from torch import nn
 
 from hetcalc import analyze, parse_variant
@@ -295,23 +294,12 @@ def test_bad_tree_options_are_one_line(cli, args, message):
 def test_eighty_columns_keep_names_and_numbers_whole(tmp_path):
     """As tests/test_cli_80.py holds every command's table: at 80 columns every line fits and
     every word of the tree is a word of the wide table (a name or number never broken)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "NO_COLOR")}
-    env["TERM"] = "xterm"
     args = ["analyze", "resnet18", "--P", "4", "--tree"]
-    texts = []
-    for columns in (80, 400):
-        code, text, err = on_a_terminal(args, env, columns, tmp_path)
-        assert code == 0, err
-        texts.append(re.sub(r"\x1b\[[0-9;]*m", "", text))
-    narrow, wide = texts
+    narrow, wide = (_on_a_terminal(args, columns, tmp_path) for columns in (80, 400))
     assert max(len(line) for line in narrow.splitlines()) <= 80, narrow
-
-    def words(text):
-        return [w for line in text.splitlines() if line.startswith("│")
-                for w in re.sub(r"[│┃━─]", " ", line).split()]
-
-    assert "layer2.0.downsample" in words(narrow)
-    assert [w for w in words(narrow) if w not in set(words(wide))] == [], narrow
+    assert "layer2.0.downsample" in _body_words(narrow)
+    whole = set(_body_words(wide))
+    assert [word for word in _body_words(narrow) if word not in whole] == [], narrow
 
 
 def test_the_shapes_are_torch_s(full_tree):

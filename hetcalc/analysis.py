@@ -16,6 +16,7 @@ from torch import nn
 
 from hetcalc import realizations
 from hetcalc.errors import InvalidArgument
+from hetcalc.modtree import check_depth, module_tree
 from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
 from hetcalc.report import AnalysisReport, LayerReport
@@ -213,12 +214,14 @@ def _overhead_note(name: str, impl: str, s: ConvShape, p: int, overhead: int) ->
 
 
 def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subject,
-                trace: Trace, impl: str | Mapping[str, str]) -> AnalysisReport:
+                trace: Trace, impl: str | Mapping[str, str],
+                tree: int | None = None) -> AnalysisReport:
     """Build the substituted model with the ``impl`` realization and count it (fvcore and
     torch); every replaced layer's difference from the formulas is explained or flagged.
 
     ``impl`` may map layer names to the realizations ``auto`` chose for them when the model
-    was timed (layers it does not name take ``exact``): the count is then of what ran."""
+    was timed (layers it does not name take ``exact``): the count is then of what ran.
+    ``tree``: also the module tree to that depth, both models' counts side by side."""
     chosen = dict(impl) if isinstance(impl, Mapping) else None
     for name in (chosen.values() if chosen is not None else (impl,)):
         if name not in IMPLS:
@@ -240,7 +243,8 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subje
                    activation_bytes_variant=counted.activation_bytes,
                    impl=realizations.AS_TIMED if chosen is not None else str(impl),
                    flops_counted_torch=counted.torch_total,
-                   uncounted_ops_variant=counted.uncounted_ops)
+                   uncounted_ops_variant=counted.uncounted_ops,
+                   tree=None if tree is None else module_tree(trace, counted, tree))
 
 
 def analyze(model: str | nn.Module, variant: Assignment,
@@ -249,7 +253,8 @@ def analyze(model: str | nn.Module, variant: Assignment,
             fold_bn: bool = False,
             timed: Callable[[AnalysisReport], AnalysisReport] | None = None,
             weights: Weights | None = None,
-            calibration: str | Path | None = None) -> AnalysisReport:
+            calibration: str | Path | None = None,
+            tree: int | None = None) -> AnalysisReport:
     """Analyse ``model`` (a spec such as ``"resnet50"``, or an ``nn.Module`` with its
     ``input_shape``) under ``variant``: one count and the paper's formulas, then, unless
     ``impl`` is ``None``, fvcore's and torch's counts of the model substituted with that
@@ -269,7 +274,12 @@ def analyze(model: str | nn.Module, variant: Assignment,
     ``weights`` (a file, or torchvision's cached weights: :class:`hetcalc.weights.Weights`)
     adds the fidelity figures (:mod:`hetcalc.fidelity`) on a calibration batch: seeded random
     inputs, or the tensor in the file ``calibration``. Only then are weights loaded.
+    ``tree`` (``analyze --tree --depth N``): the report also carries the module tree to that
+    depth (0: the model alone), each module's MACs, params and output shape beside the
+    substituted model's at the same name (:mod:`hetcalc.modtree`; not counted with ``impl=None``).
     """
+    if tree is not None:
+        tree = check_depth(tree)
     if isinstance(variant, Plan):
         if isinstance(model, str):
             variant.check_model(model)
@@ -281,7 +291,7 @@ def analyze(model: str | nn.Module, variant: Assignment,
 
         loaded = load_trained(source, weights, calibration)
     trace = source.trace(fold_bn)
-    found = costed(source, trace, variant, include_first, merge_pairs, impl, timed)
+    found = costed(source, trace, variant, include_first, merge_pairs, impl, timed, tree)
     if loaded is None:
         return found.report
     from hetcalc.fidelity import with_fidelity
@@ -300,23 +310,28 @@ class Costed:
 
 def costed(source: Subject, trace: Trace, variant: Assignment, include_first: bool = False,
            merge_pairs: bool = False, impl: str | Mapping[str, str] | None = None,
-           timed: Callable[[AnalysisReport], AnalysisReport] | None = None) -> Costed:
+           timed: Callable[[AnalysisReport], AnalysisReport] | None = None,
+           tree: int | None = None) -> Costed:
     """The one path from a traced model to a report, which ``analyze``, ``compare``, the
     planner, budget checks and latency all take: decide every layer
     (:func:`hetcalc.substitute.decide`), cost it by the formulas (:func:`report_from_decisions`),
     time it (``timed``, optional), then, unless ``impl`` is ``None``, count it: the substituted
     model built with ``impl`` and counted (:func:`cross_check`, of what ran where ``timed``
-    recorded ``auto``'s choices), or the baseline's own counts where nothing is replaced."""
+    recorded ``auto``'s choices), or the baseline's own counts where nothing is replaced.
+    ``tree``: the report carries the module tree to that depth (the substituted model's column
+    ``None`` when it is not counted)."""
     decisions = decide(trace.convs, variant, include_first, merge_pairs)
     report = report_from_decisions(source.name, trace, variant, decisions, merge_pairs)
     if timed is not None:
         report = timed(report)
     if impl is None:
-        return Costed(decisions, report)
+        return Costed(decisions, report if tree is None
+                      else replace(report, tree=module_tree(trace, None, tree)))
     if variant.is_baseline if isinstance(variant, Variant) else not any(d.replace
                                                                          for d in decisions):
-        return Costed(decisions, with_baseline_counts(report, trace))
-    return Costed(decisions, cross_check(report, decisions, source, trace, _as_run(report, impl)))
+        return Costed(decisions, with_baseline_counts(report, trace, tree))
+    return Costed(decisions, cross_check(report, decisions, source, trace, _as_run(report, impl),
+                                         tree))
 
 
 def _as_run(report: AnalysisReport, impl: str | Mapping[str, str]) -> str | Mapping[str, str]:
@@ -329,10 +344,13 @@ def _as_run(report: AnalysisReport, impl: str | Mapping[str, str]) -> str | Mapp
     return ran
 
 
-def with_baseline_counts(report: AnalysisReport, trace: Trace) -> AnalysisReport:
-    """The baseline's own counts as the counted figures (nothing was substituted)."""
+def with_baseline_counts(report: AnalysisReport, trace: Trace,
+                         tree: int | None = None) -> AnalysisReport:
+    """The baseline's own counts as the counted figures (nothing was substituted); ``tree``:
+    with the module tree to that depth, the baseline's figures in both columns."""
     layers = [replace(layer, flops_counted=trace.fvcore_of(layer.name),
                       flops_counted_torch=trace.torch_of(layer.name)) for layer in report.layers]
     return replace(report, layers=layers, flops_counted=trace.fvcore_total,
                    flops_counted_torch=trace.torch_total,
-                   activation_bytes_variant=trace.activation_bytes)
+                   activation_bytes_variant=trace.activation_bytes,
+                   tree=None if tree is None else module_tree(trace, trace, tree))

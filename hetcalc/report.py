@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hetcalc.modtree import TreeRow
 from hetcalc.plan.file import Plan
 from hetcalc.realizations import PINNED
 from hetcalc.schemas import SCHEMA_VERSION
@@ -190,6 +191,9 @@ class AnalysisReport:
     fidelity: Any = None
     """With trained weights (``--weights``, ``--pretrained``): the whole model's figures,
     :class:`ModelFidelity` (each layer's are in its row), else ``None``."""
+    tree: tuple[TreeRow, ...] | None = None
+    """The module tree to the depth asked for (``analyze --tree``, :mod:`hetcalc.modtree`), or
+    ``None`` when it was not asked for."""
 
     @property
     def dtype(self) -> str:
@@ -387,6 +391,8 @@ def report_json(report: AnalysisReport) -> dict:
     if report.plan is not None:  # only for a plan, so a variant's object stays as it was
         data["plan"] = {"file": report.plan.where,
                         "layers": {name: v.spec for name, v in report.plan.items()}}
+    if report.tree is not None:  # only with --tree
+        data["tree"] = [row.as_dict() for row in report.tree]
     return data
 
 

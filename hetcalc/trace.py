@@ -27,6 +27,7 @@ with warnings.catch_warnings():  # fvcore's import touches the deprecated torch.
     from fvcore.nn.jit_handles import conv_flop_count, get_shape
 
 from hetcalc.errors import TraceError
+from hetcalc.modtree import ModuleStats
 from hetcalc.shapes import ConvShape, as_size, resolve_padding
 from hetcalc.tensors import storage_free_copy
 from hetcalc.usercode import running_user_code, spec_argv0
@@ -90,6 +91,9 @@ class Trace:
     activation_bytes: int = 0
     """Bytes of every tensor a leaf module returned in the pass, summed (float32): the forward
     pass's activation memory as torchinfo's "forward pass size" sums it."""
+    modules: dict[str, ModuleStats] = field(default_factory=dict, repr=False)
+    """Every module (``named_modules``, in its order): its params and output shapes, for the
+    module tree (:mod:`hetcalc.modtree`; its MACs are :meth:`flops_of`)."""
 
     @property
     def fvcore_total(self) -> int | None:
@@ -137,6 +141,13 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def module_stats(model: nn.Module, recorder: ConvRecorder) -> dict[str, ModuleStats]:
+    """Every module's params and the output shapes ``recorder`` saw, in ``named_modules``
+    order."""
+    return {name: ModuleStats(count_params(module), recorder.output_shapes.get(name, ()))
+            for name, module in model.named_modules()}
+
+
 @contextlib.contextmanager
 def _counting_mode():
     """Grad off (no autograd graph is kept) but ``nn.MultiheadAttention``'s fused inference
@@ -167,6 +178,8 @@ class ConvRecorder:
         self.activation_bytes = 0
         """Bytes of every tensor a leaf module returned, summed over the pass."""
         self._sequence: list[tuple[str, nn.Module]] = []
+        self.output_shapes: dict[str, tuple[tuple[int, ...], ...]] = {}
+        """Every module's first call: the shapes of the tensors it returned."""
 
     @property
     def calls(self) -> list[ConvCall]:
@@ -204,6 +217,14 @@ class ConvRecorder:
                 self.largest_output = max(self.largest_output, size)
                 self.activation_bytes += size
 
+    def _shape_hook(self, module_name: str):
+        def record(module: nn.Module, args, output) -> None:
+            self.output_shapes.setdefault(module_name, tuple(
+                tuple(int(v) for v in value.shape)
+                for value in torch.utils._pytree.tree_leaves(output)
+                if isinstance(value, torch.Tensor)))
+        return record
+
     def _hook(self, module_name: str):
         def record(conv: nn.Module, args, output) -> None:
             self._sequence.append((module_name, conv))
@@ -226,6 +247,7 @@ class ConvRecorder:
 
     def __enter__(self) -> ConvRecorder:
         for module_name, module in self.model.named_modules():
+            self._handles.append(module.register_forward_hook(self._shape_hook(module_name)))
             if isinstance(module, CONV_TYPES):
                 self._handles.append(module.register_forward_hook(self._hook(module_name)))
             elif not any(True for _ in module.children()):
@@ -439,6 +461,7 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
                 fold_bn=fold_bn, torch_total=torch_total, torch_by_module=torch_by_module,
                 counter="torch", largest_output=recorder.largest_output,
                 activation_bytes=recorder.activation_bytes,
+                modules=module_stats(model, recorder),
                 fvcore_note=(f"fvcore not run: its traced pass would hold about "
                              f"{_gib(estimate)} of activations; counted by torch's "
                              f"FlopCounterMode on the meta device"),
@@ -459,4 +482,5 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
         torch_by_module=torch_by_module,
         largest_output=recorder.largest_output,
         activation_bytes=recorder.activation_bytes,
+        modules=module_stats(model, recorder),
     )

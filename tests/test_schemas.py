@@ -17,12 +17,14 @@ import json
 import subprocess
 import sys
 import textwrap
+import runpy
 import typing
 from pathlib import Path
 from typing import Annotated
 
 import jsonschema
 import pytest
+import torch
 
 from hetcalc.cli.application import COMMANDS
 from hetcalc.schemas import SCHEMA_COMMANDS, SCHEMA_VERSION, schema
@@ -76,6 +78,13 @@ CASES = {
     "analyze-no-count": (["analyze", "{model}", "--variant", "gwc2", "--no-count"], 0),
     "analyze-plan": (["analyze", "{model}", "--plan", "{folder}/mild.toml"], 0),
     "analyze-conv1d": (["analyze", f"{DATA}/audio_net.py:build", "--P", "4"], 0),
+    "analyze-tree": (["analyze", "{model}", "--P", "4", "--tree", "--depth", "2"], 0),
+    "analyze-weights": (["analyze", "{model}", "--P", "4", "--weights", "{folder}/w.pt"], 0),
+    "compare-weights": (["compare", "{model}", "--variants", "p2,p4", "--no-latency",
+                         "--weights", "{folder}/w.pt"], 0),
+    "plan-energy": (["plan", "{model}", "--max-flops", "60K", "--weights", "{folder}/w.pt",
+                     "--keep", "energy"], 0),
+    "check-weights": (["check", "{folder}/weighted.toml"], 0),
     "compare": (["compare", "{model}", "--variants", "p2,p4,dwc,gwc2-se", "--no-latency"], 0),
     "compare-timed-plan-device": (["compare", "{model}", "--variants",
                                    "p4,{folder}/mild.toml", *FAST, "--device-spec", "t4"], 0),
@@ -108,6 +117,11 @@ def folder(tmp_path_factory):
     (where / "budgets.toml").write_text(budget, encoding="utf-8")
     (where / "broken.toml").write_text(budget + BROKEN.format(folder=where), encoding="utf-8")
     plan = main(["plan", model, "--max-flops", "60K", "-o", str(where / "mild.toml")])
+    torch.manual_seed(0)  # trained weights: the model's own, saved as a state dict
+    torch.save(runpy.run_path(str(where / "tiny.py"))["build"]().state_dict(), where / "w.pt")
+    (where / "weighted.toml").write_text(f'[[model]]\nmodel = "{model}"\nvariant = "p2"\n'
+                                         'max_params = "10M"\nweights = "w.pt"\n',
+                                         encoding="utf-8")
     baseline = main(["check", str(where / "budgets.toml"), "--write-baseline",
                      str(where / "base.json"), "-o", str(where / "report.txt")])
     assert (plan, baseline) == (0, 1)  # entry 1 is over budget, the baseline written all the same
@@ -198,6 +212,12 @@ def test_the_variants_of_output_the_cases_mean_to_cover(folder, cli):
     assert _run(cli, folder, "analyze-no-count")["result"]["flops_counted"] is None
     assert "plan" in _run(cli, folder, "analyze-plan")
     assert _run(cli, folder, "analyze-conv1d")["layers"][0]["kernel"] == [9]
+    assert [row["depth"] for row in _run(cli, folder, "analyze-tree")["tree"]][:2] == [0, 1]
+    weighted = _run(cli, folder, "analyze-weights")
+    assert "output_cosine" in weighted["result"] and "energy_kept" in weighted["layers"][1]
+    assert "output_cosine" in _run(cli, folder, "compare-weights")["variants"][0]
+    assert _run(cli, folder, "plan-energy")["keep"] == "energy"
+    assert "fidelity" in _run(cli, folder, "check-weights")["entries"][0]
     compared = _run(cli, folder, "compare-timed-plan-device")
     assert compared["environment"]["rounds"] >= 1 and compared["device_model"]
     assert compared["variants"][-1]["variant"] == "mild.toml"

@@ -95,6 +95,9 @@ def test_every_registered_model(name, no_downloads):
     trace = trace_model(model, entry.input_shape, name)  # what hetcalc.pipeline.Subject.trace runs
     assert trace.counter == "fvcore" and trace.flops_total > 0 and trace.convs
     assert all(call.shape.batch > 0 for call in trace.convs)  # every head ran on something
+    root = trace.modules[""]  # analyze --tree's first row: the whole model, as counted
+    assert (trace.flops_of(""), root.params, bool(root.output_shapes)) == (
+        trace.flops_total, trace.params, True)
     for variant in VARIANTS:
         decisions = decide(trace.convs, variant)
         report = report_from_decisions(name, trace, variant, decisions)

@@ -35,6 +35,7 @@ from hetcalc.cli.options import (
     timing_impl,
 )
 from hetcalc.errors import InvalidArgument
+from hetcalc.modtree import DEFAULT_DEPTH, MAX_DEPTH, check_depth
 from hetcalc.plan.file import Plan, read_plan
 from hetcalc.render import OutputFormat
 from hetcalc.settings import LatencySettings
@@ -82,6 +83,14 @@ def analyze_command(
     totals: Annotated[bool, typer.Option("--totals", help="Only the model totals, not the "
                                          "per-layer rows (table, markdown, csv; JSON always "
                                          "has both).")] = False,
+    tree: Annotated[bool, typer.Option("--tree", help="A module tree in place of the per-layer "
+                                       "rows: MACs, params and output shape per module, the "
+                                       "variant's beside the original's (as fvcore's "
+                                       "flop_count_table).")] = False,
+    depth: Annotated[str | None, typer.Option(
+        "--depth", help=f"How deep the module tree goes, 0 (the model alone) to {MAX_DEPTH}; "
+        f"deeper modules are in their parent's row. Implies --tree (default "
+        f"{DEFAULT_DEPTH}).", metavar="N", show_default=False)] = None,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
     wide: WideOption = False,
@@ -106,6 +115,12 @@ def analyze_command(
     else:
         chosen = part_variant(part) if part is not None else parse_variant(
             variant if variant is not None else "p4")
+    tree_depth = (check_depth(depth) if depth is not None
+                  else DEFAULT_DEPTH if tree else None)
+    if tree_depth is not None and totals:
+        raise InvalidArgument(f"give either {'--tree' if tree else '--depth'} or --totals, not "
+                              "both (the module tree takes the per-layer rows' place; --totals "
+                              "shows neither)")
     shape = parse_input_shape(input_shape) if input_shape is not None else None
     if batch_size is None:  # each layer is timed at the run's own input shape, batch included
         given = shape if shape is not None else getattr(chosen, "input_shape", None)
@@ -139,7 +154,8 @@ def analyze_command(
         report = analysis.analyze(model, chosen, shape, include_first,
                                   impl=counting_impl(impl) if count else None,
                                   merge_pairs=merge_dw_pw, fold_bn=fold_bn, timed=timed,
-                                  weights=Weights(weights, pretrained), calibration=calibration)
+                                  weights=Weights(weights, pretrained), calibration=calibration,
+                                  tree=tree_depth)
     if target is not None:
         report = replace(report, device_model=target)
     emit(render_analysis(report, totals_only=totals), fmt, output, wide=wide)

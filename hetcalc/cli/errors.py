@@ -50,6 +50,7 @@ ARGUMENT_FLAGS = {
     "plot": "--plot",
     "device_spec": "--device-spec",
     "timeout": "--timeout",
+    "tree": "--depth",
 }
 
 # Per command (every command of ``hetcalc.cli.application.COMMANDS`` has an entry), the flags

@@ -236,6 +236,7 @@ def _row(label: str, report: analysis.AnalysisReport, layers: dict[str, LayerPla
         kept = (energy.fixed + sum(next(c.energy for c in plan.candidates  # type: ignore[misc]
                                         if c.variant.spec == spec.get(name, "std"))
                                    for name, plan in layers.items())) / energy.total
+        kept = min(kept, 1.0)  # a share of the whole: a sum rounded past it is all of it
     predicted = None
     if baseline_ms is not None:
         savings = [next(c.saving_ms for c in layers[layer.name].candidates
@@ -427,7 +428,7 @@ def layer_json(layer: LayerPlan) -> dict:
         "latency_standard_ms": std.latency_ms, "latency_ms": chosen.latency_ms,
         "saving_ms": chosen.saving_ms if chosen.latency_ms is not None else None,
     } | ({} if std.energy is None else {
-        "energy_kept": chosen.energy / std.energy if std.energy else None})
+        "energy_kept": min(chosen.energy / std.energy, 1.0) if std.energy else None})
 
 
 def _latency(latency: Latency | None) -> dict:

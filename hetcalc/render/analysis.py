@@ -8,6 +8,7 @@ from hetcalc.realizations import AS_TIMED
 from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
 from hetcalc.render.ops import uncounted_notes
 from hetcalc.render.traffic import traffic_notes
+from hetcalc.render.tree import tree_csv, tree_grid, tree_note
 from hetcalc.settings import UNRELIABLE_MARK, unreliable_note
 from hetcalc.shapes import POSITIONS
 from hetcalc.variants import costlier_reason
@@ -226,7 +227,8 @@ def _signed(value: int | None) -> str:
 
 def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Rendered:
     """The layer table and the totals (``totals_only``: the totals alone, in every format but
-    JSON, which always holds both)."""
+    JSON, which always holds both). A report that carries a module tree (``analyze --tree``)
+    shows it in place of the layer table, and CSV writes it."""
     data = report.to_dict()
     counted = report.flops_counted is not None
     spec = report.label
@@ -328,6 +330,9 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
     notes += traffic_notes(report, data["result"])
     if totals_only:
         return Rendered([totals], data, notes, csv=totals_csv(report))
+    if report.tree is not None:
+        return Rendered([tree_grid(report), totals], data, [tree_note(report), *notes],
+                        csv=tree_csv(report))
     return Rendered([layers, totals], data, notes, csv=layers_csv(report, layers.rows))
 
 

@@ -17,7 +17,7 @@ from hetcalc.errors import InvalidArgument
 from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
 from hetcalc.report import AnalysisReport, LayerReport
-from hetcalc.shapes import POSITIONS
+from hetcalc.shapes import POSITIONS, InputShapes
 from hetcalc.substitute import (
     DEFAULT_IMPL,
     IMPLS,
@@ -152,7 +152,7 @@ def _as_plan(layers: Mapping[str, Variant]) -> Plan:
     return layers if isinstance(layers, Plan) else Plan(layers)
 
 
-def trace_spec(spec: str | nn.Module, input_shape: tuple[int, ...] | None = None,
+def trace_spec(spec: str | nn.Module, input_shape: InputShapes | None = None,
                fold_bn: bool = False) -> Trace:
     """Resolve, build (without weights) and count the model a spec names."""
     return subject(spec, input_shape).trace(fold_bn)
@@ -239,12 +239,16 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subje
 
 
 def analyze(model: str | nn.Module, variant: Assignment,
-            input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+            input_shape: InputShapes | None = None, include_first: bool = False,
             impl: str | Mapping[str, str] | None = DEFAULT_IMPL, merge_pairs: bool = False,
             fold_bn: bool = False,
-            timed: Callable[[AnalysisReport], AnalysisReport] | None = None) -> AnalysisReport:
-    """Analyse ``model`` (a spec such as ``"resnet50"``, or an ``nn.Module`` with its
-    ``input_shape``) under ``variant``: one count and the paper's formulas, then, unless
+            timed: Callable[[AnalysisReport], AnalysisReport] | None = None,
+            example_inputs: object = None) -> AnalysisReport:
+    """Analyse ``model`` (a spec such as ``"resnet50"``, or an ``nn.Module``) under
+    ``variant``, its forward called on zero inputs of ``input_shape`` (one shape, or a list of
+    several for several positional tensors) or shaped as ``example_inputs`` (a tensor, a tuple,
+    a dict of keyword inputs, or ``(args, kwargs)``), else as the model declares
+    (:func:`hetcalc.pipeline.subject`): one count and the paper's formulas, then, unless
     ``impl`` is ``None``, fvcore's and torch's counts of the model substituted with that
     realization (or, per layer, a mapping's: see :func:`cross_check`). ``merge_pairs`` turns
     depthwise+pointwise pairs into one HetConv layer (paper Table 4); ``fold_bn`` counts
@@ -262,8 +266,9 @@ def analyze(model: str | nn.Module, variant: Assignment,
     if isinstance(variant, Plan):
         if isinstance(model, str):
             variant.check_model(model)
-        input_shape = input_shape if input_shape is not None else variant.input_shape
-    source = subject(model, input_shape)
+        if input_shape is None and example_inputs is None:
+            input_shape = variant.input_shape
+    source = subject(model, input_shape, example_inputs=example_inputs)
     trace = source.trace(fold_bn)
     return costed(source, trace, variant, include_first, merge_pairs, impl, timed).report
 

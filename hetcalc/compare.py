@@ -34,6 +34,7 @@ from hetcalc.plan.file import Plan
 from hetcalc.progress import step
 from hetcalc.realizations import AS_TIMED
 from hetcalc.saving import Saving, saving
+from hetcalc.shapes import InputShapes
 from hetcalc.substitute import DEFAULT_IMPL, Decision, random_state_kept
 from hetcalc.trace import Trace
 from hetcalc.traffic import Device
@@ -118,13 +119,14 @@ class Comparison:
 
 
 def compare(model: str | nn.Module, variants: list[Variant | Plan],
-            input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+            input_shape: InputShapes | None = None, include_first: bool = False,
             impl: str | None = None, latency: LatencySettings | None = None,
             merge_pairs: bool = False, fold_bn: bool = False,
             on_block: Callable[[str], None] | None = None,
-            device_model: Device | None = None) -> Comparison:
-    """Compare ``variants`` on ``model`` (a spec, or an ``nn.Module`` with its input shape);
-    ``latency=None`` skips timing.
+            device_model: Device | None = None, example_inputs: object = None) -> Comparison:
+    """Compare ``variants`` on ``model`` (a spec, or an ``nn.Module``), called as
+    ``input_shape`` or ``example_inputs`` say, else as the model declares
+    (:func:`hetcalc.pipeline.subject`); ``latency=None`` skips timing.
 
     Timing holds at most two models at once: the baseline and one variant, built, timed
     interleaved, and freed before the next is built. The baseline's latency is the median over
@@ -147,12 +149,12 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
     ``model`` is never changed, and its hooks do not fire while it is counted.
     """
     with random_state_kept(cuda=latency is not None and latency.device != "cpu"):
-        return _compare(model, variants, input_shape, include_first, impl, latency, merge_pairs,
-                        fold_bn, on_block, device_model)
+        return _compare(model, variants, (input_shape, example_inputs), include_first, impl,
+                        latency, merge_pairs, fold_bn, on_block, device_model)
 
 
 def _compare(model: str | nn.Module, variants: list[Variant | Plan],
-             input_shape: tuple[int, ...] | None, include_first: bool, impl: str | None,
+             inputs: tuple[InputShapes | None, object], include_first: bool, impl: str | None,
              latency: LatencySettings | None, merge_pairs: bool, fold_bn: bool,
              on_block: Callable[[str], None] | None, device_model: Device | None) -> Comparison:
     count_impl = DEFAULT_IMPL.value if impl is None else impl
@@ -168,7 +170,7 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
     for variant in variants:
         if isinstance(variant, Plan) and isinstance(model, str):
             variant.check_model(model)
-    source = subject(model, input_shape)
+    source = subject(model, inputs[0], example_inputs=inputs[1])
     trace = source.trace(fold_bn)
     if latency is not None:
         check_fits(trace.largest_output, source.input_shape[0], latency)
@@ -199,17 +201,17 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
             if planned.variant.is_baseline:
                 continue
             candidate = source.runnable(planned.decisions, time_impl)
-            timed = measure({BASELINE: baseline_model, label: candidate}, source.input_shape,
+            timed = measure({BASELINE: baseline_model, label: candidate}, source.inputs,
                             latency, on_block)
             del candidate
             baseline_runs.append(timed[BASELINE])
             measured[label] = (timed[label], timed[BASELINE])
         if not baseline_runs:  # only baseline variants: time the baseline alone
-            baseline_runs.append(measure({BASELINE: baseline_model}, source.input_shape,
+            baseline_runs.append(measure({BASELINE: baseline_model}, source.inputs,
                                          latency, on_block)[BASELINE])
         baseline_latency = combine(baseline_runs)
         step("profiling the baseline's layers (the ceiling's time shares)")
-        shares = time_shares(baseline_model, source.input_shape,
+        shares = time_shares(baseline_model, source.inputs,
                              [call.name for call in trace.convs], latency)
         results = [_with_latency(r, *measured.get(r.label, (baseline_latency, baseline_latency)))
                    for r in results]

@@ -33,7 +33,7 @@ from hetcalc.errors import InvalidArgument
 from hetcalc.plan.file import Plan, read_plan
 from hetcalc.render import OutputFormat
 from hetcalc.settings import LatencySettings
-from hetcalc.shapes import parse_input_shape
+from hetcalc.shapes import input_shapes
 from hetcalc.usercode import time_limit
 from hetcalc.variants import VALID_FORMS, Variant, parse_variant, part_variant
 
@@ -97,9 +97,9 @@ def analyze_command(
     else:
         chosen = part_variant(part) if part is not None else parse_variant(
             variant if variant is not None else "p4")
-    shape = parse_input_shape(input_shape) if input_shape is not None else None
+    shape = input_shapes(input_shape) if input_shape else None
     if batch_size is None:  # each layer is timed at the run's own input shape, batch included
-        given = shape if shape is not None else getattr(chosen, "input_shape", None)
+        given = shape[0].sizes if shape else getattr(chosen, "input_shape", None)
         batch_size = given[0] if given and latency else 1
     settings = LatencySettings(device=device, batch_size=batch_size, threads=threads,
                                dtype=dtype, channels_last=channels_last,

@@ -39,6 +39,7 @@ from hetcalc.plan.budget import Budget, show
 from hetcalc.plan.file import Plan
 from hetcalc.plan.solve import Option, lowest, solve
 from hetcalc.plan.timing import candidate_latencies
+from hetcalc.shapes import InputShapes, TensorShape
 from hetcalc.substitute import eligibility, random_state_kept
 from hetcalc.variants import STANDARD, ConvShape, Kind, Variant, layer_cost
 
@@ -187,17 +188,19 @@ def _row(label: str, report: analysis.AnalysisReport, layers: dict[str, LayerPla
 
 
 def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant] | None = None,
-              input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+              input_shape: InputShapes | None = None, include_first: bool = False,
               impl: str = TIMING_IMPL, latency: LatencySettings | None = None,
               where: str | None = None,
-              on_block: Callable[[str], None] | None = None) -> PlanResult:
+              on_block: Callable[[str], None] | None = None,
+              example_inputs: object = None) -> PlanResult:
     """The plan that meets every limit of ``budget`` and keeps the most K×K weights, beside the
     uniform variants (each of ``choices``, or each HetConv P offered) and the baseline.
 
     ``impl`` is the HetConv realization layers and models are timed with (``auto``: the
     fastest here). ``latency`` is how to time (only with ``budget.max_latency_ms``; default
     :class:`LatencySettings`); ``where`` is the path the plan will be written to (it names the
-    plan). Raises :class:`InvalidArgument` naming the budget no plan meets, with the smallest
+    plan). The model is called as ``input_shape`` or ``example_inputs`` say, else as it declares
+    (:func:`hetcalc.pipeline.subject`). Raises :class:`InvalidArgument` naming the budget no plan meets, with the smallest
     value any plan reaches.
 
     Torch's random state (CPU, and CUDA's where timing uses it) is as it was afterwards,
@@ -207,18 +210,18 @@ def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant]
     timed = budget.max_latency_ms is not None
     device = (latency or LatencySettings()).device if timed else "cpu"
     with random_state_kept(cuda=device != "cpu"):
-        return _find_plan(model, budget, choices, input_shape, include_first, impl, latency,
-                          where, on_block)
+        return _find_plan(model, budget, choices, (input_shape, example_inputs), include_first,
+                          impl, latency, where, on_block)
 
 
 def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant] | None,
-               input_shape: tuple[int, ...] | None, include_first: bool, impl: str,
+               inputs: tuple[InputShapes | None, object], include_first: bool, impl: str,
                latency: LatencySettings | None, where: str | None,
                on_block: Callable[[str], None] | None) -> PlanResult:
     timing = None
     if budget.max_latency_ms is not None:
         timing = (latency or LatencySettings()).validate()
-    source = subject(model, input_shape)
+    source = subject(model, inputs[0], example_inputs=inputs[1])
     trace = source.trace()
 
     layers: list[LayerPlan] = []
@@ -233,7 +236,7 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
     if timing is not None:
         check_fits(trace.largest_output, source.input_shape[0], timing)
         baseline_model = source.runnable()
-        baseline_ms = measure({BASELINE: baseline_model}, source.input_shape, timing,
+        baseline_ms = measure({BASELINE: baseline_model}, source.inputs, timing,
                               on_block)[BASELINE].median_ms
         timed = candidate_latencies([(lp.shape, [c.variant for c in lp.candidates])
                                      for lp in layers], timing, impl, on_block)
@@ -256,7 +259,7 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
                                                                    strict=True)]
     chosen = Plan({layer.name: layer.choice.variant for layer in layers},
                   model=model if isinstance(model, str) else None,
-                  input_shape=source.input_shape, where=where)
+                  input_shape=_plan_shape(source.inputs.shapes), where=where)
 
     by_name = {layer.name: layer for layer in layers}
     baseline_report = analysis.costed(source, trace, STANDARD, include_first).report
@@ -278,7 +281,7 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
         models.update({label: source.runnable(uniform_decisions[label], impl)
                        for label, row in rows.items() if label in uniform_decisions and row.meets})
         check_fits(trace.largest_output, source.input_shape[0], timing, models=len(models))
-        measured = measure(models, source.input_shape, timing, on_block)
+        measured = measure(models, source.inputs, timing, on_block)
         rows = {label: replace(row, latency=measured.get(label)) for label, row in rows.items()}
         settings_used = timing
     uniform = [row for label, row in rows.items() if label in uniform_decisions]
@@ -321,3 +324,11 @@ def _uniform(layers: list[LayerPlan], choices: Sequence[Variant] | None) -> list
     parts = sorted({c.variant.part for layer in layers for c in layer.candidates
                     if c.variant.part is not None})
     return [Variant(Kind.HETCONV, part=p) for p in parts]
+
+
+def _plan_shape(shapes: Sequence[TensorShape] | None) -> tuple[int, ...] | None:
+    """The input shape a plan file records: the model's one float32 input's; none for a model
+    of several inputs (or other than one float tensor), which gives its own again."""
+    if shapes is None or len(shapes) != 1 or shapes[0].dtype != "float32":
+        return None
+    return shapes[0].sizes

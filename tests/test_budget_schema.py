@@ -293,7 +293,8 @@ def test_a_valid_file_runs_the_code_it_names_only_when_evaluated(tmp_path, monke
     assert first.evaluated and first.failure is None
     assert second.failure is not None and isinstance(second.failure.error, ModelLoadError)
     assert second.failure.message == ("model: model 'os:getcwd': the builder returned str, "
-                                      "not an nn.Module")
+                                      "not an nn.Module (nor a pair (module, "
+                                      "example_inputs))")
     assert (tmp_path / "imported.marker").exists() and (tmp_path / "called.marker").exists()
 
 

@@ -204,7 +204,9 @@ def test_inputs_keep_structure_dtypes_and_other_values():
     assert kwargs["gain"] == 0.5
     assert str(inputs) == "2,3,8,8, [2,5:int64], mask=2,1,6,6:bool, gain=0.5"
     with pytest.raises(InvalidArgument, match="a tensor of one dimension or more first"):
-        Inputs.from_example((1.0, torch.zeros(1, 3, 8, 8)))
+        Inputs.from_example((torch.tensor(1.0), torch.zeros(1, 3, 8, 8)))
+    with pytest.raises(InvalidArgument, match="a tensor of one dimension or more first"):
+        Inputs.from_example((1.0, "no tensor"))
 
 
 def test_shapes_for_several_inputs():
@@ -279,3 +281,17 @@ def test_a_builder_attribute_of_the_wrong_kind_is_a_load_error(nets, tmp_path):
                                      "nn.Conv2d(3, 8, 3)\n\nbuild.example_inputs = 7\n")
     with pytest.raises(ModelLoadError, match=r"example_inputs must be .*; got int \(its builder\)"):
         subject("bad.py:build")
+
+
+def test_substitute_and_plan_take_a_model_of_several_inputs(nets):
+    from hetcalc.plan.budget import Budget
+    from hetcalc.plan.search import find_plan
+    from hetcalc.substitute import substitute
+
+    model = Masked()
+    model.example_inputs = (torch.zeros(1, 3, 8, 8), torch.ones(1, 1, 6, 6))
+    converted, decisions = substitute(model, "p1", include_first=True)
+    assert [d.name for d in decisions] == ["conv"]
+    result = find_plan(f"{nets}:deep", Budget(max_flops=DEEP_MACS))
+    assert result.baseline.flops == DEEP_MACS
+    assert result.plan.input_shape is None  # a plan of several inputs takes the model's own

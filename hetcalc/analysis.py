@@ -144,7 +144,7 @@ def report_from_decisions(model: str, trace: Trace, variant: Assignment, decisio
         flops_analytic=flops, flops_counted=None, params=params, layers=layers,
         uncounted_ops=trace.uncounted_ops, counter=trace.counter, notes=notes,
         activation_bytes=trace.activation_bytes,
-        kept=kept_by_rule(decisions), plan=per_layer,
+        kept=kept_by_rule(decisions), plan=per_layer, inputs=trace.inputs,
     )
 
 

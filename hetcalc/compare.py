@@ -116,6 +116,9 @@ class Comparison:
     """What the latencies depend on (device, threads, dtype, ...): :func:`latency.environment`."""
     timing_impl: str | None = None
     """The realization the variants were timed with (``auto`` unless one was pinned)."""
+    inputs: str | None = None
+    """The forward's inputs in words when ``input_shape`` (the first tensor's) does not say
+    them all (:attr:`hetcalc.inputs.Inputs.described`)."""
 
 
 def compare(model: str | nn.Module, variants: list[Variant | Plan],
@@ -232,7 +235,8 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
                       baseline_latency, results, str(counted_with), latency,
                       counter=trace.counter,
                       environment=None if latency is None else environment(latency),
-                      timing_impl=None if latency is None else str(time_impl))
+                      timing_impl=None if latency is None else str(time_impl),
+                      inputs=trace.inputs)
 
 
 def _as_timed(result: VariantResult, planned: Planned, source: Subject, trace: Trace,

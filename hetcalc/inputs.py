@@ -93,6 +93,14 @@ class Inputs:
             return None
         return tuple(self.tensors)
 
+    @property
+    def described(self) -> str | None:
+        """The inputs in words (``1,3,8,8 + 1,16:int64``, ``x=1,3,8,8, mask=...``) for a report's
+        title, or ``None`` for one float32 tensor (its shape says it all)."""
+        shapes = self.shapes
+        return None if shapes is not None and [s.dtype for s in shapes] == ["float32"] \
+            else str(self)
+
     def with_batch(self, batch: int) -> Inputs:
         """Every input tensor with ``batch`` as its first size (a 0-d tensor as it is)."""
         leaves = tuple(TensorShape((batch, *leaf.sizes[1:]), leaf.dtype)

@@ -158,6 +158,9 @@ class AnalysisReport:
     device_model: Any = None
     """The device the roofline times are predicted for (:class:`hetcalc.devices.DeviceModel`,
     ``--device-spec``), or ``None``."""
+    inputs: str | None = None
+    """The forward's inputs in words when ``input_shape`` (the first tensor's) does not say
+    them all: several tensors, keyword inputs, a dtype."""
 
     @property
     def dtype(self) -> str:

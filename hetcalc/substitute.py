@@ -31,9 +31,9 @@ import torch
 from torch import nn
 
 from hetcalc.errors import InvalidArgument
+from hetcalc.inputs import Inputs
 from hetcalc.layers import build_variant_layer
 from hetcalc.nn import IMPLS, Impl, conv_from_shape
-from hetcalc.inputs import Inputs
 from hetcalc.shapes import InputShapes, pointwise_words
 from hetcalc.tensors import materialize_zero, storage_free
 from hetcalc.trace import _HOOK_DICTS, CONV_TYPES, ConvCall, conv_calls

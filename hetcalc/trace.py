@@ -92,6 +92,9 @@ class Trace:
     activation_bytes: int = 0
     """Bytes of every tensor a leaf module returned in the pass, summed (float32): the forward
     pass's activation memory as torchinfo's "forward pass size" sums it."""
+    inputs: str | None = None
+    """The forward's inputs in words when they are more than ``input_shape`` (the first
+    tensor's) says: several tensors, keywords, a dtype (:attr:`hetcalc.inputs.Inputs.described`)."""
 
     @property
     def fvcore_total(self) -> int | None:
@@ -451,7 +454,7 @@ def trace_model(model: nn.Module, input_shape: Inputs | Sequence[int] | Sequence
                 params=count_params(model), by_module=torch_by_module, uncounted_ops={},
                 fold_bn=fold_bn, torch_total=torch_total, torch_by_module=torch_by_module,
                 counter="torch", largest_output=recorder.largest_output,
-                activation_bytes=recorder.activation_bytes,
+                activation_bytes=recorder.activation_bytes, inputs=inputs.described,
                 fvcore_note=(f"fvcore not run: its traced pass would hold about "
                              f"{_gib(estimate)} of activations; counted by torch's "
                              f"FlopCounterMode on the meta device"),
@@ -470,4 +473,5 @@ def trace_model(model: nn.Module, input_shape: Inputs | Sequence[int] | Sequence
         torch_by_module=torch_by_module,
         largest_output=recorder.largest_output,
         activation_bytes=recorder.activation_bytes,
+        inputs=inputs.described,
     )

@@ -122,6 +122,9 @@ class PlanResult:
     """How many plans there are to choose from (the product of the candidates per layer)."""
     latency_settings: LatencySettings | None = None
     environment: dict | None = None
+    inputs: str | None = None
+    """The forward's inputs in words when ``input_shape`` (the first tensor's) does not say
+    them all (:attr:`hetcalc.inputs.Inputs.described`)."""
 
 
 def default_choices(shape: ConvShape) -> list[Variant]:
@@ -200,8 +203,8 @@ def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant]
     fastest here). ``latency`` is how to time (only with ``budget.max_latency_ms``; default
     :class:`LatencySettings`); ``where`` is the path the plan will be written to (it names the
     plan). The model is called as ``input_shape`` or ``example_inputs`` say, else as it declares
-    (:func:`hetcalc.pipeline.subject`). Raises :class:`InvalidArgument` naming the budget no plan meets, with the smallest
-    value any plan reaches.
+    (:func:`hetcalc.pipeline.subject`). Raises :class:`InvalidArgument` naming the budget no
+    plan meets, with the smallest value any plan reaches.
 
     Torch's random state (CPU, and CUDA's where timing uses it) is as it was afterwards,
     although timing draws random weights and inputs (:func:`hetcalc.substitute.random_state_kept`).
@@ -286,7 +289,8 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
         settings_used = timing
     uniform = [row for label, row in rows.items() if label in uniform_decisions]
     return PlanResult(
-        model=source.name, input_shape=tuple(source.input_shape), budget=budget,
+        model=source.name, input_shape=tuple(source.input_shape), inputs=trace.inputs,
+        budget=budget,
         choices="default" if choices is None else ",".join(v.spec for v in choices),
         plan=chosen, layers=layers, baseline=rows[BASELINE], planned=rows[chosen.spec],
         uniform=uniform, frontier=solution.frontier,

@@ -5,7 +5,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hetcalc.realizations import AS_TIMED
-from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
+from hetcalc.render import (
+    Column,
+    Grid,
+    Rendered,
+    human,
+    input_words,
+    marked_times,
+    percent,
+    plain,
+    times,
+)
 from hetcalc.saving import where_note
 from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
 
@@ -171,7 +181,7 @@ def render_comparison(c: Comparison) -> Rendered:
         columns.append(Column("predicted (roofline)", "speedup_predicted", times, priority=4,
                               short="roofline"))
     rows = [_row("baseline", None, c)] + [_row(r.label, r, c) for r in c.variants]
-    title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
+    title = f"{c.model} {input_words(c.input_shape, c.inputs)}: variants side by side"
     if apart:
         title += f"; timed at batch {timed_batch}"
     counted_as = ("as timed, each HetConv layer with the realization auto ran"

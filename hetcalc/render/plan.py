@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hetcalc.render import Column, Grid, Rendered, human, percent, plain
+from hetcalc.render import Column, Grid, Rendered, human, input_words, percent, plain
 from hetcalc.render.text import user_text
 
 if TYPE_CHECKING:  # the result classes live beside torch code; rendering needs no torch
@@ -119,7 +119,7 @@ def render_plan(result: PlanResult) -> Rendered:
                    f"{layer.shape.out_channels}", "kernel": _size(layer.shape.kernel),
                    "output_size": _size(layer.shape.output_size), "choices": _choices(layer)}
                   for layer in result.layers]
-    layers = Grid(f"{result.model} {','.join(map(str, result.input_shape))}: {label}, the "
+    layers = Grid(f"{result.model} {input_words(result.input_shape, result.inputs)}: {label}, the "
                   "variant of each eligible conv layer", layer_columns, layer_rows)
 
     summary_columns = [

@@ -295,3 +295,14 @@ def test_substitute_and_plan_take_a_model_of_several_inputs(nets):
     result = find_plan(f"{nets}:deep", Budget(max_flops=DEEP_MACS))
     assert result.baseline.flops == DEEP_MACS
     assert result.plan.input_shape is None  # a plan of several inputs takes the model's own
+
+
+def test_a_title_states_every_input(cli, nets):
+    code, out, err = cli("analyze", f"{nets}:plain", "--P", "1", "--input-shape", "1,3,8,8",
+                         "--input-shape", "1,1,6,6", "--format", "markdown")
+    assert code == 0, err
+    assert "nets.py:plain 1,3,8,8 + 1,1,6,6: std" in out
+    code, out, err = cli("compare", f"{nets}:attribute", "--variants", "std", "--no-latency",
+                         "--format", "markdown")
+    assert code == 0, err
+    assert "nets.py:attribute x=1,3,8,8, mask=1,1,6,6:bool, gain=2.0: variants side by side" in out

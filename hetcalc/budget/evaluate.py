@@ -145,7 +145,7 @@ def preflight(entry: Entry) -> tuple[Entry, list[str]]:
     listed = {m.name: m for m in catalog.listed() or ()}
     if entry.spec in listed:  # known without importing torch
         if entry.input_shape is None:
-            entry = replace(entry, input_shape=listed[entry.spec].input_shape, own_inputs=True)
+            entry = replace(entry, input_shape=listed[entry.spec].input_shape)
     elif listed and not is_user_spec(entry.spec) and not entry.spec.startswith("timm:"):
         problems.append(f"model: {catalog.unknown_model(entry.spec, list(listed))}")
     elif not is_user_spec(entry.spec):
@@ -157,7 +157,7 @@ def preflight(entry: Entry) -> tuple[Entry, list[str]]:
             problems.append(f"model: {error}")
         else:
             if entry.input_shape is None:
-                entry = replace(entry, input_shape=model.input_shape, own_inputs=True)
+                entry = replace(entry, input_shape=model.input_shape)
     if Metric.LATENCY in entry.limits:
         try:
             latency_settings(entry)

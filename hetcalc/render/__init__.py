@@ -117,12 +117,6 @@ _MARKUP_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
 """What rich's markup parser takes for a tag, with the backslashes before it (rich's own)."""
 
 
-def input_words(shape: Sequence[int], inputs: str | None = None) -> str:
-    """How a title states what the model ran on: its input shape (``1,3,224,224``), or all of
-    its inputs in words where it has several (``1,3,224,224 + 1,1,224,224``)."""
-    return inputs if inputs else ",".join(map(str, shape))
-
-
 def markup_safe(text: str) -> str:
     """User text for the one kind of place where rich parses markup: a progress bar's
     description, formatted into a column's template. Shown as typed, control characters

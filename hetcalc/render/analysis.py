@@ -5,18 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hetcalc.realizations import AS_TIMED
-from hetcalc.render import (
-    Column,
-    Grid,
-    Rendered,
-    human,
-    input_words,
-    marked_times,
-    percent,
-    plain,
-    times,
-)
+from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
 from hetcalc.render.ops import uncounted_notes
+from hetcalc.render.text import input_words
 from hetcalc.render.traffic import traffic_notes
 from hetcalc.settings import UNRELIABLE_MARK, unreliable_note
 from hetcalc.shapes import POSITIONS

@@ -5,17 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from hetcalc.realizations import AS_TIMED
-from hetcalc.render import (
-    Column,
-    Grid,
-    Rendered,
-    human,
-    input_words,
-    marked_times,
-    percent,
-    plain,
-    times,
-)
+from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
+from hetcalc.render.text import input_words
 from hetcalc.saving import where_note
 from hetcalc.settings import SPREAD_LIMIT, UNRELIABLE_MARK, unreliable_note
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from hetcalc.render import Column, Grid, Rendered, human, input_words, percent, plain
-from hetcalc.render.text import user_text
+from hetcalc.render import Column, Grid, Rendered, human, percent, plain
+from hetcalc.render.text import input_words, user_text
 
 if TYPE_CHECKING:  # the result classes live beside torch code; rendering needs no torch
     from hetcalc.plan.search import LayerPlan, PlanResult, Row

@@ -313,7 +313,8 @@ def _hint(model: nn.Module, inputs: Inputs, otherwise: str, error: BaseException
         return otherwise
     return (f"its {signature(model)} may take other inputs than {inputs}: give them as "
             "example_inputs on the module or its builder, return (module, example_inputs) from "
-            "the builder, or repeat --input-shape once per input tensor")
+            "the builder, or repeat --input-shape once per input tensor (a budget entry: a "
+            "list of shapes)")
 
 
 BATCH_NORM_OPS = ("aten::batch_norm",)

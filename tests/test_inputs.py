@@ -306,3 +306,16 @@ def test_a_title_states_every_input(cli, nets):
                          "--format", "markdown")
     assert code == 0, err
     assert "nets.py:attribute x=1,3,8,8, mask=1,1,6,6:bool, gain=2.0: variants side by side" in out
+
+
+def test_check_says_how_to_give_the_inputs_an_entry_lacks(capsys, nets, tmp_path):
+    write(tmp_path, f'[[model]]\nmodel = "{nets}:plain"\ninput_shape = [1, 3, 8, 8]\n'
+                    f'max_flops = {MASKED_MACS}\n')
+    code, out, err = run(capsys, "budgets.toml")
+    assert code == 2
+    assert err.startswith("hetcalc: error: budgets.toml: entry 1 (nets.py:plain): model: model "
+                          "'nets.py:plain' failed to trace with input shape 1,3,8,8: ")
+    assert ("its forward(x, mask, gain=1.0) may take other inputs than 1,3,8,8: give them as "
+            "example_inputs on the module or its builder, return (module, example_inputs) from "
+            "the builder, or repeat --input-shape once per input tensor (a budget entry: a list "
+            "of shapes)") in err

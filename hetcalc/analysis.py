@@ -20,7 +20,7 @@ from hetcalc.modtree import check_depth, module_tree
 from hetcalc.pipeline import Subject, subject
 from hetcalc.plan.file import Plan
 from hetcalc.report import AnalysisReport, LayerReport
-from hetcalc.shapes import POSITIONS
+from hetcalc.shapes import POSITIONS, InputShapes
 from hetcalc.substitute import (
     DEFAULT_IMPL,
     IMPLS,
@@ -150,7 +150,7 @@ def report_from_decisions(model: str, trace: Trace, variant: Assignment, decisio
         flops_analytic=flops, flops_counted=None, params=params, layers=layers,
         uncounted_ops=trace.uncounted_ops, counter=trace.counter, notes=notes,
         activation_bytes=trace.activation_bytes,
-        kept=kept_by_rule(decisions), plan=per_layer,
+        kept=kept_by_rule(decisions), plan=per_layer, inputs=trace.inputs,
     )
 
 
@@ -158,7 +158,7 @@ def _as_plan(layers: Mapping[str, Variant]) -> Plan:
     return layers if isinstance(layers, Plan) else Plan(layers)
 
 
-def trace_spec(spec: str | nn.Module, input_shape: tuple[int, ...] | None = None,
+def trace_spec(spec: str | nn.Module, input_shape: InputShapes | None = None,
                fold_bn: bool = False) -> Trace:
     """Resolve, build (without weights) and count the model a spec names."""
     return subject(spec, input_shape).trace(fold_bn)
@@ -248,15 +248,18 @@ def cross_check(report: AnalysisReport, decisions: list[Decision], source: Subje
 
 
 def analyze(model: str | nn.Module, variant: Assignment,
-            input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+            input_shape: InputShapes | None = None, include_first: bool = False,
             impl: str | Mapping[str, str] | None = DEFAULT_IMPL, merge_pairs: bool = False,
             fold_bn: bool = False,
             timed: Callable[[AnalysisReport], AnalysisReport] | None = None,
             weights: Weights | None = None,
             calibration: str | Path | None = None,
-            tree: int | None = None) -> AnalysisReport:
-    """Analyse ``model`` (a spec such as ``"resnet50"``, or an ``nn.Module`` with its
-    ``input_shape``) under ``variant``: one count and the paper's formulas, then, unless
+            tree: int | None = None, example_inputs: object = None) -> AnalysisReport:
+    """Analyse ``model`` (a spec such as ``"resnet50"``, or an ``nn.Module``) under
+    ``variant``, its forward called on zero inputs of ``input_shape`` (one shape, or a list of
+    several for several positional tensors) or shaped as ``example_inputs`` (a tensor, a tuple,
+    a dict of keyword inputs, or ``(args, kwargs)``), else as the model declares
+    (:func:`hetcalc.pipeline.subject`): one count and the paper's formulas, then, unless
     ``impl`` is ``None``, fvcore's and torch's counts of the model substituted with that
     realization (or, per layer, a mapping's: see :func:`cross_check`). ``merge_pairs`` turns
     depthwise+pointwise pairs into one HetConv layer (paper Table 4); ``fold_bn`` counts
@@ -283,8 +286,9 @@ def analyze(model: str | nn.Module, variant: Assignment,
     if isinstance(variant, Plan):
         if isinstance(model, str):
             variant.check_model(model)
-        input_shape = input_shape if input_shape is not None else variant.input_shape
-    source = subject(model, input_shape)
+        if input_shape is None and example_inputs is None:
+            input_shape = variant.input_shape
+    source = subject(model, input_shape, example_inputs=example_inputs)
     loaded = None
     if weights is not None and weights.given:  # a bad file fails before the model is traced
         from hetcalc.fidelity import load_trained

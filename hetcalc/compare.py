@@ -39,6 +39,7 @@ from hetcalc.report import ModelFidelity
 from hetcalc.saving import Saving, saving
 from hetcalc.schemas import SCHEMA_VERSION
 from hetcalc.settings import SPREAD_LIMIT
+from hetcalc.shapes import InputShapes
 from hetcalc.substitute import DEFAULT_IMPL, Decision, random_state_kept
 from hetcalc.trace import Trace
 from hetcalc.traffic import Device
@@ -137,6 +138,9 @@ class Comparison:
     """Where the trained weights came from, when given."""
     calibration: str | None = None
     """The calibration batch the fidelity figures are of, in words."""
+    inputs: str | None = None
+    """The forward's inputs in words when ``input_shape`` (the first tensor's) does not say
+    them all (:attr:`hetcalc.inputs.Inputs.described`)."""
 
     def to_dict(self) -> dict:
         """The comparison as ``compare --format json`` writes it (docs/compare.md): plain dicts,
@@ -145,14 +149,16 @@ class Comparison:
 
 
 def compare(model: str | nn.Module, variants: list[Variant | Plan],
-            input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+            input_shape: InputShapes | None = None, include_first: bool = False,
             impl: str | None = None, latency: LatencySettings | None = None,
             merge_pairs: bool = False, fold_bn: bool = False,
             on_block: Callable[[str], None] | None = None,
             device_model: Device | None = None, weights: Weights | None = None,
-            calibration: str | Path | None = None) -> Comparison:
-    """Compare ``variants`` on ``model`` (a spec, or an ``nn.Module`` with its input shape);
-    ``latency=None`` skips timing.
+            calibration: str | Path | None = None,
+            example_inputs: object = None) -> Comparison:
+    """Compare ``variants`` on ``model`` (a spec, or an ``nn.Module``), called as
+    ``input_shape`` or ``example_inputs`` say, else as the model declares
+    (:func:`hetcalc.pipeline.subject`); ``latency=None`` skips timing.
 
     Timing holds at most two models at once: the baseline and one variant, built, timed
     interleaved, and freed before the next is built. The baseline's latency is the median over
@@ -178,12 +184,13 @@ def compare(model: str | nn.Module, variants: list[Variant | Plan],
     :func:`hetcalc.analysis.analyze` does (:mod:`hetcalc.fidelity`).
     """
     with random_state_kept(cuda=latency is not None and latency.device != "cpu"):
-        return _compare(model, variants, input_shape, include_first, impl, latency, merge_pairs,
-                        fold_bn, on_block, device_model, weights, calibration)
+        return _compare(model, variants, (input_shape, example_inputs), include_first, impl,
+                        latency, merge_pairs, fold_bn, on_block, device_model, weights,
+                        calibration)
 
 
 def _compare(model: str | nn.Module, variants: list[Variant | Plan],
-             input_shape: tuple[int, ...] | None, include_first: bool, impl: str | None,
+             inputs: tuple[InputShapes | None, object], include_first: bool, impl: str | None,
              latency: LatencySettings | None, merge_pairs: bool, fold_bn: bool,
              on_block: Callable[[str], None] | None, device_model: Device | None,
              weights: Weights | None = None,
@@ -201,7 +208,7 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
     for variant in variants:
         if isinstance(variant, Plan) and isinstance(model, str):
             variant.check_model(model)
-    source = subject(model, input_shape)
+    source = subject(model, inputs[0], example_inputs=inputs[1])
     loaded = None
     if weights is not None and weights.given:  # a bad file fails before the model is traced
         from hetcalc.fidelity import load_trained
@@ -238,17 +245,17 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
             if planned.variant.is_baseline:
                 continue
             candidate = source.runnable(planned.decisions, time_impl)
-            timed = measure({BASELINE: baseline_model, label: candidate}, source.input_shape,
+            timed = measure({BASELINE: baseline_model, label: candidate}, source.inputs,
                             latency, on_block)
             del candidate
             baseline_runs.append(timed[BASELINE])
             measured[label] = (timed[label], timed[BASELINE])
         if not baseline_runs:  # only baseline variants: time the baseline alone
-            baseline_runs.append(measure({BASELINE: baseline_model}, source.input_shape,
+            baseline_runs.append(measure({BASELINE: baseline_model}, source.inputs,
                                          latency, on_block)[BASELINE])
         baseline_latency = combine(baseline_runs)
         step("profiling the baseline's layers (the ceiling's time shares)")
-        shares = time_shares(baseline_model, source.input_shape,
+        shares = time_shares(baseline_model, source.inputs,
                              [call.name for call in trace.convs], latency)
         results = [_with_latency(r, *measured.get(r.label, (baseline_latency, baseline_latency)))
                    for r in results]
@@ -271,7 +278,8 @@ def _compare(model: str | nn.Module, variants: list[Variant | Plan],
                       environment=None if latency is None else environment(latency),
                       timing_impl=None if latency is None else str(time_impl),
                       weights=None if loaded is None else loaded.weights,
-                      calibration=None if loaded is None else loaded.calibration)
+                      calibration=None if loaded is None else loaded.calibration,
+                      inputs=trace.inputs)
 
 
 def _fidelity(loaded, decisions: list[Decision]) -> ModelFidelity:

@@ -24,16 +24,18 @@ import os
 import statistics
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from hetcalc.errors import InvalidArgument, TraceError
+from hetcalc.inputs import Inputs, on_first
 from hetcalc.nn import Impl
 from hetcalc.progress import scope, step
 from hetcalc.report import Latency
 from hetcalc.settings import DEVICES, DTYPES, LatencySettings
+from hetcalc.shapes import InputShapes
 from hetcalc.usercode import running_user_code
 from hetcalc.variants import ConvShape, Variant
 
@@ -136,20 +138,22 @@ def check_fits(largest_output: int, traced_batch: int, settings: LatencySettings
             "use a smaller batch size or input shape", argument="batch_size")
 
 
-def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
+def measure(models: Mapping[str, nn.Module], input_shape: Inputs | tuple[int, ...],
             settings: LatencySettings,
             on_block: Callable[[str], None] | None = None) -> dict[str, Latency]:
-    """Time every model in ``models`` on a random input of ``input_shape`` (batch replaced by
-    ``settings.batch_size``), interleaved round by round. ``on_block(name)`` is called after each
-    timed block (for a progress bar). Models are moved to the device and dtype in place; a model
-    with HetConv layers is timed as a copy with its residue order carried (:func:`_carried`)."""
+    """Time every model in ``models`` on random inputs (:class:`~hetcalc.inputs.Inputs`, or
+    one shape) whose every tensor has ``settings.batch_size`` as its first size, interleaved
+    round by round. ``on_block(name)`` is called after each timed block (for a progress bar).
+    Models are moved to the device and dtype in place; a model with HetConv layers is timed as
+    a copy with its residue order carried (:func:`_carried`)."""
     benchmark = _benchmark()
 
     settings.validate()
     device = resolved_device(settings)
     dtype = TORCH_DTYPES[settings.dtype]
-    memory_format = _memory_format(settings, len(input_shape))
-    x = _input(input_shape, settings, device)
+    inputs = Inputs.of(input_shape)
+    memory_format = _memory_format(settings, len(inputs.input_shape))
+    args, kwargs = _input(inputs, settings, device)
     threads = settings.threads or torch.get_num_threads()
 
     timers = {}
@@ -164,6 +168,7 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
                 model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
                 model, carried[name] = _carried(model)
                 timed_models[name] = model
+                model, x = on_first(model, args, kwargs)
                 tuned += _tuned(model, x, threads, name)
                 if settings.compile:
                     model = _compiled(model, x, threads)
@@ -179,7 +184,7 @@ def measure(models: Mapping[str, nn.Module], input_shape: tuple[int, ...],
             for name, values in samples.items()}
 
 
-def time_shares(model: nn.Module, input_shape: tuple[int, ...], names: list[str],
+def time_shares(model: nn.Module, input_shape: Inputs | tuple[int, ...], names: list[str],
                 settings: LatencySettings, calls: int = 20) -> dict[str, float]:
     """Each named module's share of ``model``'s forward time, from the model's own profile:
     forward hooks read the clock before and after each named module (synchronising CUDA) over
@@ -190,7 +195,8 @@ def time_shares(model: nn.Module, input_shape: tuple[int, ...], names: list[str]
 
     settings.validate()
     device = resolved_device(settings)
-    x = _input(input_shape, settings, device)
+    inputs = Inputs.of(input_shape)
+    args, kwargs = _input(inputs, settings, device)
     cuda = device.type == "cuda"
 
     def now() -> float:
@@ -210,17 +216,18 @@ def time_shares(model: nn.Module, input_shape: tuple[int, ...], names: list[str]
     totals = []
     previous = torch.get_num_threads()
     model.to(device=device, dtype=TORCH_DTYPES[settings.dtype],
-             memory_format=_memory_format(settings, len(input_shape))).eval()
+             memory_format=_memory_format(settings, len(inputs.input_shape))).eval()
+    runs, x = on_first(model, args, kwargs)
     try:
         torch.set_num_threads(settings.threads or previous)
         with _models_running({"baseline": model}), torch.inference_mode():
             for _ in range(2):
-                model(x)
+                runs(x)
             for times in spent.values():
                 times.clear()
             for _ in range(calls):
                 begin = now()
-                model(x)
+                runs(x)
                 totals.append(now() - begin)
     finally:
         torch.set_num_threads(previous)
@@ -239,13 +246,13 @@ def _models_running(models: Mapping[str, nn.Module]) -> running_user_code:
                              ordinary=False)
 
 
-def _input(input_shape: tuple[int, ...], settings: LatencySettings,
-           device: torch.device) -> torch.Tensor:
-    """A random input of ``input_shape`` with the settings' batch size, dtype and layout."""
-    shape = (settings.batch_size, *input_shape[1:])
-    memory_format = _memory_format(settings, len(input_shape))
-    return torch.randn(shape, device=device).to(dtype=TORCH_DTYPES[settings.dtype],
-                                                memory_format=memory_format)
+def _input(inputs: Inputs, settings: LatencySettings, device: torch.device
+           ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Random inputs with the settings' batch size (every tensor's first size), dtype (the
+    floating-point ones) and layout."""
+    memory_format = _memory_format(settings, len(inputs.input_shape))
+    return inputs.with_batch(settings.batch_size).make(
+        device, TORCH_DTYPES[settings.dtype], random=True, memory_format=memory_format)
 
 
 def _carried(model: nn.Module) -> tuple[nn.Module, tuple[tuple[str, str], ...]]:
@@ -370,7 +377,7 @@ def combine(latencies: list[Latency]) -> Latency:
                    carried=latencies[0].carried)
 
 
-def model_latency(model: str | nn.Module, variant: Variant, input_shape: tuple[int, ...] | None,
+def model_latency(model: str | nn.Module, variant: Variant, input_shape: InputShapes | None,
                   settings: LatencySettings, include_first: bool = False,
                   impl: str = TIMING_IMPL, merge_pairs: bool = False) -> Latency:
     """Measured latency of ``model`` under one variant (random weights for a registered model)."""
@@ -382,7 +389,7 @@ def model_latency(model: str | nn.Module, variant: Variant, input_shape: tuple[i
     check_fits(trace.largest_output, source.input_shape[0], settings, models=1)
     decisions = costed(source, trace, variant, include_first, merge_pairs).decisions
     runnable = source.runnable(decisions, impl)
-    return measure({variant.spec: runnable}, source.input_shape, settings)[variant.spec]
+    return measure({variant.spec: runnable}, source.inputs, settings)[variant.spec]
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """From a model (a spec or an ``nn.Module``) to counted and runnable models: the one path that
 ``analyze``, ``compare``, latency and ``check`` share.
 
-    subject(model, input_shape)              a name, how to build the model, its input shape
+    subject(model, input_shape)              a name, how to build the model, its inputs
     Subject.trace(fold_bn)                   the baseline counted (hetcalc.trace.trace_model)
     Subject.count(decisions, impl, ...)      the substituted model, really built, counted
     Subject.runnable(decisions, ...)         a model with real weights, for timing
@@ -24,6 +24,7 @@ from torch import nn
 
 from hetcalc import models
 from hetcalc.errors import InvalidArgument
+from hetcalc.inputs import Inputs
 from hetcalc.shapes import INPUT_SHAPE_FORMS
 from hetcalc.substitute import DEFAULT_IMPL, Decision, apply
 from hetcalc.tensors import meta_copy
@@ -32,18 +33,24 @@ from hetcalc.trace import Trace, trace_model
 
 @dataclass(frozen=True)
 class Subject:
-    """A model to analyse: its name, its input shape, and ``build(weights)`` with
-    ``weights`` one of ``"meta"`` (for counting) or ``"random"`` (for timing)."""
+    """A model to analyse: its name, the inputs its forward is called with (every count and
+    timing alike), and ``build(weights)`` with ``weights`` one of ``"meta"`` (for counting) or
+    ``"random"`` (for timing)."""
 
     name: str
-    input_shape: tuple[int, ...]
+    inputs: Inputs
     build: Callable[[str], nn.Module]
     default_shape: bool = False
-    """``input_shape`` is hetcalc's default: the model declares none (a failed trace says so)."""
+    """``inputs`` are hetcalc's default: the model declares none (a failed trace says so)."""
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The first input tensor's shape: the model's main input, whose batch is counted."""
+        return self.inputs.input_shape
 
     def trace(self, fold_bn: bool = False) -> Trace:
         """The baseline model counted (conv calls, fvcore and torch counts)."""
-        return trace_model(self.build("meta"), self.input_shape, self.name, fold_bn,
+        return trace_model(self.build("meta"), self.inputs, self.name, fold_bn,
                            self.default_shape)
 
     def count(self, decisions: Sequence[Decision], impl: str | Mapping[str, str] = DEFAULT_IMPL,
@@ -51,7 +58,7 @@ class Subject:
         """The model substituted as ``decisions`` say (each layer by its decision's variant),
         with the ``impl`` realization (or, per layer name, a mapping's), counted."""
         model = apply(self.build("meta"), list(decisions), impl)
-        return trace_model(model, self.input_shape, self.name, fold_bn)
+        return trace_model(model, self.inputs, self.name, fold_bn)
 
     def runnable(self, decisions: Sequence[Decision] | None = None,
                  impl: str = DEFAULT_IMPL) -> nn.Module:
@@ -68,25 +75,42 @@ def _module_builder(module: nn.Module, weights: str) -> nn.Module:
     return copied.eval()
 
 
-def subject(model: str | nn.Module, input_shape: Sequence[int] | None = None,
-            name: str | None = None) -> Subject:
+def subject(model: str | nn.Module, input_shape: object = None, name: str | None = None,
+            example_inputs: object = None) -> Subject:
     """What to analyse: a model spec (``resnet50``, ``timm:NAME``, ``file.py:fn``,
-    ``package.module:fn``) or an ``nn.Module`` (then ``input_shape`` is required). Unknown specs
-    fail here, before anything is built."""
-    shape = tuple(int(v) for v in input_shape) if input_shape is not None else None
-    if shape is not None and not (3 <= len(shape) <= 5 and all(v > 0 for v in shape)):
-        raise InvalidArgument(f"input_shape must be positive integers {INPUT_SHAPE_FORMS}; "
-                              f"got {shape}", argument="input_shape")
+    ``package.module:fn``) or an ``nn.Module``, and what its forward is called with:
+    ``input_shape`` (one shape, or a list of shapes for several positional tensors,
+    :func:`hetcalc.shapes.input_shapes`), or ``example_inputs`` (a tensor, a tuple, a dict of
+    keyword inputs, or ``(args, kwargs)``: their shapes and dtypes are kept), else the model's
+    own (:func:`hetcalc.models.own_inputs`; an ``nn.Module``'s ``example_inputs`` or
+    ``input_shape`` attribute). Unknown specs fail here, before anything is built."""
+    if input_shape is not None and example_inputs is not None:
+        raise InvalidArgument("give input_shape or example_inputs, not both",
+                              argument="example_inputs")
+    inputs = None if input_shape is None else Inputs.of(input_shape)
+    if example_inputs is not None:
+        inputs = Inputs.from_example(example_inputs)
     if isinstance(model, nn.Module):
-        if shape is None:
-            raise InvalidArgument("input_shape is required to analyse an nn.Module "
-                                  f"({INPUT_SHAPE_FORMS})", argument="input_shape")
-        return Subject(name or type(model).__name__, shape, partial(_module_builder, model))
+        if inputs is None:
+            inputs = _module_inputs(model)
+        return Subject(name or type(model).__name__, inputs, partial(_module_builder, model))
     if not isinstance(model, str):
         raise InvalidArgument(f"model must be a model spec (str) or an nn.Module, got "
                               f"{type(model).__name__}", argument="model")
     entry = models.resolve(model)
     default = False
-    if shape is None:  # the model's own: a user's module or builder may declare it
-        shape, default = models.own_input_shape(entry)
-    return Subject(name or model, shape, partial(models.build, entry), default)
+    if inputs is None:  # the model's own: a user's module or builder may declare them
+        inputs, default = models.own_inputs(entry)
+    return Subject(name or model, inputs, partial(models.build, entry), default)
+
+
+def _module_inputs(model: nn.Module) -> Inputs:
+    """An ``nn.Module``'s own ``example_inputs`` or ``input_shape``: one is required."""
+    example = getattr(model, "example_inputs", None)
+    if example is not None:
+        return Inputs.from_example(example)
+    shape = getattr(model, "input_shape", None)
+    if shape is None:
+        raise InvalidArgument(f"input_shape (or example_inputs) is required to analyse an "
+                              f"nn.Module ({INPUT_SHAPE_FORMS})", argument="input_shape")
+    return Inputs.of(shape)

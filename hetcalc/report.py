@@ -194,6 +194,9 @@ class AnalysisReport:
     tree: tuple[TreeRow, ...] | None = None
     """The module tree to the depth asked for (``analyze --tree``, :mod:`hetcalc.modtree`), or
     ``None`` when it was not asked for."""
+    inputs: str | None = None
+    """The forward's inputs in words when ``input_shape`` (the first tensor's) does not say
+    them all: several tensors, keyword inputs, a dtype."""
 
     @property
     def dtype(self) -> str:

@@ -6,6 +6,7 @@ torch. :func:`hetcalc.trace.conv_shape` fills a :class:`ConvShape` from a real m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from hetcalc.errors import InvalidArgument
@@ -108,9 +109,9 @@ holds, far beyond any input hetcalc can count or time."""
 INPUT_SHAPE_FORMS = "N,C,L (1-D), N,C,H,W (2-D) or N,C,D,H,W (3-D), e.g. 1,3,224,224"
 
 
-def sizes(value: object) -> tuple[int, ...] | None:
+def sizes(value: object, fewest: int = 3) -> tuple[int, ...] | None:
     """An input shape from text (``"1,3,224,224"``, ``"1x3x224x224"``) or a list or tuple of
-    ints: 3 to 5 sizes, each 1 to :data:`MAX_SIZE`, in ASCII digits
+    ints: ``fewest`` (3 unless told) to 5 sizes, each 1 to :data:`MAX_SIZE`, in ASCII digits
     (:func:`hetcalc.numbers.parse_int`); ``None`` for anything else."""
     if isinstance(value, str):
         parts: list[object] = [p.strip() for p in value.replace("x", ",").split(",")]
@@ -118,7 +119,7 @@ def sizes(value: object) -> tuple[int, ...] | None:
         parts = list(value)  # ints only (a bool is refused by parse_int)
     else:
         return None
-    if not 3 <= len(parts) <= 5:
+    if not fewest <= len(parts) <= 5:
         return None
     try:
         return tuple(parse_int(part, 1, MAX_SIZE) for part in parts)  # type: ignore[arg-type]
@@ -145,3 +146,72 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
         raise InvalidArgument(f"input_shape must be positive integers {INPUT_SHAPE_FORMS}; "
                               f"got {shown(text)}{size_note(text)}", argument="input_shape")
     return shape
+
+
+INPUT_DTYPES = ("float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8",
+                "uint8", "bool")
+"""The dtypes an input shape may name after a colon (``1,16:int64``); float32 unless named."""
+MORE_INPUT_FORMS = (f"1 to 5 positive integers, optionally :dtype ({', '.join(INPUT_DTYPES)}), "
+                    "e.g. 1,1,224,224 or 1,16:int64")
+
+
+@dataclass(frozen=True)
+class TensorShape:
+    """One input tensor as a shape names it: its sizes and its dtype (torch's name, without
+    ``torch.``). A floating-point input runs in the model's own dtype; the others keep theirs."""
+
+    sizes: tuple[int, ...]
+    dtype: str = "float32"
+
+    def __str__(self) -> str:
+        text = ",".join(map(str, self.sizes))
+        return text if self.dtype == "float32" else f"{text}:{self.dtype}"
+
+
+InputShapes = Sequence[int] | Sequence[Sequence[int] | str | TensorShape] | str | TensorShape
+"""One input shape, or a list of several (one per positional input tensor):
+:func:`input_shapes` reads either."""
+
+
+def tensor_shape(value: object, first: bool = True) -> TensorShape | None:
+    """One input's shape: a :class:`TensorShape`, a list or tuple of ints, or text with an
+    optional dtype (``"1,3,224,224"``, ``"1,16:int64"``). The first input (the model's main one)
+    has 3 to 5 sizes (:data:`INPUT_SHAPE_FORMS`), any other 1 to 5; ``None`` when it is none of
+    these."""
+    if isinstance(value, TensorShape):
+        value, dtype = value.sizes, value.dtype
+    elif isinstance(value, str) and ":" in value:
+        value, _, dtype = value.rpartition(":")
+        dtype = dtype.strip()
+    else:
+        dtype = "float32"
+    if dtype not in INPUT_DTYPES:
+        return None
+    shape = sizes(value, 3 if first else 1)
+    return None if shape is None else TensorShape(shape, dtype)
+
+
+def input_shapes(value: object) -> tuple[TensorShape, ...]:
+    """The shapes of a forward's positional inputs, one per tensor: one shape (a list or tuple
+    of ints, text, a :class:`TensorShape`) or a list or tuple of several. A bad one is an
+    :class:`~hetcalc.errors.InvalidArgument` naming it (``input_shape``, the first; ``input_shape
+    2``, the second)."""
+    several = isinstance(value, list | tuple) and bool(value) and not all(
+        isinstance(v, int) for v in value)
+    items: Sequence[object] = value if several else [value]  # type: ignore[assignment]
+    shapes = []
+    for index, item in enumerate(items):
+        shape = tensor_shape(item, first=index == 0)
+        if shape is None and index == 0:
+            raise InvalidArgument(f"input_shape must be positive integers {INPUT_SHAPE_FORMS}; "
+                                  f"got {shown(item)}{size_note(item)}", argument="input_shape")
+        if shape is None:
+            raise InvalidArgument(f"input_shape {index + 1} must be {MORE_INPUT_FORMS}; got "
+                                  f"{shown(item)}{size_note(item)}", argument="input_shape")
+        shapes.append(shape)
+    return tuple(shapes)
+
+
+def shapes_text(shapes: Sequence[TensorShape]) -> str:
+    """``1,3,8,8`` for one float32 input, ``1,3,8,8 + 1,16:int64`` for several."""
+    return " + ".join(map(str, shapes))

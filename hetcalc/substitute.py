@@ -31,9 +31,10 @@ import torch
 from torch import nn
 
 from hetcalc.errors import InvalidArgument
+from hetcalc.inputs import Inputs
 from hetcalc.layers import build_variant_layer
 from hetcalc.nn import IMPLS, Impl, conv_from_shape
-from hetcalc.shapes import pointwise_words
+from hetcalc.shapes import InputShapes, pointwise_words
 from hetcalc.tensors import materialize_zero, storage_free
 from hetcalc.trace import _HOOK_DICTS, CONV_TYPES, ConvCall, conv_calls
 from hetcalc.variants import KINDS, STANDARD, ConvShape, Variant, parse_variant
@@ -364,15 +365,16 @@ def _build(conv: nn.Module, decision: Decision, impl: str) -> nn.Module:
 
 
 def substitute(model: nn.Module, variant: Assignment | str | Path,
-               input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+               input_shape: InputShapes | None = None, include_first: bool = False,
                impl: str = DEFAULT_IMPL, merge_pairs: bool = False, inplace: bool = False,
                keep_weights: bool = True) -> tuple[nn.Module, list[Decision]]:
     """The model converted to ``variant``, with the per-layer decisions.
 
     ``variant`` is a variant (or its spec, ``"p4"``), or a per-layer plan: a
     :class:`~hetcalc.plan.Plan`, a mapping layer name -> variant, or the path of a plan file
-    (a :class:`~pathlib.Path` or a string ending in ``.toml``). ``input_shape`` is required
-    unless the plan has one.
+    (a :class:`~pathlib.Path` or a string ending in ``.toml``). ``input_shape`` (one shape, or
+    a list of shapes for a forward of several tensors) is required unless the plan has one or
+    the model carries ``example_inputs`` (docs/models.md).
 
     Returns a new model and leaves ``model`` untouched (its types, parameters, buffers, modes
     and hooks), unless ``inplace=True``. One forward pass on a zero input of ``input_shape``
@@ -387,6 +389,8 @@ def substitute(model: nn.Module, variant: Assignment | str | Path,
     if is_plan_path(variant):
         variant = read_plan(variant)  # type: ignore[arg-type]
     chosen = parse_variant(variant) if isinstance(variant, str) else variant
+    if input_shape is None and getattr(model, "example_inputs", None) is not None:
+        input_shape = Inputs.from_example(model.example_inputs)
     if input_shape is None:
         input_shape = getattr(chosen, "input_shape", None)
         if input_shape is None:

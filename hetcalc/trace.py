@@ -15,6 +15,7 @@ import contextlib
 import math
 import warnings
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -28,6 +29,7 @@ with warnings.catch_warnings():  # fvcore's import touches the deprecated torch.
 
 from hetcalc.errors import TraceError
 from hetcalc.modtree import ModuleStats
+from hetcalc.inputs import Inputs, argument_error, positional, signature
 from hetcalc.shapes import ConvShape, as_size, resolve_padding
 from hetcalc.tensors import storage_free_copy
 from hetcalc.usercode import running_user_code, spec_argv0
@@ -94,6 +96,9 @@ class Trace:
     modules: dict[str, ModuleStats] = field(default_factory=dict, repr=False)
     """Every module (``named_modules``, in its order): its params and output shapes, for the
     module tree (:mod:`hetcalc.modtree`; its MACs are :meth:`flops_of`)."""
+    inputs: str | None = None
+    """The forward's inputs in words when they are more than ``input_shape`` (the first
+    tensor's) says: several tensors, keywords, a dtype (:attr:`hetcalc.inputs.Inputs.described`)."""
 
     @property
     def fvcore_total(self) -> int | None:
@@ -260,14 +265,6 @@ class ConvRecorder:
         self._handles.clear()
 
 
-def zero_input(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tensor:
-    """A zero input on the model's device and floating dtype."""
-    first = next(iter(model.parameters()), None)
-    device = first.device if first is not None else torch.device("cpu")
-    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
-    return torch.zeros(input_shape, device=device, dtype=dtype)
-
-
 _HOOK_DICTS = ("_forward_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
                "_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_backward_hooks",
                "_backward_pre_hooks")
@@ -315,18 +312,31 @@ def isolated(model: nn.Module):
             torch.cuda.set_rng_state_all(cuda_rng)
 
 
-def conv_calls(model: nn.Module, input_shape: tuple[int, ...], name: str = "model"
-               ) -> list[ConvCall]:
-    """The conv calls of one plain forward pass (no counting), for planning a substitution.
+def conv_calls(model: nn.Module, input_shape: Inputs | Sequence[int] | Sequence[object],
+               name: str = "model") -> list[ConvCall]:
+    """The conv calls of one plain forward pass on zero inputs (no counting), for planning a
+    substitution; ``input_shape`` is :class:`~hetcalc.inputs.Inputs` or one or several shapes.
 
     The pass is :func:`isolated`: the model and torch's global state are as they were after it.
     """
-    with running_user_code(f"model {name!r} failed to run on input shape "
-                           f"{','.join(map(str, input_shape))}", TraceError,
-                           argv0=spec_argv0(name)), \
+    inputs = Inputs.of(input_shape)
+    with running_user_code(f"model {name!r} failed to run on input shape {inputs}", TraceError,
+                           argv0=spec_argv0(name), hint=partial(_hint, model, inputs, "")), \
             isolated(model), _counting_mode(), ConvRecorder(model) as recorder:
-        model(zero_input(model, input_shape))
+        args, kwargs = inputs.for_model(model)
+        model(*args, **kwargs)
     return recorder.calls
+
+
+def _hint(model: nn.Module, inputs: Inputs, otherwise: str, error: BaseException) -> str:
+    """What a failed forward's message ends with: when Python refused the call's arguments,
+    the forward's signature and the ways to give its inputs."""
+    if not argument_error(error):
+        return otherwise
+    return (f"its {signature(model)} may take other inputs than {inputs}: give them as "
+            "example_inputs on the module or its builder, return (module, example_inputs) from "
+            "the builder, or repeat --input-shape once per input tensor (a budget entry: a "
+            "list of shapes)")
 
 
 BATCH_NORM_OPS = ("aten::batch_norm",)
@@ -370,21 +380,23 @@ def _torch_counts(counter) -> tuple[int, dict[str, int]]:
     return int(counter.get_total_flops()) // 2, by_module
 
 
-def _observe(model: nn.Module, inputs: torch.Tensor) -> tuple[ConvRecorder, int, dict[str, int]]:
+def _observe(model: nn.Module, inputs: Inputs) -> tuple[ConvRecorder, int, dict[str, int]]:
     """One forward pass: conv calls, the largest activation, and torch's counts."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    args, kwargs = inputs.for_model(model)
     with _counting_mode(), ConvRecorder(model) as recorder, \
             FlopCounterMode(display=False) as counter:
-        model(inputs)
+        model(*args, **kwargs)
     total, by_module = _torch_counts(counter)
     return recorder, total, by_module
 
 
-def _fvcore(model: nn.Module, inputs: torch.Tensor, fold_bn: bool
+def _fvcore(model: nn.Module, inputs: Inputs, fold_bn: bool
             ) -> tuple[int, dict[str, int], dict[str, int]]:
+    traced, tensors, prefix = positional(model, *inputs.for_model(model))
     analysis = (
-        FlopCountAnalysis(model, inputs)
+        FlopCountAnalysis(traced, tensors)
         .unsupported_ops_warnings(False)
         .uncalled_modules_warnings(False)
         .tracer_warnings("none")
@@ -395,18 +407,19 @@ def _fvcore(model: nn.Module, inputs: torch.Tensor, fold_bn: bool
             analysis.set_op_handle(op, _folded)
     with _counting_mode():
         total = int(analysis.total())
-        by_module = {k: int(v) for k, v in analysis.by_module().items()}
+        by_module = {k.removeprefix(prefix): int(v) for k, v in analysis.by_module().items()
+                     if k.startswith(prefix)}
+        if prefix:  # the wrapper's child is the model
+            by_module[""] = int(analysis.by_module().get(prefix[:-1], total))
         uncounted = dict(sorted(Counter(analysis.unsupported_ops()).items()))
     return total, by_module, uncounted
 
 
-def _gib(size: int) -> str:
-    return f"{size / 1024**3:.1f} GiB"
-
-
-def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "model",
-                fold_bn: bool = False, default_shape: bool = False) -> Trace:
-    """Count ``model`` on a zero input of ``input_shape``, without changing it.
+def trace_model(model: nn.Module, input_shape: Inputs | Sequence[int] | Sequence[object],
+                name: str = "model", fold_bn: bool = False, default_shape: bool = False
+                ) -> Trace:
+    """Count ``model`` on zero inputs (``input_shape``: :class:`~hetcalc.inputs.Inputs`, or one
+    or several shapes, :func:`hetcalc.shapes.input_shapes`), without changing it.
 
     A model on the meta device (:func:`hetcalc.models.build` with ``weights="meta"``) first runs
     on meta tensors: the conv calls and torch's ``FlopCounterMode`` counts cost no memory, for
@@ -425,15 +438,17 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
     line (:class:`hetcalc.usercode.running_user_code`); ``default_shape`` says that
     ``input_shape`` is hetcalc's default, not the model's, and the message then says so.
     """
-    shape_text = ",".join(map(str, input_shape))
+    inputs = Inputs.of(input_shape)
+    input_shape = inputs.input_shape
     if default_shape:
-        prefix = (f"model {name!r} failed to trace at the default input shape {shape_text} "
+        prefix = (f"model {name!r} failed to trace at the default input shape {inputs} "
                   "(the model declares none)")
-        hint = ("give the model's shape with --input-shape, or set input_shape on the module "
-                "its builder returns")
+        hint = ("give the model's shape with --input-shape, or set input_shape (or "
+                "example_inputs) on the module its builder returns")
     else:
-        prefix, hint = f"model {name!r} failed to trace with input shape {shape_text}", ""
-    guard = partial(running_user_code, prefix, TraceError, argv0=spec_argv0(name), hint=hint)
+        prefix, hint = f"model {name!r} failed to trace with input shape {inputs}", ""
+    guard = partial(running_user_code, prefix, TraceError, argv0=spec_argv0(name),
+                    hint=partial(_hint, model, inputs, hint))
     observed = None
     cpu_model = model
     if _on_meta(model):
@@ -443,15 +458,13 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
             cpu_model = storage_free_copy(model)
         try:
             with hooks_restored(model), guard():
-                observed = _observe(model, zero_input(model, input_shape))
+                observed = _observe(model, inputs)
         except TraceError:  # a forward that needs values (data-dependent shapes): run it for real
             observed = None
-    cpu_inputs = None
     with guard():
         if observed is None:
-            cpu_inputs = zero_input(cpu_model, input_shape)
             with hooks_restored(cpu_model):
-                observed = _observe(cpu_model, cpu_inputs)
+                observed = _observe(cpu_model, inputs)
         recorder, torch_total, torch_by_module = observed
         estimate = 3 * recorder.largest_output
         if estimate > FVCORE_MEMORY_LIMIT:
@@ -460,16 +473,14 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
                 params=count_params(model), by_module=torch_by_module, uncounted_ops={},
                 fold_bn=fold_bn, torch_total=torch_total, torch_by_module=torch_by_module,
                 counter="torch", largest_output=recorder.largest_output,
-                activation_bytes=recorder.activation_bytes,
+                activation_bytes=recorder.activation_bytes, inputs=inputs.described,
                 modules=module_stats(model, recorder),
                 fvcore_note=(f"fvcore not run: its traced pass would hold about "
-                             f"{_gib(estimate)} of activations; counted by torch's "
+                             f"{estimate / 1024**3:.1f} GiB of activations; counted by torch's "
                              f"FlopCounterMode on the meta device"),
             )
-        if cpu_inputs is None:
-            cpu_inputs = zero_input(cpu_model, input_shape)
         with hooks_restored(cpu_model):
-            total, by_module, uncounted = _fvcore(cpu_model, cpu_inputs, fold_bn)
+            total, by_module, uncounted = _fvcore(cpu_model, inputs, fold_bn)
     return Trace(
         input_shape=tuple(input_shape),
         convs=recorder.calls,
@@ -483,4 +494,5 @@ def trace_model(model: nn.Module, input_shape: tuple[int, ...], name: str = "mod
         largest_output=recorder.largest_output,
         activation_bytes=recorder.activation_bytes,
         modules=module_stats(model, recorder),
+        inputs=inputs.described,
     )

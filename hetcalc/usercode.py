@@ -107,12 +107,13 @@ class running_user_code:  # noqa: N801 - used as a context manager, like context
     (``SystemExit``, ``GeneratorExit``, ...): for hetcalc's own steps that run a model's forward
     and have their own errors. ``capture_stderr`` keeps what the code writes to standard error
     (argparse's usage): written out when the block succeeds, its last line quoted when the code
-    calls ``sys.exit``.
+    calls ``sys.exit``. ``hint`` ends the message: text, or a function of what was raised.
     """
 
     def __init__(self, prefix: str, error: type[HetcalcError] = ModelLoadError, *,
                  argv0: str | None = None, ordinary: bool = True,
-                 capture_stderr: bool = False, hint: str = "") -> None:
+                 capture_stderr: bool = False,
+                 hint: str | Callable[[BaseException], str] = "") -> None:
         self.prefix = prefix
         self.hint = hint
         self.error = error
@@ -148,7 +149,8 @@ class running_user_code:  # noqa: N801 - used as a context manager, like context
                 sys.stderr.write(captured)
             return False
         lines = [line for line in captured.splitlines() if line.strip()]
-        hint = f"; {self.hint}" if self.hint else ""
+        said = self.hint(value) if callable(self.hint) else self.hint
+        hint = f"; {said}" if said else ""
         raise self.error(f"{self.prefix}: {describe(value, lines[-1] if lines else '')}{hint}"
                          ) from value
 

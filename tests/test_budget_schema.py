@@ -29,7 +29,7 @@ def no_tracing(monkeypatch):
 ENTRY = '[[model]]\nmodel = "vgg16_cifar"\n'
 NUMBER_FORMS = "an integer or a number with a K, M, G or T suffix, e.g. 2.9G, 850M, 17_000_000"
 SHAPE_FORMS = ('positive integers N,C,L, N,C,H,W or N,C,D,H,W such as [1, 3, 224, 224] or '
-               '"1,3,224,224"')
+               '"1,3,224,224" (a list of shapes for several inputs)')
 SPEC_FORMS = "expected path/to/file.py:fn or package.module:fn"
 
 INVALID = [
@@ -293,7 +293,8 @@ def test_a_valid_file_runs_the_code_it_names_only_when_evaluated(tmp_path, monke
     assert first.evaluated and first.failure is None
     assert second.failure is not None and isinstance(second.failure.error, ModelLoadError)
     assert second.failure.message == ("model: model 'os:getcwd': the builder returned str, "
-                                      "not an nn.Module")
+                                      "not an nn.Module (nor a pair (module, "
+                                      "example_inputs))")
     assert (tmp_path / "imported.marker").exists() and (tmp_path / "called.marker").exists()
 
 

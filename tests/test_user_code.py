@@ -339,7 +339,8 @@ def test_a_trace_that_fails_at_the_default_shape_suggests_input_shape(cli, nets)
     assert (code, out) == (2, "")
     assert _one_line(err).startswith("hetcalc: error: model 'nets.py:gray' failed to trace at the "
                                      "default input shape 1,3,224,224 (the model declares none): ")
-    assert err.endswith("; give the model's shape with --input-shape, or set input_shape on the "
+    assert err.endswith("; give the model's shape with --input-shape, or set input_shape (or "
+                        "example_inputs) on the "
                         "module its builder returns\n")
     # at a shape the user gave, no such advice
     code, out, err = cli("analyze", f"{nets}:gray", "--input-shape", "1,3,8,8")

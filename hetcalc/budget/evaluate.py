@@ -193,7 +193,7 @@ def measure_latency(entry: Entry) -> tuple[float, float]:
 
     limit = entry.limits[Metric.LATENCY]
     for _ in range(LATENCY_ATTEMPTS):
-        timed = model_latency(entry.spec, entry.variant, entry.input_shape,
+        timed = model_latency(entry.spec, entry.variant, entry.given_inputs,
                               latency_settings(entry), include_first=entry.include_first,
                               merge_pairs=entry.merge_dw_pw)
         if not straddles(timed.median_ms, timed.iqr_ms, limit):
@@ -222,7 +222,7 @@ def evaluate(budget: BudgetFile, *,
     """
     from hetcalc.usercode import ModelTimeout, time_limit
 
-    traces: dict[tuple[str, tuple[int, ...]], Trace] = {}
+    traces: dict[tuple[str, object], Trace] = {}
     by_key: dict[str, Entry] = {}
     results = []
     for entry in budget.entries:
@@ -248,7 +248,7 @@ def evaluate(budget: BudgetFile, *,
     return results
 
 
-def _cost(budget: BudgetFile, entry: Entry, traces: dict[tuple[str, tuple[int, ...]], Trace],
+def _cost(budget: BudgetFile, entry: Entry, traces: dict[tuple[str, object], Trace],
           by_key: dict[str, Entry], step: list[str], shaped: list[Entry]
           ) -> tuple[Entry, AnalysisReport, tuple[float, float] | None]:
     """One entry's model traced (once per model and input shape), costed and, for
@@ -259,18 +259,19 @@ def _cost(budget: BudgetFile, entry: Entry, traces: dict[tuple[str, tuple[int, .
     from hetcalc.pipeline import subject
 
     default = False
+    given: object = entry.given_inputs
     if entry.input_shape is None:
-        shape, default = models.own_input_shape(models.resolve(entry.spec))
-        entry = replace(entry, input_shape=shape)
+        given, default = models.own_inputs(models.resolve(entry.spec))
+        entry = replace(entry, input_shape=given.input_shape, own_inputs=True)
         shaped.append(entry)
     assert entry.input_shape is not None
     other = by_key.setdefault(entry.key, entry)
     if other is not entry:
         raise BudgetError([duplicate_problem(budget.display, entry, other)])
-    trace_key = (entry.spec, entry.input_shape)
+    trace_key = (entry.spec, given)
     if trace_key not in traces:
         try:
-            traces[trace_key] = analysis.trace_spec(entry.spec, entry.input_shape)
+            traces[trace_key] = analysis.trace_spec(entry.spec, given)
         except TraceError as error:
             if not default:
                 raise
@@ -278,7 +279,7 @@ def _cost(budget: BudgetFile, entry: Entry, traces: dict[tuple[str, tuple[int, .
                              "declares none): give the model's shape with input_shape in this "
                              "entry") from error
     step.append("plan" if isinstance(entry.variant, Plan) else "variant")
-    source = subject(entry.spec, entry.input_shape, name=entry.model)
+    source = subject(entry.spec, given, name=entry.model)
     done = analysis.costed(source, traces[trace_key], entry.variant, entry.include_first,
                            entry.merge_dw_pw)
     report = done.report

@@ -10,7 +10,8 @@ A budget file is TOML (``budgets.toml``, or the same tables under ``[tool.hetcal
     [[model]]
     model = "vgg16_cifar"           # any spec `hetcalc analyze` accepts (required)
     name = "cifar-backbone"         # optional label; also the entry's key in a baseline
-    input_shape = [1, 3, 32, 32]    # or "1,3,32,32"; default: the model's own
+    input_shape = [1, 3, 32, 32]    # or "1,3,32,32"; default: the model's own; several
+                                    # inputs: [[1, 3, 32, 32], "1,16:int64"]
     max_flops = "110M"              # MACs: 2.9G, 850M, 17_000_000, 2.9e9
     max_params = "5.2M"
     min_reduction = "60%"           # or 0.6; share of the baseline MACs the variant removes
@@ -48,6 +49,7 @@ from hetcalc.errors import HetcalcError, InvalidArgument
 from hetcalc.plan.file import Plan, read_plan
 from hetcalc.readfile import FileProblem, parse_toml, read_text
 from hetcalc.settings import DEVICES, DTYPES
+from hetcalc.shapes import TensorShape, shapes_text
 from hetcalc.usercode import TIMEOUT_MAX, TIMEOUT_MIN
 from hetcalc.variants import Variant, parse_variant
 
@@ -149,6 +151,7 @@ class Entry:
     # None: the model's own, which only importing the model tells (see Entry.key); filled in
     # by the check callback for registered names and by evaluation for the rest.
     input_shape: tuple[int, ...] | None
+    """The first input tensor's shape (the model's main input)."""
     variant: Variant | Plan
     """The variant, or the per-layer plan the entry's ``plan`` key names (which shows its file
     name where a variant shows its spec)."""
@@ -163,17 +166,28 @@ class Entry:
     weights: Path | None = None
     """Trained weights (``weights = "FILE"``, relative to the budget file): the entry's report
     then has the fidelity figures too."""
+    inputs: tuple[TensorShape, ...] | None = None
+    """Every input tensor's shape, when ``input_shape`` is a list of them or names a dtype."""
+    own_inputs: bool = False
+    """``input_shape`` was filled in from the model's own inputs (none was given)."""
 
     @property
     def label(self) -> str:
         return self.name or self.model
 
     @property
+    def given_inputs(self) -> tuple[int, ...] | tuple[TensorShape, ...] | None:
+        """The inputs the file gives (``None``: the model's own), for
+        :func:`hetcalc.pipeline.subject`."""
+        return None if self.own_inputs else (self.inputs or self.input_shape)
+
+    @property
     def key(self) -> str:
         """The entry's identity in a baseline: its name, else model, variant and input shape."""
         if self.name:
             return self.name
-        shape = "default" if self.input_shape is None else ",".join(map(str, self.input_shape))
+        shape = ("default" if self.input_shape is None else shapes_text(self.inputs)
+                 if self.inputs else ",".join(map(str, self.input_shape)))
         return f"{self.model} {self.variant.spec} {shape}"
 
 
@@ -424,9 +438,11 @@ def _parse_entry(index: int, raw: dict[str, Any], defaults: dict[str, Any],
         if "weights" in raw else None
     if not usable:
         return None
+    shape = settings.get("input_shape")
+    inputs = shape if shape and isinstance(shape[0], TensorShape) else None
     return Entry(
         index=index, model=model, spec=_spec_for(model, base_dir), name=own.get("name"),
-        input_shape=settings.get("input_shape"), variant=variant,
+        input_shape=inputs[0].sizes if inputs else shape, inputs=inputs, variant=variant,
         include_first=settings.get("include_first", False), limits=limits,
         latency={key: settings[key] for key in LATENCY_KEYS if key in settings},
         merge_dw_pw=settings.get("merge_dw_pw", False),

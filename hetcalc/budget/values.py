@@ -17,7 +17,7 @@ from typing import Any
 from hetcalc.errors import InvalidArgument
 from hetcalc.numbers import MAX_NUMBER_CHARS, number_text, shown
 from hetcalc.settings import MAX_BATCH_SIZE, MAX_RUN_TIME, MAX_THREADS, MIN_RUN_TIME
-from hetcalc.shapes import size_note, sizes
+from hetcalc.shapes import MORE_INPUT_FORMS, TensorShape, size_note, sizes, tensor_shape
 from hetcalc.variants import Variant, parse_variant
 
 
@@ -211,13 +211,30 @@ def parse_text(value: Any) -> str:
 
 
 SHAPE_FORMS = ("positive integers N,C,L, N,C,H,W or N,C,D,H,W such as [1, 3, 224, 224] or "
-               "\"1,3,224,224\"")
+               "\"1,3,224,224\" (a list of shapes for several inputs)")
 
 
-def parse_input_shape(value: Any) -> tuple[int, ...]:
+def parse_input_shape(value: Any) -> tuple[int, ...] | tuple[TensorShape, ...]:
     """``[1, 3, 32, 32]``, ``"1,3,32,32"`` or ``"1x3x32x32"``, as ``--input-shape`` reads it
-    (:func:`hetcalc.shapes.sizes`: ASCII digits, each size 1 to ``MAX_SIZE``)."""
+    (:func:`hetcalc.shapes.sizes`: ASCII digits, each size 1 to ``MAX_SIZE``): its sizes. A
+    list of several (``[[1, 3, 32, 32], "1,1,32,32"]``, one per positional input tensor, as
+    ``--input-shape`` repeated) or one with a dtype (``"1,16:int64"``): their
+    :class:`~hetcalc.shapes.TensorShape`."""
+    if isinstance(value, list) and value and all(isinstance(v, list | str) for v in value):
+        shapes = []
+        for index, item in enumerate(value):
+            shape = tensor_shape(item, first=index == 0)
+            if shape is None:
+                forms = SHAPE_FORMS if index == 0 else MORE_INPUT_FORMS
+                raise Bad(f"shape {index + 1} of {len(value)}: expected {forms}, got "
+                          f"{describe(item)}{size_note(item)}")
+            shapes.append(shape)
+        return tuple(shapes)
     shape = sizes(value)
+    if shape is None and isinstance(value, str) and ":" in value:
+        typed = tensor_shape(value)
+        if typed is not None:
+            return (typed,)
     if shape is None:
         raise Bad(f"expected {SHAPE_FORMS}, got {describe(value)}{size_note(value)}")
     return shape

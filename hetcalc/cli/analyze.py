@@ -39,7 +39,7 @@ from hetcalc.modtree import DEFAULT_DEPTH, MAX_DEPTH, check_depth
 from hetcalc.plan.file import Plan, read_plan
 from hetcalc.render import OutputFormat
 from hetcalc.settings import LatencySettings
-from hetcalc.shapes import parse_input_shape
+from hetcalc.shapes import input_shapes
 from hetcalc.usercode import time_limit
 from hetcalc.variants import VALID_FORMS, Variant, parse_variant, part_variant
 
@@ -121,9 +121,9 @@ def analyze_command(
         raise InvalidArgument(f"give either {'--tree' if tree else '--depth'} or --totals, not "
                               "both (the module tree takes the per-layer rows' place; --totals "
                               "shows neither)")
-    shape = parse_input_shape(input_shape) if input_shape is not None else None
+    shape = input_shapes(input_shape) if input_shape else None
     if batch_size is None:  # each layer is timed at the run's own input shape, batch included
-        given = shape if shape is not None else getattr(chosen, "input_shape", None)
+        given = shape[0].sizes if shape else getattr(chosen, "input_shape", None)
         batch_size = given[0] if given and latency else 1
     settings = LatencySettings(device=device, batch_size=batch_size, threads=threads,
                                dtype=dtype, channels_last=channels_last,

@@ -38,7 +38,7 @@ from hetcalc.errors import InvalidArgument
 from hetcalc.plan.file import Plan, is_plan_path, read_plan
 from hetcalc.render import OutputFormat
 from hetcalc.settings import LatencySettings
-from hetcalc.shapes import parse_input_shape
+from hetcalc.shapes import input_shapes
 from hetcalc.usercode import time_limit
 from hetcalc.variants import TABLE1_VARIANTS, VALID_FORMS, Variant, parse_variants
 
@@ -104,7 +104,7 @@ def compare_command(
     """
     # Validate every argument before torch is even imported, let alone a model built.
     chosen = _variants_and_plans(variants, model)
-    shape = parse_input_shape(input_shape) if input_shape is not None else None
+    shape = input_shapes(input_shape) if input_shape else None
     timing = LatencySettings(device=device, batch_size=batch_size, threads=threads, dtype=dtype,
                              channels_last=channels_last, min_run_time=time_budget,
                              compile=compile_models)

@@ -127,9 +127,10 @@ PlotOption = Annotated[
                  "'matplotlib>=3.7').", dir_okay=False, callback=_check_plot, metavar="FILE.png"),
 ]
 InputShapeOption = Annotated[
-    str | None,
-    typer.Option("--input-shape", help="Input shape N,C,H,W (default: the model's own).",
-                 metavar="1,3,H,W"),
+    list[str] | None,
+    typer.Option("--input-shape", help="Input shape N,C,H,W (default: the model's own). "
+                 "Repeat it for a forward of several tensors, in order; :dtype for one that is "
+                 "not float32 (1,16:int64).", metavar="1,3,H,W"),
 ]
 IncludeFirstOption = Annotated[
     bool,

@@ -34,7 +34,7 @@ from hetcalc.cli.options import (
 from hetcalc.errors import InvalidArgument
 from hetcalc.render import OutputFormat
 from hetcalc.settings import DEVICES, LatencySettings
-from hetcalc.shapes import parse_input_shape
+from hetcalc.shapes import input_shapes
 from hetcalc.usercode import time_limit
 from hetcalc.variants import VALID_FORMS, parse_variants
 
@@ -122,7 +122,7 @@ def plan_command(
 
 def _plan(model: str, max_flops: str | None, max_params: str | None,
           max_latency_ms: float | None, choices: str | None, output: Path | None,
-          input_shape: str | None, include_first: bool, impl: str, device: str,
+          input_shape: list[str] | None, include_first: bool, impl: str, device: str,
           batch_size: int, threads: int | None, dtype: str, time_budget: float,
           fmt: OutputFormat, wide: bool, timeout: float | None = None,
           progress_shown: bool = True,
@@ -152,7 +152,7 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
     if output is not None and not output.name.lower().endswith(PLAN_SUFFIX):
         raise InvalidArgument(f"--output {output}: a plan file's name ends in {PLAN_SUFFIX} "
                               "(that is how compare --variants tells it from a variant)")
-    shape = parse_input_shape(input_shape) if input_shape is not None else None
+    shape = input_shapes(input_shape) if input_shape else None
     timing = LatencySettings(device=device, batch_size=batch_size, threads=threads, dtype=dtype,
                              min_run_time=time_budget)
     if max_latency_ms is not None:
@@ -200,7 +200,10 @@ def _plan(model: str, max_flops: str | None, max_params: str | None,
         if max_latency_ms is not None:
             asked.update({"--device": device, "--threads": threads})
         words = ["hetcalc", "plan", model, *(w for flag, value in asked.items()
-                                             if value is not None for w in (flag, str(value)))]
+                                             if value is not None
+                                             for given in (value if isinstance(value, list)
+                                                           else [value])
+                                             for w in (flag, str(given)))]
         command = shlex.join(words + (["--include-first"] if include_first else [])
                              + (["--pretrained"] if kept[2] else []))
         text = plan_toml(result.plan, plan_file_header(result, command),

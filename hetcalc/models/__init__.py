@@ -8,7 +8,11 @@ A model spec is one of
 * ``timm:NAME`` when timm is installed (``pip install 'timm>=1.0'``, or ``pip install -e '.[timm]'``
   in a clone);
 * ``path/to/file.py:build_fn`` or ``package.module:build_fn``, a function that takes no
-  arguments and returns an ``nn.Module``.
+  arguments and returns an ``nn.Module``, or a pair ``(module, example_inputs)``.
+
+A user's model runs on its own inputs when it gives them (:func:`own_inputs`): example inputs
+(a tensor, a tuple, a dict of keyword inputs or ``(args, kwargs)``) returned beside the module,
+else the module's ``example_inputs`` or ``input_shape`` attribute, else the builder function's.
 
 :func:`build` makes the model without spending time or memory on weights nobody reads: the
 modules are created on the ``meta`` device and each parameter and buffer then becomes a CPU
@@ -37,9 +41,10 @@ from torch import nn
 
 from hetcalc.catalog import split_user_spec, unknown_model
 from hetcalc.errors import ModelLoadError, UnknownModel
+from hetcalc.inputs import EXAMPLE_FORMS, Inputs
 from hetcalc.models import cifar, zoo
 from hetcalc.models.zoo import IMAGENET_SHAPE, INCEPTION_SHAPE, InputShape
-from hetcalc.shapes import INPUT_SHAPE_FORMS, MAX_SIZE, parse_input_shape
+from hetcalc.shapes import INPUT_SHAPE_FORMS, MAX_SIZE, TensorShape, parse_input_shape
 from hetcalc.tensors import materialize_zero
 from hetcalc.usercode import one_line, running_user_code, spec_argv0
 
@@ -149,10 +154,16 @@ def _user_entry(spec: str) -> ModelEntry:
             n for n, v in vars(module).items() if callable(v) and not n.startswith("_")
             and getattr(v, "__module__", None) == module.__name__)
         declared = getattr(builder, "input_shape", None) if found is None else None
+        example = getattr(builder, "example_inputs", None) if found is None else None
     if found is not None:
         listing = f"; callables there: {', '.join(found)}" if found else ""
         raise UnknownModel(f"model {spec!r}: {target} has no function {fn_name!r}{listing}")
-    shape = IMAGENET_SHAPE if declared is None else declared_shape(spec, declared, "its builder")
+    if example is not None:  # its first tensor: own_inputs reads them all
+        declared = shape = Inputs.from_example(example, partial(_declared_wrong, spec,
+                                                                "its builder")).input_shape
+    else:
+        shape = IMAGENET_SHAPE if declared is None else declared_shape(spec, declared,
+                                                                      "its builder")
     return ModelEntry(spec, builder, shape, "user",
                       "default" if declared is None else "builder")
 
@@ -194,20 +205,41 @@ def declared_shape(spec: str, value: object, where: str) -> InputShape:
     return tuple(int(v) for v in sizes)
 
 
-def own_input_shape(entry: ModelEntry) -> tuple[InputShape, bool]:
-    """The input shape a model runs at when none is given, and whether it is hetcalc's default
-    (the model declares none). A registered model's is its entry's; a user's model is built (on
-    the meta device) to read ``input_shape`` from the module its builder returns, which wins
-    over the builder's own, which wins over :data:`IMAGENET_SHAPE`."""
+def _declared_wrong(spec: str, where: str, message: str) -> ModelLoadError:
+    return ModelLoadError(f"model {spec!r}: {message} ({where})")
+
+
+def own_inputs(entry: ModelEntry) -> tuple[Inputs, bool]:
+    """The inputs a model runs on when none are given, and whether they are hetcalc's default
+    (the model declares none). A registered model's is its entry's input shape; a user's model
+    is built (on the meta device) to read, first to last, the example inputs its builder
+    returns beside the module, the module's ``example_inputs``, its ``input_shape``, the
+    builder function's ``example_inputs``, its ``input_shape``; else :data:`IMAGENET_SHAPE`.
+    Only the example tensors' shapes and dtypes are kept, never their values."""
     if entry.source != "user":
-        return entry.input_shape, False
-    model = build(entry, "meta")
-    with running_user_code(f"model {entry.name!r}: reading its input_shape failed",
+        return Inputs.from_shapes([TensorShape(entry.input_shape)]), False
+    model, returned = _built(entry, "meta")
+    with running_user_code(f"model {entry.name!r}: reading its example inputs failed",
                            argv0=spec_argv0(entry.name)):
-        declared = getattr(model, "input_shape", None)
-    if declared is not None:
-        return declared_shape(entry.name, declared, "its module"), False
-    return entry.input_shape, entry.shape_from == "default"
+        places = [("its builder's return", returned),
+                  ("its module", getattr(model, "example_inputs", None)),
+                  ("its module", getattr(model, "input_shape", None)),
+                  ("its builder", getattr(entry.builder, "example_inputs", None))]
+    for index, (where, value) in enumerate(places):
+        if value is None:
+            continue
+        if index == 2:
+            shape = declared_shape(entry.name, value, where)
+            return Inputs.from_shapes([TensorShape(shape)]), False
+        return Inputs.from_example(value, partial(_declared_wrong, entry.name, where)), False
+    return Inputs.from_shapes([TensorShape(entry.input_shape)]), entry.shape_from == "default"
+
+
+def own_input_shape(entry: ModelEntry) -> tuple[InputShape, bool]:
+    """The first input's shape of :func:`own_inputs` (the model's main input), and whether it
+    is hetcalc's default."""
+    inputs, default = own_inputs(entry)
+    return inputs.input_shape, default
 
 
 Weights = Literal["meta", "none", "random"]
@@ -221,21 +253,26 @@ def build(entry: ModelEntry, weights: Weights = "none") -> nn.Module:
     module docstring), so a real forward pass can run; ``weights="random"`` builds it the
     ordinary way.
     """
+    return _built(entry, weights)[0]
+
+
+def _built(entry: ModelEntry, weights: Weights) -> tuple[nn.Module, object]:
+    """:func:`build`, and the example inputs the builder returned beside the module (None)."""
     if weights == "random":
-        model = _call(entry)
+        model, returned = _call(entry)
     else:
         try:
             with torch.device("meta"):
-                model = _call(entry)
+                model, returned = _call(entry)
         except ModelLoadError:
             # A builder that computes with real tensors while constructing (regnet derives its
             # widths with torch ops and .tolist()) runs on the CPU; only its parameters and
             # buffers go to the meta device as they are registered, so none is initialised.
             with _parameters_on_meta():
-                model = _call(entry)
+                model, returned = _call(entry)
         if weights == "none":
             materialize_zero(model)
-    return model.eval()
+    return model.eval(), returned
 
 
 @contextlib.contextmanager
@@ -268,17 +305,26 @@ def _parameters_on_meta():
         nn.Module.register_buffer = register_buffer
 
 
-def _call(entry: ModelEntry) -> nn.Module:
+def _call(entry: ModelEntry) -> tuple[nn.Module, object]:
+    """The builder's module, and the example inputs a user's builder returned beside it."""
     with running_user_code(f"model {entry.name!r}: building it failed",
                            argv0=spec_argv0(entry.name)), warnings.catch_warnings():
         # builders' advice on init (inception) is not ours to print
         warnings.simplefilter("ignore", FutureWarning)
         model = entry.builder()
+    returned = None
+    if (entry.source == "user" and isinstance(model, tuple) and len(model) == 2
+            and isinstance(model[0], nn.Module)):
+        model, returned = model
+        if returned is None:
+            raise ModelLoadError(f"model {entry.name!r}: the builder returned (module, None); "
+                                 f"the second item must be its example inputs ({EXAMPLE_FORMS})")
     if not isinstance(model, nn.Module):
         raise ModelLoadError(
             f"model {entry.name!r}: the builder returned {type(model).__name__}, not an nn.Module"
+            " (nor a pair (module, example_inputs))"
         )
-    return model
+    return model, returned
 
 
 __all__ = [
@@ -288,6 +334,7 @@ __all__ = [
     "resolve",
     "build",
     "own_input_shape",
+    "own_inputs",
     "declared_shape",
     "parse_input_shape",
     "IMAGENET_SHAPE",

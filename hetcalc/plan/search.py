@@ -40,6 +40,7 @@ from hetcalc.plan.file import Plan
 from hetcalc.plan.solve import Option, lowest, solve
 from hetcalc.plan.timing import candidate_latencies
 from hetcalc.schemas import SCHEMA_VERSION
+from hetcalc.shapes import InputShapes, TensorShape
 from hetcalc.substitute import eligibility, random_state_kept
 from hetcalc.variants import STANDARD, ConvShape, Kind, Variant, layer_cost
 
@@ -131,6 +132,9 @@ class PlanResult:
     """What the plan keeps the most of: ``kxk`` (K×K weights) or ``energy`` (weight energy)."""
     weights: str | None = None
     """Where the trained weights came from, when given."""
+    inputs: str | None = None
+    """The forward's inputs in words when ``input_shape`` (the first tensor's) does not say
+    them all (:attr:`hetcalc.inputs.Inputs.described`)."""
 
     def to_dict(self) -> dict:
         """The result as ``plan --format json`` writes it (docs/plan.md): plain dicts, lists,
@@ -251,19 +255,20 @@ def _row(label: str, report: analysis.AnalysisReport, layers: dict[str, LayerPla
 
 
 def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant] | None = None,
-              input_shape: tuple[int, ...] | None = None, include_first: bool = False,
+              input_shape: InputShapes | None = None, include_first: bool = False,
               impl: str = TIMING_IMPL, latency: LatencySettings | None = None,
               where: str | None = None,
               on_block: Callable[[str], None] | None = None, keep: str = "kxk",
-              weights=None) -> PlanResult:
+              weights=None, example_inputs: object = None) -> PlanResult:
     """The plan that meets every limit of ``budget`` and keeps the most K×K weights, beside the
     uniform variants (each of ``choices``, or each HetConv P offered) and the baseline.
 
     ``impl`` is the HetConv realization layers and models are timed with (``auto``: the
     fastest here). ``latency`` is how to time (only with ``budget.max_latency_ms``; default
     :class:`LatencySettings`); ``where`` is the path the plan will be written to (it names the
-    plan). Raises :class:`InvalidArgument` naming the budget no plan meets, with the smallest
-    value any plan reaches.
+    plan). The model is called as ``input_shape`` or ``example_inputs`` say, else as it declares
+    (:func:`hetcalc.pipeline.subject`). Raises :class:`InvalidArgument` naming the budget no
+    plan meets, with the smallest value any plan reaches.
 
     Torch's random state (CPU, and CUDA's where timing uses it) is as it was afterwards,
     although timing draws random weights and inputs (:func:`hetcalc.substitute.random_state_kept`).
@@ -284,19 +289,19 @@ def find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant]
     timed = budget.max_latency_ms is not None
     device = (latency or LatencySettings()).device if timed else "cpu"
     with random_state_kept(cuda=device != "cpu"):
-        return _find_plan(model, budget, choices, input_shape, include_first, impl, latency,
-                          where, on_block, keep, weights)
+        return _find_plan(model, budget, choices, (input_shape, example_inputs), include_first,
+                          impl, latency, where, on_block, keep, weights)
 
 
 def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant] | None,
-               input_shape: tuple[int, ...] | None, include_first: bool, impl: str,
+               inputs: tuple[InputShapes | None, object], include_first: bool, impl: str,
                latency: LatencySettings | None, where: str | None,
                on_block: Callable[[str], None] | None, keep: str = "kxk",
                weights=None) -> PlanResult:
     timing = None
     if budget.max_latency_ms is not None:
         timing = (latency or LatencySettings()).validate()
-    source = subject(model, input_shape)
+    source = subject(model, inputs[0], example_inputs=inputs[1])
     original = None
     if weights is not None and weights.given:  # a bad file fails before the model is traced
         from hetcalc.weights import trained
@@ -320,7 +325,7 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
     if timing is not None:
         check_fits(trace.largest_output, source.input_shape[0], timing)
         baseline_model = source.runnable()
-        baseline_ms = measure({BASELINE: baseline_model}, source.input_shape, timing,
+        baseline_ms = measure({BASELINE: baseline_model}, source.inputs, timing,
                               on_block)[BASELINE].median_ms
         timed = candidate_latencies([(lp.shape, [c.variant for c in lp.candidates])
                                      for lp in layers], timing, impl, on_block)
@@ -343,7 +348,7 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
                                                                    strict=True)]
     chosen = Plan({layer.name: layer.choice.variant for layer in layers},
                   model=model if isinstance(model, str) else None,
-                  input_shape=source.input_shape, where=where)
+                  input_shape=_plan_shape(source.inputs.shapes), where=where)
 
     by_name = {layer.name: layer for layer in layers}
     baseline_report = analysis.costed(source, trace, STANDARD, include_first).report
@@ -366,12 +371,13 @@ def _find_plan(model: str | nn.Module, budget: Budget, choices: Sequence[Variant
         models.update({label: source.runnable(uniform_decisions[label], impl)
                        for label, row in rows.items() if label in uniform_decisions and row.meets})
         check_fits(trace.largest_output, source.input_shape[0], timing, models=len(models))
-        measured = measure(models, source.input_shape, timing, on_block)
+        measured = measure(models, source.inputs, timing, on_block)
         rows = {label: replace(row, latency=measured.get(label)) for label, row in rows.items()}
         settings_used = timing
     uniform = [row for label, row in rows.items() if label in uniform_decisions]
     return PlanResult(
-        model=source.name, input_shape=tuple(source.input_shape), budget=budget,
+        model=source.name, input_shape=tuple(source.input_shape), inputs=trace.inputs,
+        budget=budget,
         choices="default" if choices is None else ",".join(v.spec for v in choices),
         plan=chosen, layers=layers, baseline=rows[BASELINE], planned=rows[chosen.spec],
         uniform=uniform, frontier=solution.frontier,
@@ -467,3 +473,9 @@ def plan_json(result: PlanResult) -> dict:
         "search": {"combinations": result.combinations, "frontier": result.frontier},
         "environment": result.environment,
     } | ({} if result.weights is None else {"weights": result.weights})
+def _plan_shape(shapes: Sequence[TensorShape] | None) -> tuple[int, ...] | None:
+    """The input shape a plan file records: the model's one float32 input's; none for a model
+    of several inputs (or other than one float tensor), which gives its own again."""
+    if shapes is None or len(shapes) != 1 or shapes[0].dtype != "float32":
+        return None
+    return shapes[0].sizes

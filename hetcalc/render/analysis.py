@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from hetcalc.realizations import AS_TIMED
 from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
 from hetcalc.render.ops import uncounted_notes
+from hetcalc.render.text import input_words
 from hetcalc.render.traffic import traffic_notes
 from hetcalc.render.tree import tree_csv, tree_grid, tree_note
 from hetcalc.settings import UNRELIABLE_MARK, unreliable_note
@@ -271,7 +272,7 @@ def render_analysis(report: AnalysisReport, totals_only: bool = False) -> Render
         Column("note", "note", plain, justify="left", priority=3, footnote=True),
     ]
     layers = Grid(
-        f"{report.model} {','.join(map(str, report.input_shape))}: "
+        f"{report.model} {input_words(report.input_shape, report.inputs)}: "
         f"{spec} ({report.description}), conv layers",
         columns, layer_rows(report),
     )

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from hetcalc.realizations import AS_TIMED
 from hetcalc.render import Column, Grid, Rendered, human, marked_times, percent, plain, times
+from hetcalc.render.text import input_words
 from hetcalc.saving import where_note
 from hetcalc.settings import UNRELIABLE_MARK, unreliable_note
 
@@ -120,7 +121,7 @@ def render_comparison(c: Comparison) -> Rendered:
                    hide_if_blank=True),
         ]
     rows = [_row("baseline", None, c)] + [_row(r.label, r, c) for r in c.variants]
-    title = f"{c.model} {','.join(map(str, c.input_shape))}: variants side by side"
+    title = f"{c.model} {input_words(c.input_shape, c.inputs)}: variants side by side"
     if apart:
         title += f"; timed at batch {timed_batch}"
     counted_as = ("as timed, each HetConv layer with the realization auto ran"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from hetcalc.plan.budget import objective
 from hetcalc.render import Column, Grid, Rendered, human, percent, plain
-from hetcalc.render.text import user_text
+from hetcalc.render.text import input_words, user_text
 
 if TYPE_CHECKING:  # the result classes live beside torch code; rendering needs no torch
     from hetcalc.plan.search import LayerPlan, PlanResult, Row
@@ -70,8 +70,9 @@ def render_plan(result: PlanResult) -> Rendered:
                    f"{layer.shape.out_channels}", "kernel": _size(layer.shape.kernel),
                    "output_size": _size(layer.shape.output_size), "choices": _choices(layer)}
                   for layer, row in zip(result.layers, data["layers"], strict=True)]
-    layers = Grid(f"{result.model} {','.join(map(str, result.input_shape))}: {label}, the "
-                  "variant of each eligible conv layer", layer_columns, layer_rows)
+    inputs = input_words(result.input_shape, result.inputs)
+    layers = Grid(f"{result.model} {inputs}: {label}, the variant of each eligible conv layer",
+                  layer_columns, layer_rows)
 
     summary_columns = [
         Column("model", "model", justify="left"),

@@ -16,6 +16,7 @@ CLI's error line can use it however early it fails.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
 __all__ = ["one_line", "user_text"]
 
@@ -59,3 +60,9 @@ def one_line(text: object) -> str:
     """:func:`user_text` of a message, its surrounding whitespace removed: what an error line
     says after ``hetcalc: error: ``."""
     return user_text(str(text).strip())
+
+
+def input_words(shape: Sequence[int], inputs: str | None = None) -> str:
+    """How a title states what the model ran on: its input shape (``1,3,224,224``), or all of
+    its inputs in words where it has several (``1,3,224,224 + 1,1,224,224``)."""
+    return inputs if inputs else ",".join(map(str, shape))

@@ -57,14 +57,19 @@ def _time_realizations(run: Callable[[str], torch.Tensor], candidates: tuple[str
 
 def _fastest(run: Callable[[str], object], candidates: Sequence[str], device: torch.device,
              block_seconds: float, rounds_for: Callable[[float], int],
-             give_up: Callable[[str, float], bool] = lambda name, seconds: False) -> str | None:
+             give_up: Callable[[str, float], bool] = lambda name, seconds: False,
+             settle: bool = False) -> str | None:
     """Time ``run(name)`` for every candidate: a warm-up call and one timed call each (``None``
     as soon as ``give_up(name, seconds)`` says so; a candidate over :data:`AUTO_PRUNE` times the
     fastest is dropped), then ``rounds_for(slowest call)`` interleaved rounds of blocks of about
-    ``block_seconds``. The candidate with the least block time wins."""
+    ``block_seconds``, each after one untimed call when ``settle`` (a candidate that changes
+    what the calls allocate pays for the change there, not in its block). The candidate with
+    the least block time wins."""
     synchronize = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
     def timed(name: str, number: int) -> float:
+        if settle:
+            run(name)
         synchronize()
         start = time.perf_counter()
         for _ in range(number):

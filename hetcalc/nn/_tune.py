@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from hetcalc.nn._auto import AUTO_PRUNE, _fastest
+from hetcalc.nn._auto import AUTO_PRUNE, AUTO_SLOW_SECONDS, _fastest
 from hetcalc.nn._ops import _tracing
 from hetcalc.nn.hetconv import _HetConvNd
 from hetcalc.realizations import PINNED, REALIZATIONS
@@ -18,7 +18,9 @@ TUNE_MAX_CALL_SECONDS = 0.25
 """:func:`tune_realizations` leaves a model whose one call takes longer than this as ``auto``
 made it, layer by layer: timing whole-model alternatives would take longer than the timing."""
 TUNE_BLOCK_SECONDS = 0.02
-TUNE_ROUNDS = 3
+TUNE_ROUNDS = 5
+"""Interleaved rounds of whole-model blocks (3 when one call takes over
+:data:`~hetcalc.nn._auto.AUTO_SLOW_SECONDS`)."""
 TUNE_LAYER_CALLS = 3
 """Calls of the whole model per realization in which each layer is timed inside it (least
 time per layer counts)."""
@@ -68,9 +70,9 @@ def tune_realizations(model: torch.nn.Module, x: torch.Tensor) -> dict[str, str]
             model(x)
 
         best = _fastest(run, list(configs), x.device, TUNE_BLOCK_SECONDS,
-                        lambda slowest: TUNE_ROUNDS,
+                        lambda slowest: TUNE_ROUNDS if slowest < AUTO_SLOW_SECONDS else 3,
                         lambda label, seconds: label == "per layer"
-                        and seconds > TUNE_MAX_CALL_SECONDS)
+                        and seconds > TUNE_MAX_CALL_SECONDS, settle=True)
         chosen = None if best is None else configs[best]
     finally:
         for name, layer in layers.items():  # pinned to the winner, or back on auto

@@ -28,8 +28,8 @@ with warnings.catch_warnings():  # fvcore's import touches the deprecated torch.
     from fvcore.nn.jit_handles import conv_flop_count, get_shape
 
 from hetcalc.errors import TraceError
-from hetcalc.modtree import ModuleStats
 from hetcalc.inputs import Inputs, argument_error, positional, signature
+from hetcalc.modtree import ModuleStats
 from hetcalc.shapes import ConvShape, as_size, resolve_padding
 from hetcalc.tensors import storage_free_copy
 from hetcalc.usercode import running_user_code, spec_argv0

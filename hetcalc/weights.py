@@ -29,6 +29,7 @@ import os
 import pickle
 import re
 import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -96,7 +97,9 @@ def _load(path: Path | str, argument: str, what: str) -> object:
             raise InvalidArgument(f"{argument} {path}: not a readable safetensors file "
                                   f"({' '.join(str(error).split())})", argument=argument) from None
     try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of a pickle protocol: one line says it
+            warnings.simplefilter("ignore")
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if "Unsupported global" not in str(error):  # not a pickle of tensors at all
             text = next((line.strip().rstrip(".") for line in str(error).splitlines()

@@ -18,7 +18,6 @@ from hetcalc.fidelity import (
     layer_energy,
     measure,
 )
-
 from hetcalc.layers import build_variant_layer
 from hetcalc.nn import hetconv_mask
 from hetcalc.substitute import decide

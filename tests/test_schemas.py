@@ -14,10 +14,10 @@ from __future__ import annotations
 import copy
 import enum
 import json
+import runpy
 import subprocess
 import sys
 import textwrap
-import runpy
 import typing
 from pathlib import Path
 from typing import Annotated

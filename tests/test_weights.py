@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,19 @@ def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(cli, tmp_path,
     torch.save(_Planted(marker), tmp_path / "tensor.pt")
     _one_line(*cli("analyze", MODEL, "--P", "4", "--weights", str(path),
                    "--calibration", str(tmp_path / "tensor.pt")))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("protocol", [2, 4, pickle.HIGHEST_PROTOCOL])
+def test_a_plain_pickle_that_would_run_code_is_one_line_and_runs_nothing(cli, tmp_path,
+                                                                         protocol):
+    """Not torch.save's zip file but a bare pickle, of any protocol: one line (torch's own
+    warning about the protocol is not shown), and the code in it never runs."""
+    marker = tmp_path / "marker"
+    path = tmp_path / "bare.pkl"
+    path.write_bytes(pickle.dumps({"fc.weight": _Planted(marker)}, protocol=protocol))
+    err = _one_line(*cli("analyze", MODEL, "--P", "4", "--weights", str(path), "--no-count"))
+    assert f"--weights {path}" in err and "Warning" not in err
     assert not marker.exists()
 
 

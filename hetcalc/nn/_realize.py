@@ -104,10 +104,10 @@ class Realizations:
         as one product of all M centre taps with the dense ``N×M`` 1×1 weight (zero at each
         filter's K×K channels), added into the conv's output: ``Do·Do·N·M/P`` MACs more than
         Eq. 3. A product, not a 1×1 conv: at batch 1 torch runs a 1×1 conv through im2col on
-        one thread, and the product is the same multiply without the copy. With fewer columns
-        (batch × pixels) than filters per residue, rows of taps times the transposed weight:
-        a weight times a few columns is far below the device's rate (512×512 times 4 columns,
-        2 threads: about 5x slower than 4 rows times 512×512)."""
+        one thread, and the product is the same multiply without the copy. With fewer pixels
+        (columns of each image's product) than filters per residue, rows of taps times the
+        transposed weight: a weight times a few columns is far below the device's rate
+        (512×512 times 4 columns, 2 threads: about 5x slower than 4 rows times 512×512)."""
         p, n, m = self.part, self.out_channels, self.in_channels
         out, pixels, pads = self._geometry(x)
         xr = x if self.residue_in else _to_residue_order(x, p)
@@ -115,7 +115,7 @@ class Realizations:
         taps = self._centre_tap(xr, pads).reshape(-1, m, pixels)
         weight = self._kept("centre-residue", self._dense_centre_residue)   # M×N, residue order
         batch, fused = _batch_hint(x), _eager_inference()
-        if batch * pixels < n // p:
+        if pixels < n // p:  # each image's product: a weight times a few columns
             rows = torch.mm(taps.transpose(1, 2).reshape(-1, m), weight)
             product = rows.reshape(-1, pixels, n).transpose(1, 2)
             y = y.add_(product) if fused else y + product

@@ -20,6 +20,10 @@ fast-cl    the same in channels-last, the 1×1 part one ``addmm`` that   ``Do²�
 gemm       im2col, then one ``bmm`` over the residues: each residue's   0
            K×K patches and the other residues' centre taps side by
            side, times its filters' K×K and 1×1 weights side by side
+gemm-rows  im2col (torch's own), then per residue the rows of its K×K  0
+           patches times its K×K weights and the rows of the other
+           residues' centre taps times its 1×1 weights, into the same
+           rows: pixels as rows, for layers of few pixels
 branches   per residue a plain K×K conv of its channels and a plain   0
            1×1 conv of the others' centre taps; outputs interleaved
 dense      the masked dense conv itself (weight :meth:`to_dense`,       ``FL_S − FL_HC``
@@ -76,7 +80,8 @@ def _copies(input_copies: int, tap_copies: tuple[int, int], output_copies: int):
 
 
 def _taps(rule: tuple[int, int], p: int, k2: int) -> tuple[int, int]:
-    kinds = {(0, 0): (0, 1), (1, 0): (2 * p - 1, p), (2, 0): (k2 + p - 1, p)}
+    kinds = {(0, 0): (0, 1), (1, 0): (2 * p - 1, p), (2, 0): (p * (k2 + p - 1) + 2 * p - 1, p),
+             (3, 0): (p * k2 + 2 * p - 1, p)}
     return kinds[rule]
 
 
@@ -128,8 +133,11 @@ REALIZATIONS: dict[str, Realization] = {r.name: r for r in (
                 "before and after filter order", _copies(1, (0, 0), 2), "N*M/P", _zero_weights,
                 channels_last=True),
     Realization("gemm", "im2col + one bmm of K x K and 1x1 weights side by side", "0", _none,
-                "the im2col matrix (K*K + P - 1)/P*M*Do, the output before filter order",
-                _copies(0, (2, 0), 1)),
+                "the im2col matrix (K*K + P - 1)*M*Do, centre taps (2P-1)/P*M*Do, the output "
+                "before filter order", _copies(0, (2, 0), 1)),
+    Realization("gemm-rows", "im2col + per residue two products, pixels as rows", "0", _none,
+                "input in residue order, the im2col matrix K*K*M*Do, centre taps "
+                "(2P-1)/P*M*Do, the output before filter order", _copies(1, (3, 0), 1)),
     Realization("branches", "one K x K conv and one 1x1 conv per residue, interleaved", "0",
                 _none, "input in residue order, centre taps (2P-1)/P*M*Do, each branch's two "
                 "outputs", _copies(1, (1, 0), 2)),

@@ -156,7 +156,7 @@ def test_mask_centre_of_an_even_kernel():
     (dict(in_channels=8, out_channels=6, part=4), "part P=4 does not divide out_channels=6"),
     (dict(in_channels=8, out_channels=8, part=0), "part must be a positive integer, got 0"),
     (dict(in_channels=8, out_channels=8, part=2, impl="slow"),
-     "impl must be one of auto, exact, exact-cl, fast, fast-cl, gemm, branches, dense, "
+     "impl must be one of auto, exact, exact-cl, fast, fast-cl, gemm, gemm-rows, branches, dense, "
      "got 'slow'"),
     (dict(in_channels=8, out_channels=8, part=2, kernel_size=0),
      r"kernel_size must be an int >= 1 or 2 of them, got 0"),
@@ -300,6 +300,11 @@ def test_counted_ops_are_the_convolutions_and_the_matmul():
     # as one product
     assert dict(fast.by_operator()) == {"conv": 6 * 6 * 16 * 2 * 9, "bmm": 6 * 6 * 16 * 8}
     assert set(fast.unsupported_ops()) == {"aten::add"}
+    rows = analysis(HetConv2d(8, 16, 3, 4, padding=1, impl="gemm-rows"), x)
+    # gemm-rows: per residue its 2 channels' 3x3 patches times its 4 filters' K x K weights and
+    # the other 6 channels' centre taps times their 1x1 weights, two products of 36 rows
+    assert dict(rows.by_operator()) == {"matmul": 4 * 36 * (2 * 9) * 4 + 4 * 36 * 6 * 4}
+    assert set(rows.unsupported_ops()) == {"aten::add", "aten::unfold"}
 
 
 @st.composite

@@ -228,7 +228,7 @@ def test_counted_macs_are_eq4_plus_the_stated_overhead(impl, grad, dims, m, n, k
 
 # Hand-written overheads (per image) at Do = 4x4, M = 8, N = 16, K = 3x3, P = 4.
 @pytest.mark.parametrize(("impl", "extra"), [
-    ("exact", 0), ("exact-cl", 0), ("gemm", 0), ("branches", 0),
+    ("exact", 0), ("exact-cl", 0), ("gemm", 0), ("gemm-rows", 0), ("branches", 0),
     ("fast", 4 * 4 * 16 * (8 // 4)), ("fast-cl", 4 * 4 * 16 * (8 // 4)),
     # FL_S - FL_HC = Do²·N·M·K² − (Do²·N·(M/P)·K² + Do²·N·(M − M/P))
     ("dense", 4 * 4 * 16 * 8 * 9 - (4 * 4 * 16 * 2 * 9 + 4 * 4 * 16 * 6)),
@@ -342,8 +342,8 @@ def test_auto_choices_can_be_cleared():
 
 def test_auto_candidates_are_timed_interleaved_and_the_least_time_wins(monkeypatch):
     calls = []
-    costs = {"exact": 3, "exact-cl": 1, "fast": 2, "fast-cl": 50, "gemm": 4, "branches": 6,
-             "dense": 5}
+    costs = {"exact": 3, "exact-cl": 1, "fast": 2, "fast-cl": 50, "gemm": 4, "gemm-rows": 7,
+             "branches": 6, "dense": 5}
     clock = [0.0]
 
     def run(name):

@@ -71,9 +71,18 @@ def test_hetconv_moves_what_its_realization_materializes():
     # dense: one conv with the masked dense weight N*M*K^2, nothing materialized
     dense = layer_traffic(p4, _shape(), params, realization="dense")
     assert (dense.weights, dense.intermediates) == (64 * 64 * 9 * 4, 0)
-    # gemm: the im2col matrix (K^2 + P - 1)/P * M*Do^2 and the output before filter order
+    # gemm: the stacked im2col matrix, P residues x (their M/P channels' K^2 patches and the
+    # other (P-1)*M/P channels' centre taps) x Do^2, the centre taps twice over but one residue
+    # ((2P-1)/P*M*Do^2), and the output before filter order
     gemm = layer_traffic(p4, _shape(), params, realization="gemm")
-    assert gemm.intermediates == ((9 + 4 - 1) * (64 // 4) * PX + 64 * PX) * 4
+    assert gemm.intermediates == (4 * (64 // 4 * 9 + 3 * 64 // 4) * PX
+                                  + (2 * 4 - 1) * (64 // 4) * PX + 64 * PX) * 4
+    # gemm-rows: its input in residue order, torch's im2col of all M channels (M*K^2*Do^2),
+    # the doubled centre taps, and the output before filter order; no weight beyond its own
+    rows = layer_traffic(p4, _shape(), params, realization="gemm-rows")
+    assert rows.intermediates == (64 * PX + 64 * 9 * PX + (2 * 4 - 1) * (64 // 4) * PX
+                                  + 64 * PX) * 4
+    assert rows.weights == params * 4
 
 
 def test_squeeze_and_excitation_reads_the_layers_output_twice_more():

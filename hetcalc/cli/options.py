@@ -140,7 +140,7 @@ IncludeFirstOption = Annotated[
 ImplOption = Annotated[
     ImplChoice | None,
     typer.Option("--impl", help="Pin the HetConv realization (docs/modules.md): exact, exact-cl, "
-                 "gemm and branches run Eq. 4's MACs, fast and fast-cl a dense 1x1 with "
+                 "gemm, gemm-rows and branches run Eq. 4's MACs, fast and fast-cl a dense 1x1 with "
                  "Do*Do*N*M/P more, dense the masked dense conv; auto times them and runs the "
                  "fastest. Default: counted with exact, timed with auto.",
                  case_sensitive=False, show_default=False),

@@ -31,6 +31,8 @@ zero wherever :func:`hetconv_mask` is False: a 1×1 kernel sits at the kernel's 
 * ``"gemm"``: Eq. 4's MACs as one batched matmul after an im2col: per residue, the K×K patches
   of its channels and the other residues' centre taps side by side, times the filters' K×K and
   1×1 weights side by side (no grouped conv).
+* ``"gemm-rows"``: Eq. 4's MACs as products with the pixels as rows, on views of torch's im2col
+  and of the centre taps (for layers of few pixels, where a weight times few columns is slow).
 * ``"branches"``: one plain K×K conv and one plain 1×1 conv per residue (Eq. 4's MACs), the
   outputs interleaved into filter order.
 * ``"dense"``: the masked dense conv itself, ``F.conv2d(x, to_dense())`` — Eq. 1's MACs,
@@ -107,6 +109,7 @@ class Impl(enum.StrEnum):
     FAST = "fast"  # grouped K x K + dense 1x1: Do*Do*N*M/P MACs more
     FAST_CL = "fast-cl"  # the same in channels-last
     GEMM = "gemm"  # exactly Eq. 4's MACs as one batched matmul (im2col)
+    GEMM_ROWS = "gemm-rows"  # exactly Eq. 4's MACs, im2col, pixels as the products' rows
     BRANCHES = "branches"  # exactly Eq. 4's MACs as 2P plain convs, one pair per residue
     DENSE = "dense"  # the masked dense conv: Eq. 1's MACs
 
@@ -459,6 +462,7 @@ _FORWARD: dict[str, Callable[[_HetConvNd, torch.Tensor], torch.Tensor]] = {
     Impl.FAST: _HetConvNd._forward_fast,
     Impl.FAST_CL: _HetConvNd._forward_fast_cl,
     Impl.GEMM: _HetConvNd._forward_gemm,
+    Impl.GEMM_ROWS: _HetConvNd._forward_gemm_rows,
     Impl.BRANCHES: _HetConvNd._forward_branches,
     Impl.DENSE: _HetConvNd._forward_dense,
 }

@@ -205,10 +205,10 @@ def _overhead_note(name: str, impl: str, s: ConvShape, p: int, overhead: int) ->
     form = "" if name == "fast" else f" ({name})"
     if s.groups > 1:
         return (f"{chosen}fast realization{form}: in each of its {s.groups} groups the dense 1x1 "
-                f"conv also runs the M/P = {s.in_channels // s.groups // p} channels that have "
+                f"weight also multiplies the M/P = {s.in_channels // s.groups // p} channels that have "
                 f"K x K kernels, g*{POSITIONS[s.dims]}*(N/g)*(M/g)/P = {overhead:,} MACs more "
                 "than Eq. 4")
-    return (f"{chosen}fast realization{form}: its dense 1x1 conv also runs the M/P = "
+    return (f"{chosen}fast realization{form}: its dense 1x1 weight also multiplies the M/P = "
             f"{s.in_channels // p} channels that have K x K kernels, "
             f"{POSITIONS[s.dims]}*N*M/P = {overhead:,} MACs more than Eq. 4")
 

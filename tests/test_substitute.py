@@ -35,7 +35,7 @@ def test_fast_counted_exceeds_analytic_by_the_stated_overhead(resnet50_fast):
         s = layer.shape
         overhead = s.output_size[0] * s.output_size[1] * s.out_channels * (s.in_channels // 4)
         assert layer.flops_counted - layer.flops_analytic == overhead, layer.name
-        assert layer.note.startswith("fast realization: its dense 1x1 conv also runs the M/P")
+        assert layer.note.startswith("fast realization: its dense 1x1 weight also multiplies the M/P")
         total_overhead += overhead
     assert resnet50_fast.flops_counted - resnet50_fast.flops_analytic == total_overhead
 

@@ -45,7 +45,7 @@ from hetcalc.devices import DeviceModel
 from hetcalc.errors import InvalidArgument, require_positive
 from hetcalc.fileio import atomic_write_text
 from hetcalc.readfile import FileProblem, parse_json, read_text
-from hetcalc.settings import DEVICES, DTYPES
+from hetcalc.settings import DEVICES, DTYPES, MAX_THREADS
 
 CACHE_ENV = "HETCALC_CACHE_DIR"
 CACHE_FILE = "device.json"
@@ -179,6 +179,9 @@ def _check(device: str, threads: int | None, dtypes: Sequence[str], matmul_size:
                               argument="device")
     if threads is not None:
         require_positive(threads=threads)
+        if threads > MAX_THREADS:  # as every timing command bounds it (LatencySettings)
+            raise InvalidArgument(f"threads must be a positive integer, at most {MAX_THREADS}, "
+                                  f"got {threads}", argument="threads")
     if not dtypes:
         raise InvalidArgument(f"dtype: give one or more of {', '.join(DTYPES)}, got {dtypes!r}",
                               argument="dtype")

@@ -417,6 +417,14 @@ def test_errors_are_one_line_and_exit_2(cli, args, start):
     assert err.startswith(start) and err.count("\n") == 1, err
 
 
+def test_the_library_bounds_threads_as_the_commands_do():
+    # 1025 threads would be measured and cached under an environment no command can ask for
+    with pytest.raises(InvalidArgument) as caught:
+        devices_measure.measure_device("cpu", threads=1024 + 1)
+    assert str(caught.value) == "threads must be a positive integer, at most 1024, got 1025"
+    assert caught.value.argument == "threads"
+
+
 def test_a_file_through_the_command(cli, tmp_path):
     path = tmp_path / "board.toml"
     path.write_text(GOOD, encoding="utf-8")

@@ -161,13 +161,7 @@ class Realizations:
         p, n, m, d = self.part, self.out_channels, self.in_channels, self.dims
         c, per_filter, k2 = m // p, n // p, _product(self.kernel_size)
         out, pixels, _ = self._geometry(x)
-        pads = [side for pad in reversed(self.padding) for side in (pad, pad)]
-        patches = torch.constant_pad_nd(x, pads) if any(pads) else x
-        for axis, (k, s, dil) in enumerate(zip(self.kernel_size, self.stride, self.dilation,
-                                               strict=True)):
-            patches = patches.unfold(2 + axis, (k - 1) * dil + 1, s)   # windows last
-            if dil > 1:
-                patches = patches[..., ::dil]
+        patches = self._patches(x)   # [b, M, *out, *k]
         # [b, M, *out, *k] -> [b, j, r, *out, *k] (a view) -> [r, j, *k, b, *out] (a view);
         # an input in residue order is [b, r, j, *out, *k]
         kernel_axes = range(3 + d, 3 + 2 * d)
@@ -263,16 +257,21 @@ class Realizations:
                 return F.unfold(x, self.kernel_size, self.dilation, self.padding, self.stride)
             return F.unfold(x.unsqueeze(2), (1, *self.kernel_size), (1, *self.dilation),
                             (0, *self.padding), (1, *self.stride))
+        # [b, M, *out, *k] -> [b, M, *k, *out]
+        patches = self._patches(x).permute(0, 1, *range(2 + d, 2 + 2 * d), *range(2, 2 + d))
+        return patches.reshape(-1, m * k2, pixels)
+
+    def _patches(self, x: torch.Tensor) -> torch.Tensor:
+        """``[b, M, *out, *k]``: every output position's K×K window of the zero-padded input,
+        as views (the padding is the one copy)."""
         pads = [side for pad in reversed(self.padding) for side in (pad, pad)]
         patches = torch.constant_pad_nd(x, pads) if any(pads) else x
         for axis, (k, s, dil) in enumerate(zip(self.kernel_size, self.stride, self.dilation,
                                                strict=True)):
-            patches = patches.unfold(2 + axis, (k - 1) * dil + 1, s)
+            patches = patches.unfold(2 + axis, (k - 1) * dil + 1, s)   # windows last
             if dil > 1:
                 patches = patches[..., ::dil]
-        # [b, M, *out, *k] -> [b, M, *k, *out]
-        patches = patches.permute(0, 1, *range(2 + d, 2 + 2 * d), *range(2, 2 + d))
-        return patches.reshape(-1, m * k2, pixels)
+        return patches
 
     def _stacked_weight(self) -> torch.Tensor:
         """``[P, N/P, (M/P)·K² + (P−1)·M/P]``: residue ``r``'s filters' K×K weights, then their

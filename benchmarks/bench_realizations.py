@@ -53,7 +53,13 @@ from torch import nn
 
 from hetcalc.analysis import report_from_trace, trace_spec
 from hetcalc.models.cifar import vgg16_cifar
-from hetcalc.nn import HETCONV_CLASSES, PINNED, carry_residue_order, tune_realizations
+from hetcalc.nn import (
+    HETCONV_CLASSES,
+    PINNED,
+    carry_residue_order,
+    feeding_convs,
+    tune_realizations,
+)
 from hetcalc.substitute import replace_module, substitute
 from hetcalc.variants import part_variant
 
@@ -128,8 +134,11 @@ class Cell:
         return (self.speedup(name) - 1) / (self.theoretical - 1)
 
 
-def build_models(name: str, part: int) -> dict[str, nn.Module]:
-    """The standard model and every realization of HetConv part P, each its own copy."""
+def build_models(name: str, part: int
+                 ) -> tuple[dict[str, nn.Module], dict[str, dict[str, nn.Module]]]:
+    """The standard model and every realization of HetConv part P, each its own copy; and, by
+    model, the plain convs that feed its HetConv layers (``hetcalc.nn.feeding_convs``), which
+    the tuner lays out as ``compare``'s timing does."""
     builder, shape = MODELS[name]
     torch.manual_seed(0)
     standard = builder().eval()
@@ -139,14 +148,15 @@ def build_models(name: str, part: int) -> dict[str, nn.Module]:
     for impl in ("auto", *PINNED):
         models[impl], decisions = substitute(standard, variant, shape, impl=impl)
     models["auto uncarried"] = copy.deepcopy(models["auto"])
-    carry_residue_order(models["auto"])
+    carried = carry_residue_order(models["auto"])
+    feeders = {"auto": feeding_convs(models["auto"], [(c.producer, c.consumer) for c in carried])}
     for peer, cls in zip(PEERS, (PeerGroupedPointwise, PeerBranches), strict=True):
         model = copy.deepcopy(standard)
         for d in decisions:
             if d.replace and d.merged_into is None:
                 replace_module(model, d.name, cls(model.get_submodule(d.name), part))
         models[peer] = model.eval()
-    return models
+    return models, feeders
 
 
 def theoretical_speedup(name: str, part: int, traces: dict) -> float:
@@ -166,7 +176,8 @@ def _call_seconds(model: nn.Module, x: torch.Tensor, number: int = 1) -> float:
 
 
 def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...], rounds: int,
-                 model_seconds: float, slow_factor: float, log) -> None:
+                 model_seconds: float, slow_factor: float, log,
+                 feeders: dict[str, dict[str, nn.Module]] | None = None) -> None:
     previous = torch.get_num_threads()
     torch.set_num_threads(cell.threads)
     tuned: dict[str, dict[str, str]] = {}
@@ -178,7 +189,7 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
             for name, model in models.items():
                 model(x)  # first call: oneDNN primitives, allocator, kept weights; auto chooses
                 if name in TUNED:  # and then for the model as a whole, as compare times it
-                    tuned[name] = tune_realizations(model, x) or {}
+                    tuned[name] = tune_realizations(model, x, (feeders or {}).get(name)) or {}
                 once[name] = _call_seconds(model, x)
             cell.slow = {n for n, t in once.items()
                          if t > slow_factor * once["standard"] and n not in TUNED}
@@ -202,6 +213,8 @@ def measure_cell(cell: Cell, models: dict[str, nn.Module], shape: tuple[int, ...
     for model, layers in tuned.items():  # the next cell (batch, thread count) chooses anew
         for name in layers:
             models[model].get_submodule(name).impl = "auto"
+        for conv in (feeders or {}).get(model, {}).values():  # from the layout it was built in
+            conv.weight.data = conv.weight.detach().contiguous()
     log(f"{cell.model} P={cell.part} batch={cell.batch} threads={cell.threads}: "
         f"standard {cell.median('standard') * 1e3:.2f} ms, rounds={rounds}, load average "
         f"{os.getloadavg()[0]:.1f}; " + ", ".join(f"{n} {figure(cell, n)}" for n in COLUMNS)
@@ -261,13 +274,13 @@ def main(argv: list[str] | None = None) -> None:
     cells: list[Cell] = []
     for name in models:
         for part in parts:
-            built = build_models(name, part)
+            built, feeders = build_models(name, part)
             theory = theoretical_speedup(name, part, traces)
             for batch in batches:
                 for count in threads:
                     cell = Cell(name, part, batch, count, theory)
                     measure_cell(cell, built, MODELS[name][1], rounds, model_seconds, args.slow,
-                                 log)
+                                 log, feeders)
                     cells.append(cell)
     print()
     print(f"Speedup over the standard model (realized share of Eq. 9), median of interleaved "

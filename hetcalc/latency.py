@@ -168,8 +168,9 @@ def measure(models: Mapping[str, nn.Module], input_shape: Inputs | tuple[int, ..
                 model.to(device=device, dtype=dtype, memory_format=memory_format).eval()
                 model, carried[name] = _carried(model)
                 timed_models[name] = model
+                inner = model
                 model, x = on_first(model, args, kwargs)
-                tuned += _tuned(model, x, threads, name)
+                tuned += _tuned(model, x, threads, name, _feeders(model, inner, carried[name]))
                 if settings.compile:
                     model = _compiled(model, x, threads)
                 timers[name] = benchmark.Timer("model(x)", globals={"model": model, "x": x},
@@ -276,9 +277,24 @@ def _carried(model: nn.Module) -> tuple[nn.Module, tuple[tuple[str, str], ...]]:
     return duplicate, tuple((c.producer, c.consumer) for c in done)
 
 
-def _tuned(model: nn.Module, x: torch.Tensor, threads: int, name: str) -> list[nn.Module]:
+def _feeders(model: nn.Module, inner: nn.Module, carried: tuple[tuple[str, str], ...]
+             ) -> dict[str, nn.Module]:
+    """The plain convs that feed a HetConv layer of ``inner`` (:func:`hetcalc.nn.
+    feeding_convs`), by the layer's name in ``model`` (``inner`` itself, or the wrapper that
+    holds a model's other inputs). ``carried`` is empty unless ``inner`` is the timing's own
+    copy, so no model of the caller's has a layout changed."""
+    from hetcalc.nn import feeding_convs
+
+    names = {id(m): n for n, m in model.named_modules()}
+    return {names[id(inner.get_submodule(layer))]: conv
+            for layer, conv in feeding_convs(inner, carried).items()}
+
+
+def _tuned(model: nn.Module, x: torch.Tensor, threads: int, name: str,
+           feeders: dict[str, nn.Module] | None = None) -> list[nn.Module]:
     """:func:`hetcalc.nn.tune_realizations` at the timing's thread count, in inference mode
-    (what ``auto``'s choices depend on); the HetConv layers it pinned."""
+    (what ``auto``'s choices depend on), with the plain convs that feed a layer laid out as
+    its realization reads (``feeders``); the HetConv layers it pinned."""
     from hetcalc.nn import tune_realizations
 
     if any(getattr(m, "impl", None) == "auto" for m in model.modules()):
@@ -287,7 +303,7 @@ def _tuned(model: nn.Module, x: torch.Tensor, threads: int, name: str) -> list[n
     try:
         torch.set_num_threads(threads)
         with torch.inference_mode():
-            chosen = tune_realizations(model, x)
+            chosen = tune_realizations(model, x, feeders)
     finally:
         torch.set_num_threads(previous)
     return [model.get_submodule(name) for name in chosen or ()]

@@ -257,3 +257,63 @@ def test_measure_times_a_carried_copy_and_leaves_the_model_alone():
     assert all(torch.equal(before[k], after[k]) for k in before)
     assert not any(m.residue_in or m.residue_out for m in model.modules()
                    if isinstance(m, HetConv2d))
+
+
+# --- the convs that feed a layer take the layout its realization reads ------------------------
+
+def _fed(conv: type[nn.Module] = nn.Conv2d) -> nn.Sequential:
+    """A plain conv feeding HetConv layer 3 through batch norm and ReLU, then a second one."""
+    return nn.Sequential(conv(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                         HetConv2d(8, 8, 3, 4, padding=1, impl="auto"), nn.ReLU(),
+                         HetConv2d(8, 8, 3, 4, padding=1, impl="auto")).eval()
+
+
+def test_feeding_convs_are_the_plain_2d_and_3d_convs_carried_into_a_layer():
+    from hetcalc.nn import feeding_convs
+
+    model = _fed()
+    carried = [(c.producer, c.consumer) for c in carry_residue_order(model)]
+    assert carried == [("3", "5"), ("0", "3")]
+    assert feeding_convs(model, carried) == {"3": model[0]}  # 3 -> 5 is two HetConv layers
+    one_d = nn.Sequential(nn.Conv1d(3, 8, 3, padding=1), nn.ReLU(),
+                          HETCONV_CLASSES[1](8, 8, 3, 4, padding=1))
+    pairs = [(c.producer, c.consumer) for c in carry_residue_order(one_d)]
+    assert pairs == [("0", "2")] and feeding_convs(one_d, pairs) == {}  # no channels-last in 1-D
+
+
+@pytest.mark.parametrize(("winner", "channels_last"), [("fast-cl", True), ("exact", False)])
+def test_tuning_lays_a_feeding_conv_out_as_its_layer_reads(monkeypatch, winner, channels_last):
+    """Whatever configuration wins, the conv that feeds layer 3 leaves its output in the layout
+    that layer's realization reads (a conv's output takes its weight's layout), and the model
+    computes what it did."""
+    from hetcalc.nn import _auto, _tune, feeding_convs, tune_realizations
+    from hetcalc.nn import hetconv as hetconv_module
+
+    model = _fed()
+    x = torch.randn(2, 3, 6, 6)
+    with torch.no_grad():
+        expected = model(x)
+    pairs = [(c.producer, c.consumer) for c in carry_residue_order(model)]
+    clock = [0.0]
+    for layer in (model[3], model[5]):  # each call costs 1 on the winner, 5 on anything else
+        layer.register_forward_hook(lambda m, a, out: clock.__setitem__(
+            0, clock[0] + (1.0 if m.impl == winner else 5.0)))
+    monkeypatch.setattr(hetconv_module, "_time_realizations", lambda run, names, device: "gemm")
+    monkeypatch.setattr(_auto.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(_tune, "TUNE_MAX_CALL_SECONDS", 100.0)
+    with torch.no_grad():
+        assert tune_realizations(model, x, feeding_convs(model, pairs)) == {"3": winner,
+                                                                             "5": winner}
+        weight = model[0].weight
+        assert weight.is_contiguous(memory_format=torch.channels_last) == channels_last
+        assert weight.is_contiguous() != channels_last
+        torch.testing.assert_close(model(x), expected)
+
+
+def test_timing_lays_out_its_own_copy_and_leaves_the_model_as_built():
+    model = _fed()
+    before = model[0].weight.detach().clone()
+    timed = measure({"m": model}, (1, 3, 6, 6),
+                    LatencySettings(device="cpu", min_run_time=0.05, rounds=3))
+    assert ("0", "3") in timed["m"].carried
+    assert model[0].weight.is_contiguous() and torch.equal(model[0].weight, before)

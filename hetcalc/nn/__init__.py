@@ -10,7 +10,7 @@ from __future__ import annotations
 from torch import nn
 
 from hetcalc.nn._auto import auto_choices, clear_auto_choices
-from hetcalc.nn._carry import Carried, carry_residue_order
+from hetcalc.nn._carry import Carried, carry_residue_order, feeding_convs
 from hetcalc.nn._tune import tune_realizations
 from hetcalc.nn.blocks import DepthwisePointwise, GroupPointwise, SqueezeExcite
 from hetcalc.nn.hetconv import (
@@ -35,6 +35,7 @@ __all__ = [
     "clear_auto_choices",
     "tune_realizations",
     "carry_residue_order",
+    "feeding_convs",
     "Carried",
     "HetConv1d",
     "HetConv2d",

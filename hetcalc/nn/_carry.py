@@ -16,6 +16,7 @@ The function is unchanged: every output of the model is the same (tested in floa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -195,6 +196,21 @@ def carry_residue_order(model: nn.Module) -> list[Carried]:
         done.append(Carried(producer.target, consumer.target, part,
                             tuple(n.target for n in between if n.op == "call_module")))
     return done
+
+
+def feeding_convs(model: nn.Module, carried: Iterable[tuple[str, str]]) -> dict[str, nn.Module]:
+    """``{HetConv layer name: the plain 2-D or 3-D conv it reads}`` among the ``(producer,
+    consumer)`` pairs :func:`carry_residue_order` carried (as :class:`Carried` gives them): the
+    convs whose output layout :func:`hetcalc.nn.tune_realizations` may set to the one its
+    reader's realization takes (1-D convs have no channels-last layout)."""
+    from hetcalc.nn.hetconv import _HetConvNd
+
+    feeders = {}
+    for producer, consumer in carried:
+        made, read = model.get_submodule(producer), model.get_submodule(consumer)
+        if isinstance(read, _HetConvNd) and isinstance(made, nn.Conv2d | nn.Conv3d):
+            feeders[consumer] = made
+    return feeders
 
 
 @torch.no_grad()

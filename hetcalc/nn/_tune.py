@@ -101,9 +101,12 @@ def tune_realizations(model: torch.nn.Module, x: torch.Tensor,
     return chosen
 
 
+_CHANNELS_LAST = {4: torch.channels_last, 5: torch.channels_last_3d}
+"""The channels-last layout of a 2-D and a 3-D conv's weight, by the weight's rank."""
+
+
 def _layout(t: torch.Tensor) -> torch.memory_format:
-    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
-    cl = formats.get(t.dim())
+    cl = _CHANNELS_LAST.get(t.dim())
     if cl is not None and t.is_contiguous(memory_format=cl) and not t.is_contiguous():
         return cl
     return torch.contiguous_format
@@ -119,12 +122,11 @@ def _set_layout(conv: torch.nn.Module, layout: torch.memory_format) -> None:
 
 def _lay_out(layers: dict[str, _HetConvNd], feeders: Mapping[str, torch.nn.Module]) -> None:
     """Each feeder's weight in the layout its layer's current realization reads."""
-    formats = {4: torch.channels_last, 5: torch.channels_last_3d}
     for name, conv in feeders.items():
         impl = layers[name].impl
         reads_cl = impl in REALIZATIONS and REALIZATIONS[impl].channels_last
-        _set_layout(conv, formats.get(conv.weight.dim(), torch.contiguous_format) if reads_cl
-                    else torch.contiguous_format)
+        _set_layout(conv, _CHANNELS_LAST.get(conv.weight.dim(), torch.contiguous_format)
+                    if reads_cl else torch.contiguous_format)
 
 
 def _times_inside(model: torch.nn.Module, layers: dict[str, _HetConvNd],
